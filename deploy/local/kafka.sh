@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft, broker+controller) for development
+# and tests. No Docker: the broker's jars are resolved once from Maven Central
+# (see deploy/local/kafka/pom.xml) into a cache directory and run with `java`.
+#
+# Usage: deploy/local/kafka.sh {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...}
+#
+# Environment:
+#   REINTEGRA_KAFKA_PORT           broker port (default 9092); controller uses PORT+1
+#   REINTEGRA_KAFKA_DIR            runtime state: data, server.properties, pid, kafka.log
+#                                  (default <repo>/.local/kafka)
+#   REINTEGRA_CACHE_DIR            jar cache root (default $HOME/.cache/reintegra);
+#                                  jars live in <root>/kafka-<version>/libs
+#   REINTEGRA_KAFKA_VERSION        Kafka version to resolve (default 4.3.1)
+#   REINTEGRA_KAFKA_LOG4J_VERSION  log4j2 version for the logging backend (default 2.25.4)
+#   REINTEGRA_KAFKA_HEAP_OPTS      JVM heap flags (default "-Xms256m -Xmx768m")
+#   REINTEGRA_KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
+#   JAVA_HOME                      if set, $JAVA_HOME/bin/java is used instead of `java`
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
+SUPPORT_DIR="$SCRIPT_DIR/kafka"
+
+KAFKA_VERSION="${REINTEGRA_KAFKA_VERSION:-4.3.1}"
+LOG4J_VERSION="${REINTEGRA_KAFKA_LOG4J_VERSION:-2.25.4}"
+CACHE_DIR="${REINTEGRA_CACHE_DIR:-$HOME/.cache/reintegra}/kafka-$KAFKA_VERSION"
+LIB_DIR="$CACHE_DIR/libs"
+STAMP_FILE="$CACHE_DIR/.complete"
+
+STATE_DIR="${REINTEGRA_KAFKA_DIR:-$REPO_ROOT/.local/kafka}"
+DATA_DIR="$STATE_DIR/data"
+CONF_FILE="$STATE_DIR/server.properties"
+PID_FILE="$STATE_DIR/kafka.pid"
+LOG_FILE="$STATE_DIR/kafka.log"
+LOCK_FILE="$STATE_DIR/.lock"
+
+HOST=127.0.0.1
+PORT="${REINTEGRA_KAFKA_PORT:-9092}"
+START_TIMEOUT="${REINTEGRA_KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT=30
+HEAP_OPTS="${REINTEGRA_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+if [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
+    JAVA="$JAVA_HOME/bin/java"
+else
+    JAVA=java
+fi
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() {
+    local code=$1
+    shift
+    log "$*"
+    exit "$code"
+}
+
+usage() {
+    cat >&2 <<EOF
+usage: $(basename -- "$0") {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...}
+  start       start the broker (idempotent) and wait until it answers
+  stop        stop the broker (idempotent)
+  status      "running (pid N) on $HOST:PORT" (exit 0) or "stopped" (exit 3)
+  logs [-f]   show the last 100 lines of the broker log (-f: follow)
+  bootstrap   print the bootstrap server address
+  topics ...  run kafka-topics against the broker, e.g. "topics --list"
+EOF
+}
+
+if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65534)); then
+    die 2 "REINTEGRA_KAFKA_PORT must be a port number below 65535, got '$PORT'"
+fi
+CONTROLLER_PORT=$((PORT + 1))
+if ! [[ "$START_TIMEOUT" =~ ^[0-9]+$ ]]; then
+    die 2 "REINTEGRA_KAFKA_START_TIMEOUT must be a number of seconds, got '$START_TIMEOUT'"
+fi
+
+# ---------------------------------------------------------------- prerequisites
+
+require_java() {
+    if ! command -v "$JAVA" >/dev/null 2>&1; then
+        die 2 "java (17 or newer) is required but was not found; install it with: apt-get install -y openjdk-17-jre-headless"
+    fi
+    local version major
+    version=$("$JAVA" -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+    major=${version#1.}         # 1.8.0_x -> 8.0_x
+    major=${major%%[!0-9]*}     # 17.0.15 -> 17
+    if [[ -z "$major" ]] || ((major < 17)); then
+        die 2 "java 17 or newer is required, found '${version:-unknown}' ($(command -v "$JAVA")); install it with: apt-get install -y openjdk-17-jre-headless"
+    fi
+}
+
+require_mvn() {
+    if ! command -v mvn >/dev/null 2>&1; then
+        die 2 "mvn (Maven) is required to download the Kafka jars but was not found; install it with: apt-get install -y maven"
+    fi
+}
+
+# Fingerprint of what the cache must contain; a mismatch (or a missing stamp
+# after an interrupted download) forces a fresh resolution.
+cache_fingerprint() {
+    {
+        printf 'kafka=%s log4j=%s\n' "$KAFKA_VERSION" "$LOG4J_VERSION"
+        cat "$SUPPORT_DIR/pom.xml"
+    } | sha256sum | cut -d' ' -f1
+}
+
+ensure_jars() {
+    local fingerprint
+    fingerprint=$(cache_fingerprint)
+    if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$fingerprint" ]] &&
+        compgen -G "$LIB_DIR/kafka_2.13-*.jar" >/dev/null; then
+        return 0
+    fi
+    require_mvn
+    log "resolving Kafka $KAFKA_VERSION and its runtime dependencies from Maven Central into $LIB_DIR (one-time download) ..."
+    mkdir -p "$CACHE_DIR"
+    rm -f "$STAMP_FILE"
+    rm -rf "$LIB_DIR" "$LIB_DIR.tmp"
+    cp "$SUPPORT_DIR/pom.xml" "$CACHE_DIR/pom.xml"
+    if ! mvn -q -B -f "$CACHE_DIR/pom.xml" dependency:copy-dependencies \
+        -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
+        -DoutputDirectory="$LIB_DIR.tmp" -DincludeScope=runtime >&2; then
+        rm -rf "$LIB_DIR.tmp"
+        die 1 "could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central (see Maven output above); set REINTEGRA_KAFKA_VERSION to another 4.x version to try that one"
+    fi
+    mv "$LIB_DIR.tmp" "$LIB_DIR"
+    printf '%s\n' "$fingerprint" >"$STAMP_FILE"
+    log "Kafka $KAFKA_VERSION jars cached in $LIB_DIR"
+}
+
+# Run a Kafka main class (tools) with quiet logging.
+run_class() {
+    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$SUPPORT_DIR/tools-log4j2.properties" \
+        -cp "$LIB_DIR/*" "$@"
+}
+
+# ---------------------------------------------------------------- process state
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# True if $1 is a live Kafka broker started by this script for this state dir.
+is_our_broker() {
+    local pid=$1 cmdline
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [[ -r "/proc/$pid/cmdline" ]] || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ "$cmdline" == *"kafka.Kafka $CONF_FILE"* ]]
+}
+
+# Print the broker pid (from the pid file, or by scanning /proc if the pid
+# file was lost); return 1 if no broker for this state dir is running.
+find_pid() {
+    local pid proc
+    if [[ -f "$PID_FILE" ]]; then
+        pid=$(<"$PID_FILE")
+        if is_our_broker "$pid"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    fi
+    for proc in /proc/[0-9]*; do
+        pid=${proc#/proc/}
+        if is_our_broker "$pid"; then
+            printf '%s\n' "$pid" >"$PID_FILE"
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
+log_tail() {
+    if [[ -f "$LOG_FILE" ]]; then
+        log "last lines of $LOG_FILE:"
+        tail -n 40 "$LOG_FILE" | sed 's/^/    /' >&2
+    fi
+}
+
+# Ask the broker for its API versions (needs metadata + a live data-plane listener).
+probe() {
+    timeout 30 "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$SUPPORT_DIR/tools-log4j2.properties" \
+        -cp "$LIB_DIR/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
+        --bootstrap-server "$HOST:$PORT" >/dev/null 2>&1
+}
+
+with_lock() {
+    mkdir -p "$STATE_DIR"
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$LOCK_FILE"
+        if ! flock -w 120 9; then
+            die 1 "another kafka.sh invocation holds $LOCK_FILE"
+        fi
+    fi
+    "$@"
+}
+
+# ---------------------------------------------------------------- commands
+
+write_config() {
+    cat >"$CONF_FILE" <<EOF
+# Generated by deploy/local/kafka.sh on every start -- edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=3
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+}
+
+format_storage() {
+    if [[ -f "$DATA_DIR/meta.properties" ]]; then
+        return 0
+    fi
+    local cluster_id
+    cluster_id=$(run_class kafka.tools.StorageTool random-uuid | tail -n 1)
+    if ! [[ "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]]; then
+        die 1 "could not generate a cluster id (got '$cluster_id')"
+    fi
+    log "formatting storage in $DATA_DIR (cluster id $cluster_id)"
+    mkdir -p "$DATA_DIR"
+    if ! run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF_FILE" >>"$LOG_FILE" 2>&1; then
+        log_tail
+        die 1 "formatting $DATA_DIR failed"
+    fi
+}
+
+do_start() {
+    local pid
+    require_java
+    if pid=$(find_pid); then
+        if port_open "$PORT"; then
+            log "already running (pid $pid) on $HOST:$PORT"
+            return 0
+        fi
+        log "broker process $pid exists but $HOST:$PORT does not answer yet; waiting for it"
+    else
+        local p
+        for p in "$PORT" "$CONTROLLER_PORT"; do
+            if port_open "$p"; then
+                die 1 "port $HOST:$p is already in use by another process; stop it or set REINTEGRA_KAFKA_PORT (the controller uses PORT+1)"
+            fi
+        done
+        ensure_jars
+        mkdir -p "$STATE_DIR" "$DATA_DIR"
+        write_config
+        format_storage
+        log "starting Kafka $KAFKA_VERSION on $HOST:$PORT (controller $HOST:$CONTROLLER_PORT), log: $LOG_FILE"
+        printf '\n===== %s kafka.sh start =====\n' "$(date -Is)" >>"$LOG_FILE"
+        # Word splitting of HEAP_OPTS is intended.
+        # shellcheck disable=SC2086
+        (
+            cd "$STATE_DIR"
+            exec setsid nohup "$JAVA" $HEAP_OPTS \
+                -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+                -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+                -Dkafka.logs.dir="$STATE_DIR" \
+                -Dlog4j2.configurationFile="$SUPPORT_DIR/log4j2.properties" \
+                -cp "$LIB_DIR/*" kafka.Kafka "$CONF_FILE" \
+                >>"$LOG_FILE" 2>&1 </dev/null
+        ) &
+        pid=$!
+        printf '%s\n' "$pid" >"$PID_FILE"
+    fi
+
+    local deadline=$((SECONDS + START_TIMEOUT))
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PID_FILE"
+            log_tail
+            die 1 "the broker exited during startup; see $LOG_FILE"
+        fi
+        if port_open "$PORT" && probe; then
+            break
+        fi
+        if ((SECONDS >= deadline)); then
+            log_tail
+            die 1 "the broker (pid $pid) did not answer on $HOST:$PORT within ${START_TIMEOUT}s; see $LOG_FILE (it is left running: '$0 stop' to stop it)"
+        fi
+        sleep 1
+    done
+    log "running (pid $pid) on $HOST:$PORT"
+}
+
+do_stop() {
+    local pid
+    if ! pid=$(find_pid); then
+        rm -f "$PID_FILE"
+        log "not running"
+        return 0
+    fi
+    log "stopping broker (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            log "broker did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 1
+            break
+        fi
+        sleep 0.5
+    done
+    rm -f "$PID_FILE"
+    log "stopped"
+}
+
+do_status() {
+    local pid
+    if pid=$(find_pid); then
+        if port_open "$PORT"; then
+            echo "running (pid $pid) on $HOST:$PORT"
+            return 0
+        fi
+        echo "starting (pid $pid), $HOST:$PORT not answering yet"
+        return 4
+    fi
+    echo "stopped"
+    return 3
+}
+
+do_logs() {
+    if [[ ! -f "$LOG_FILE" ]]; then
+        die 1 "no log file at $LOG_FILE"
+    fi
+    if [[ "${1:-}" == "-f" ]]; then
+        exec tail -n 100 -F "$LOG_FILE"
+    fi
+    tail -n 100 "$LOG_FILE"
+}
+
+do_topics() {
+    require_java
+    ensure_jars
+    run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$PORT" "$@"
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+    start) with_lock do_start ;;
+    stop) with_lock do_stop ;;
+    restart) with_lock do_stop && with_lock do_start ;;
+    status) do_status ;;
+    logs) do_logs "$@" ;;
+    bootstrap) echo "$HOST:$PORT" ;;
+    topics) do_topics "$@" ;;
+    -h | --help | help) usage ;;
+    *)
+        usage
+        exit 2
+        ;;
+esac
