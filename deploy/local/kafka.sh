@@ -117,7 +117,7 @@ ensure_jars() {
     rm -f "$STAMP_FILE"
     rm -rf "$LIB_DIR" "$LIB_DIR.tmp"
     cp "$SUPPORT_DIR/pom.xml" "$CACHE_DIR/pom.xml"
-    if ! mvn -q -B -f "$CACHE_DIR/pom.xml" dependency:copy-dependencies \
+    if ! mvn -q -B -Dstyle.color=never -f "$CACHE_DIR/pom.xml" dependency:copy-dependencies \
         -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
         -DoutputDirectory="$LIB_DIR.tmp" -DincludeScope=runtime >&2; then
         rm -rf "$LIB_DIR.tmp"
@@ -271,7 +271,7 @@ do_start() {
                 -Dkafka.logs.dir="$STATE_DIR" \
                 -Dlog4j2.configurationFile="$SUPPORT_DIR/log4j2.properties" \
                 -cp "$LIB_DIR/*" kafka.Kafka "$CONF_FILE" \
-                >>"$LOG_FILE" 2>&1 </dev/null
+                >>"$LOG_FILE" 2>&1 </dev/null 9>&-
         ) &
         pid=$!
         printf '%s\n' "$pid" >"$PID_FILE"

@@ -1,17 +1,20 @@
-"""Base class and registry of the v1 events."""
+"""Base class and registry of the v1 messages (events, partner views and partner commands)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+MessageKind = Literal["event", "command"]
 
 
 class Event(BaseModel):
     """An event of the published language.
 
-    Each concrete event declares its CloudEvents ``type`` and its topic; every event carries the
+    Each concrete event declares its CloudEvents ``type``, its topic, its producer and its known
+    consumers (catalogue metadata, rendered in ``docs/events.md``); every event carries the
     pseudonymous ``case_id`` that is both the CloudEvents ``subject`` and the Kafka key. Unknown
     fields are ignored on read so that producers can add optional fields without breaking consumers.
     """
@@ -20,6 +23,9 @@ class Event(BaseModel):
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    producer: ClassVar[str]
+    consumers: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[MessageKind] = "event"
     registry: ClassVar[dict[str, type[Event]]] = {}
 
     case_id: UUID = Field(description="Pseudonymous id of the case (Kafka key and CloudEvents subject).")
@@ -33,6 +39,19 @@ class Event(BaseModel):
             raise TypeError(f"event type {event_type!r} is declared twice")
         Event.registry[event_type] = cls
 
+    def kafka_topic(self) -> str:
+        """The topic this message is published on (per agency for partner views)."""
+        return self.topic
+
+
+class Command(Event):
+    """A request sent to Reintegra (imperative name, e.g. ``AcceptReferral``); it may be refused.
+
+    Commands share the envelope, the registry and :func:`reintegra_contracts.decode` with events.
+    """
+
+    kind: ClassVar[MessageKind] = "command"
+
 
 def event_class(event_type: str) -> type[Event] | None:
     """The model registered for ``event_type``, if any."""
@@ -40,5 +59,5 @@ def event_class(event_type: str) -> type[Event] | None:
 
 
 def all_event_classes() -> list[type[Event]]:
-    """Every registered event model, sorted by type."""
+    """Every registered message model (events and commands), sorted by type."""
     return [Event.registry[t] for t in sorted(Event.registry)]

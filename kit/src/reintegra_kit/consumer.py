@@ -1,0 +1,209 @@
+"""Consuming events: decode, deduplicate, handle, and retry-then-park.
+
+Policy (see docs/adr/0004-ack-retry-park.md):
+
+* a message that is not a valid event of the published language (missing CloudEvents headers,
+  unknown type, bad data) is parked at once on ``<topic>.dlq`` — retrying cannot fix it;
+* a handler that raises is retried ``handler_attempts`` times with exponential back-off, then the
+  message is parked with the last error;
+* an outage of the database or the broker is not the message's fault: the message is redelivered
+  (the offset is not committed) after a pause, however long the outage lasts;
+* events of the published language that this service does not handle are skipped;
+* the offset is committed only after the handler's transaction (effects + inbox row) committed, or
+  after the message was parked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from reintegra_contracts import (
+    ContractError,
+    DecodedEvent,
+    Event,
+    decode,
+    event_class,
+    headers_to_attributes,
+)
+from reintegra_contracts.topics import dead_letter_topic
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .inbox import Inbox
+from .logging import bound, get_logger
+from .uow import UnitOfWork
+
+log = get_logger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+Handler = Callable[[Any, U], Awaitable[None]]
+"""``async def handler(event, uow)``: change state and emit events; the consumer commits."""
+
+
+class Record(Protocol):
+    """What the consumer needs of a Kafka record (aiokafka's ConsumerRecord has it)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class Outcome(enum.Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    PARKED = "parked"
+
+
+class RedeliverError(Exception):
+    """Raised to leave the offset uncommitted so the broker redelivers the message."""
+
+
+PublishRaw = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[Any]]
+"""``publish(topic, key, value, headers)``, awaited until the broker acknowledged it."""
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, ConnectionError, TimeoutError)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database or the network failed, not the message."""
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@dataclass(frozen=True)
+class ConsumerPolicy:
+    attempts: int = 3
+    backoff_s: float = 0.2
+    infrastructure_pause_s: float = 2.0
+
+
+class EventConsumer(Generic[U]):
+    """Dispatches the events of one consumer group to their handlers, effectively once."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        uow_factory: Callable[[], U],
+        inbox: Inbox,
+        handlers: Mapping[type[Event], Sequence[Handler[U]]],
+        publish_raw: PublishRaw,
+        policy: ConsumerPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.group = group
+        self._uow_factory = uow_factory
+        self._inbox = inbox
+        self._handlers = {cls.event_type: list(hs) for cls, hs in handlers.items()}
+        self._publish_raw = publish_raw
+        self._policy = policy or ConsumerPolicy()
+        self._sleep = sleep
+
+    @property
+    def handled_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    async def process(self, record: Record) -> Outcome:
+        """Process one record; raise :class:`RedeliverError` if it must be delivered again."""
+        try:
+            attributes = headers_to_attributes(record.headers)
+        except ContractError as exc:
+            return await self._park(record, exc, attempts=0)
+        with bound(event_id=attributes.id, event_type=attributes.type, case_id=attributes.subject):
+            handlers = self._handlers.get(attributes.type)
+            if handlers is None:
+                if event_class(attributes.type) is not None:
+                    return Outcome.SKIPPED  # a known event this service has no interest in
+                return await self._park(record, None, attempts=0, reason=f"unknown event type {attributes.type!r}")
+            try:
+                decoded = decode(record.headers, record.value or b"")
+            except ContractError as exc:
+                return await self._park(record, exc, attempts=0)
+            return await self._handle_with_retries(record, decoded, handlers)
+
+    async def _handle_with_retries(
+        self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
+    ) -> Outcome:
+        last: BaseException | None = None
+        for attempt in range(1, self._policy.attempts + 1):
+            try:
+                return await self._handle_once(record, decoded, handlers)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    log.warning("consumer.infrastructure_error", error=repr(exc))
+                    await self._sleep(self._policy.infrastructure_pause_s)
+                    raise RedeliverError(repr(exc)) from exc
+                last = exc
+                log.warning("consumer.handler_failed", attempt=attempt, error=repr(exc))
+                if attempt < self._policy.attempts:
+                    await self._sleep(self._policy.backoff_s * 2 ** (attempt - 1))
+        return await self._park(record, last, attempts=self._policy.attempts)
+
+    async def _handle_once(
+        self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
+    ) -> Outcome:
+        uow = self._uow_factory()
+        async with uow:
+            claimed = await self._inbox.claim(
+                uow.session, decoded.attributes.id, decoded.attributes.type, record.topic
+            )
+            if not claimed:
+                log.info("consumer.duplicate_skipped")
+                return Outcome.DUPLICATE
+            for handler in handlers:
+                await handler(decoded.event, uow)
+            await uow.commit()
+        log.info("consumer.processed")
+        return Outcome.PROCESSED
+
+    async def _park(
+        self, record: Record, error: BaseException | None, *, attempts: int, reason: str | None = None
+    ) -> Outcome:
+        reason = reason or (str(error) if error is not None else "unprocessable message")
+        headers = {name: _header_text(value) for name, value in record.headers}
+        headers.update(
+            {
+                "reintegra_dlq_reason": reason[:4000],
+                "reintegra_dlq_error_type": type(error).__name__ if error is not None else "UnknownEventType",
+                "reintegra_dlq_original_topic": record.topic,
+                "reintegra_dlq_original_partition": str(record.partition),
+                "reintegra_dlq_original_offset": str(record.offset),
+                "reintegra_dlq_consumer_group": self.group,
+                "reintegra_dlq_attempts": str(attempts),
+            }
+        )
+        if error is not None and attempts:
+            stack = "".join(traceback.format_exception(error, limit=-5))
+            headers["reintegra_dlq_stacktrace"] = stack[-4000:]
+        await self._publish_raw(dead_letter_topic(record.topic), record.key, record.value or b"", headers)
+        log.error(
+            "consumer.parked",
+            reason=reason[:500],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        return Outcome.PARKED
+
+
+def _header_text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.decode("utf-8", errors="replace")

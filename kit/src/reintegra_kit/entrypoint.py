@@ -1,0 +1,22 @@
+"""``python -m reintegra_<service>``: read settings, build the service, serve until SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .settings import ServiceSettings, SettingsError, load_settings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run_service(settings_class: type[S], build: Callable[[S], tuple[Any, Any]]) -> None:
+    """Start a service process; exit with status 2 and one line per bad setting if the config is wrong."""
+    try:
+        settings = load_settings(settings_class)
+    except SettingsError as exc:
+        print(f"reintegra: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    runtime, app = build(settings)
+    runtime.serve(app)

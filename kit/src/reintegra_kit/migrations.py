@@ -1,0 +1,62 @@
+"""Alembic migrations per service: each service keeps ``migrations/`` inside its package."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def alembic_config(script_location: Path, database_url: str) -> Config:
+    """An Alembic config for a service's migrations folder and database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_to_head(script_location: Path, database_url: str) -> None:
+    """Bring the database to the newest revision (blocking; call from a worker thread)."""
+    command.upgrade(alembic_config(script_location, database_url), "head")
+
+
+async def upgrade_to_head_async(script_location: Path, database_url: str) -> None:
+    """:func:`upgrade_to_head` without blocking the event loop."""
+    await asyncio.to_thread(upgrade_to_head, script_location, database_url)
+
+
+def run_env(context: Any, target_metadata: MetaData) -> None:
+    """The body of every service's ``env.py`` (online mode, async engine).
+
+    On PostgreSQL an advisory lock serialises replicas that start together.
+    """
+    url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        )
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                lock_id = zlib.crc32(str(context.script.dir).encode()) & 0x7FFFFFFF
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(do_run)
+                await connection.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_async())

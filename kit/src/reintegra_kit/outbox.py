@@ -1,0 +1,190 @@
+"""Transactional outbox and its relay.
+
+A service writes its state change and the events it implies in one transaction
+(:meth:`Outbox.add`); the :class:`OutboxRelay` publishes committed rows to Kafka with an idempotent
+producer (``acks=all``) and marks them published. The row keeps the writer's W3C trace context, so
+the published message continues the original request's trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from reintegra_contracts import Event, encode
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .clock import Clock, SystemClock
+from .db import Database, KitTables
+from .logging import get_logger
+from .telemetry import context_from_traceparent, current_traceparent
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A committed outbox row, ready to publish."""
+
+    id: int
+    event_id: str
+    event_type: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+    traceparent: str | None
+
+
+Publish = Callable[[OutboxMessage], Awaitable[Any]]
+"""Sends one message and returns an awaitable that completes when the broker acknowledged it."""
+
+
+class Outbox:
+    """Writes events to the outbox table inside the caller's transaction."""
+
+    def __init__(self, tables: KitTables, source: str, clock: Clock | None = None) -> None:
+        self._table = tables.outbox
+        self._source = source
+        self._clock = clock or SystemClock()
+
+    async def add(self, session: AsyncSession, event: Event) -> str:
+        """Stage ``event`` for publication; it is published only if the transaction commits."""
+        now = self._clock.now()
+        record = encode(event, source=self._source, time=now)
+        headers = {name: value.decode() for name, value in record.headers}
+        await session.execute(
+            insert(self._table).values(
+                event_id=headers["ce_id"],
+                event_type=event.event_type,
+                topic=record.topic,
+                message_key=record.key.decode(),
+                payload=record.value.decode(),
+                headers=json.dumps(headers),
+                traceparent=current_traceparent(),
+                created_at=now,
+            )
+        )
+        return headers["ce_id"]
+
+    async def pending_count(self, session: AsyncSession) -> int:
+        """How many rows wait to be published (the outbox backlog)."""
+        result = await session.execute(
+            select(func.count()).select_from(self._table).where(self._table.c.published_at.is_(None))
+        )
+        return int(result.scalar_one())
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order and marks them published.
+
+    Several replicas may run it: on PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED``;
+    SQLite serialises writers. Delivery is at least once (a crash between publish and mark re-sends);
+    consumers deduplicate by CloudEvents id in their inbox.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        tables: KitTables,
+        publish: Publish,
+        *,
+        batch_size: int = 100,
+        interval_s: float = 0.2,
+        clock: Clock | None = None,
+    ) -> None:
+        self._db = db
+        self._table = tables.outbox
+        self._publish = publish
+        self._batch_size = batch_size
+        self._interval = interval_s
+        self._clock = clock or SystemClock()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the relay to look at the outbox now (called after a commit that added rows)."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; return how many were published."""
+        t = self._table
+        async with self._db.session() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(t)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            messages = [_to_message(row) for row in rows]
+            acks = [await self._send(message) for message in messages]
+            results = await asyncio.gather(*acks, return_exceptions=True)
+            sent = [m.id for m, r in zip(messages, results, strict=True) if not isinstance(r, BaseException)]
+            failed = [
+                (m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)
+            ]
+            if sent:
+                await session.execute(
+                    update(t)
+                    .where(t.c.id.in_(sent))
+                    .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
+                )
+            for message, error in failed:
+                log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
+                await session.execute(
+                    update(t)
+                    .where(t.c.id == message.id)
+                    .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
+                )
+            return len(sent)
+
+    async def _send(self, message: OutboxMessage) -> Awaitable[Any]:
+        # Publish inside the writer's trace so the producer span (and the traceparent header the
+        # telemetry middleware injects) continue the request that wrote the row.
+        token = otel_context.attach(context_from_traceparent(message.traceparent))
+        try:
+            return await self._publish(message)
+        finally:
+            otel_context.detach(token)
+
+    async def run(self) -> None:
+        """Publish until cancelled; back off after a failure (broker or database down)."""
+        delay = self._interval
+        while True:
+            try:
+                published = await self.publish_pending()
+                delay = self._interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep relaying after an outage
+                log.warning("outbox.relay_error", error=repr(exc))
+                published = 0
+                delay = min(delay * 2, 5.0)
+            if published == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+
+
+def _to_message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        topic=row.topic,
+        key=row.message_key.encode(),
+        value=row.payload.encode(),
+        headers=json.loads(row.headers),
+        traceparent=row.traceparent,
+    )

@@ -1,0 +1,264 @@
+"""The composition root every service shares: database, broker, outbox relay, consumer, HTTP, health.
+
+A service builds one :class:`ServiceRuntime`, registers its handlers and routes, and calls
+:meth:`ServiceRuntime.serve`. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from reintegra_contracts import Event
+
+from .clock import Clock, SystemClock
+from .consumer import ConsumerPolicy, EventConsumer, Handler, RedeliverError
+from .db import Database, KitTables
+from .inbox import Inbox
+from .logging import configure_logging, get_logger
+from .migrations import upgrade_to_head_async
+from .outbox import Outbox, OutboxMessage, OutboxRelay
+from .settings import ServiceSettings
+from .telemetry import configure_tracing
+from .uow import UnitOfWork
+
+log = get_logger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime(Generic[U]):
+    """Wires the kit's pieces for one service process."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        tables: KitTables,
+        migrations: Path,
+        uow_class: Callable[[Database, Outbox, Callable[[], None]], U],
+        clock: Clock | None = None,
+        span_processors: Sequence[SpanProcessor] = (),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.migrations = migrations
+        configure_logging(settings.service_name, settings.log_level)
+        self.tracer_provider: TracerProvider = configure_tracing(
+            settings.service_name, settings.otlp_endpoint, list(span_processors)
+        )
+        self.db = Database(settings.effective_database_url)
+        self.tables = tables
+        self.outbox = Outbox(tables, settings.event_source, self.clock)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"reintegra-{settings.service_name}",
+            acks="all",
+            enable_idempotence=True,
+            middlewares=(KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),),
+            logger=None,
+        )
+        self.relay = OutboxRelay(
+            self.db,
+            tables,
+            self._publish_outbox_message,
+            batch_size=settings.relay_batch_size,
+            interval_s=settings.relay_interval_s,
+            clock=self.clock,
+        )
+        self._uow_class = uow_class
+        self._background: list[tuple[str, BackgroundTask]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._broker_started = asyncio.Event()
+        self.consumer: EventConsumer[U] | None = None
+
+    # -- composition -------------------------------------------------------------------------
+
+    def uow(self) -> U:
+        """A new unit of work on this service's database and outbox."""
+        return self._uow_class(self.db, self.outbox, self.relay.wake)
+
+    def consume(self, topics: Sequence[str], handlers: Mapping[type[Event], Sequence[Handler[U]]]) -> None:
+        """Subscribe this service's consumer group to ``topics`` and dispatch to ``handlers``."""
+        s = self.settings
+        consumer: EventConsumer[U] = EventConsumer(
+            group=s.effective_consumer_group,
+            uow_factory=self.uow,
+            inbox=Inbox(self.tables, s.effective_consumer_group, self.clock),
+            handlers=handlers,
+            publish_raw=self._publish_raw,
+            policy=ConsumerPolicy(
+                attempts=s.handler_attempts,
+                backoff_s=s.retry_backoff_s,
+                infrastructure_pause_s=s.infrastructure_retry_s,
+            ),
+        )
+        self.consumer = consumer
+
+        async def keep_raw(msg: Any) -> Any:
+            return msg.body  # decoding is the consumer's job, so that bad data is parked, not looped
+
+        @self.broker.subscriber(
+            *topics,
+            group_id=s.effective_consumer_group,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            decoder=keep_raw,
+            title=f"{s.service_name}:events",
+            description=f"The {s.service_name} service's consumer of " + ", ".join(topics),
+        )
+        async def on_message(message: KafkaMessage) -> None:
+            try:
+                await consumer.process(message.raw_message)  # type: ignore[arg-type]
+            except RedeliverError:
+                raise  # NACK: the offset stays, the record comes again after the pause
+
+    def add_background(self, name: str, task: BackgroundTask) -> None:
+        """Run ``task`` for the life of the process (it is cancelled on shutdown)."""
+        self._background.append((name, task))
+
+    # -- publishing --------------------------------------------------------------------------
+
+    async def _publish_outbox_message(self, message: OutboxMessage) -> Any:
+        return await self.broker.publish(
+            message.value,
+            topic=message.topic,
+            key=message.key,
+            headers=message.headers,
+            no_confirm=True,
+        )
+
+    async def _publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
+        return await self.broker.publish(value, topic=topic, key=key, headers=headers)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _check_database(self) -> None:
+        await self.db.ping()
+
+    async def _check_kafka(self) -> None:
+        if not self._broker_started.is_set():
+            raise ConnectionError("Kafka consumer not started yet")
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError(f"Kafka at {self.settings.kafka_bootstrap_servers} does not answer")
+
+    @property
+    def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {"database": self._check_database, "kafka": self._check_kafka}
+
+    async def _start_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                self._broker_started.set()
+                log.info("runtime.broker_started", bootstrap=self.settings.kafka_bootstrap_servers)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka not there yet: stay alive, not ready, and retry
+                log.warning("runtime.broker_unavailable", error=repr(exc), retry_in_s=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _supervise(self, name: str, task: BackgroundTask) -> None:
+        await self._broker_started.wait()
+        while True:
+            try:
+                await task()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("runtime.background_failed", task=name, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def startup(self) -> None:
+        """Migrate the database, connect to Kafka (in the background) and start the relay and timers."""
+        await upgrade_to_head_async(self.migrations, self.db.url)
+        self._tasks.append(asyncio.create_task(self._start_broker(), name="broker-start"))
+        background = list(self._background)
+        if self.settings.relay_enabled:
+            background.insert(0, ("outbox-relay", self.relay.run))
+        for name, task in background:
+            self._tasks.append(asyncio.create_task(self._supervise(name, task), name=name))
+        log.info("runtime.started", http_port=self.settings.http_port)
+
+    async def shutdown(self) -> None:
+        """Stop background work, the broker and the database, in that order."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.db.dispose()
+        self.tracer_provider.shutdown()
+        log.info("runtime.stopped")
+
+    def http_app(self, routers: Sequence[Any], *, title: str, description: str = "") -> FastAPI:
+        """The service's FastAPI app: its routers, health endpoints and a lifespan running the runtime."""
+        from .health import health_router
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.startup()
+            try:
+                yield
+            finally:
+                await self.shutdown()
+
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+        app.include_router(health_router(self.health_checks))
+        for router in routers:
+            app.include_router(router)
+        app.add_exception_handler(RequestValidationError, _validation_error_handler)
+        app.state.runtime = self
+        return app
+
+    def serve(self, app: FastAPI) -> None:
+        """Run the HTTP server until SIGTERM or SIGINT, then shut down gracefully."""
+        config = uvicorn.Config(
+            app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(self.settings.shutdown_grace_s),
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        # uvicorn installs SIGTERM/SIGINT handlers that trigger a graceful exit (lifespan shutdown).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        server.run()
+
+
+async def _validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": "invalid request", "errors": errors})

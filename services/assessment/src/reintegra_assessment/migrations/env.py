@@ -1,0 +1,8 @@
+"""Alembic environment of the assessment service (online, async; see reintegra_kit.migrations)."""
+
+from alembic import context
+from reintegra_kit.migrations import run_env
+
+from reintegra_assessment.orm import metadata
+
+run_env(context, metadata)
