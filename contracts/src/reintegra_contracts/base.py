@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .topics import AGENCY_CODE_PATTERN
 
 MessageKind = Literal["event", "command"]
+
+AgencyCode = Annotated[str, StringConstraints(pattern=AGENCY_CODE_PATTERN)]
+"""An agency code, e.g. ``hn-senaf`` (see :data:`reintegra_contracts.topics.AGENCY_CODE_PATTERN`)."""
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+"""An ISO 3166-1 alpha-2 country code, e.g. ``HN``."""
 
 
 class Event(BaseModel):

@@ -458,7 +458,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "disability": _L("Persona con discapacidad", "Person with disability"),
         "chronic_illness": _L("Enfermedad crónica", "Chronic illness"),
         "older_adult": _L("Persona adulta mayor", "Older adult"),
-        "survivor_of_gbv": _L("Sobreviviente de violencia basada en género", "Survivor of gender-based violence"),
+        "survivor_of_gbv": _L(
+            "Sobreviviente de violencia basada en género", "Survivor of gender-based violence"
+        ),
         "survivor_of_trafficking": _L("Sobreviviente de trata de personas", "Survivor of trafficking"),
         "lgbtiq": _L("Persona LGBTIQ+", "LGBTIQ+ person"),
         "indigenous": _L("Persona indígena", "Indigenous person"),
@@ -522,8 +524,12 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "community_services_access": _L("Acceso comunitario a servicios", "Community access to services"),
         "community_support_group": _L("Grupo de apoyo comunitario", "Community support group"),
         "public_employment_programme": _L("Programa público de empleo", "Public employment programme"),
-        "social_programme_enrolment": _L("Inscripción en programas sociales", "Enrolment in social programmes"),
-        "public_mental_health_programme": _L("Programa público de salud mental", "Public mental-health programme"),
+        "social_programme_enrolment": _L(
+            "Inscripción en programas sociales", "Enrolment in social programmes"
+        ),
+        "public_mental_health_programme": _L(
+            "Programa público de salud mental", "Public mental-health programme"
+        ),
     },
     ImmediateAssistance: {
         "medical_care": _L("Atención médica", "Medical care"),
@@ -534,9 +540,15 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "legal_guidance": _L("Orientación legal", "Legal guidance"),
         "provisional_documents": _L("Documentos provisionales", "Provisional documents"),
         "family_contact": _L("Contacto con familiares", "Family contact"),
-        "transport_to_community": _L("Transporte a la comunidad de origen", "Transport to community of origin"),
-        "emergency_shelter_referral": _L("Remisión a albergue de emergencia", "Referral to emergency shelter"),
-        "antiretroviral_continuity": _L("Continuidad de tratamiento antirretroviral", "Antiretroviral continuity"),
+        "transport_to_community": _L(
+            "Transporte a la comunidad de origen", "Transport to community of origin"
+        ),
+        "emergency_shelter_referral": _L(
+            "Remisión a albergue de emergencia", "Referral to emergency shelter"
+        ),
+        "antiretroviral_continuity": _L(
+            "Continuidad de tratamiento antirretroviral", "Antiretroviral continuity"
+        ),
         "cash_assistance": _L("Asistencia en efectivo", "Cash assistance"),
     },
     ConsentPurpose: {
@@ -573,7 +585,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
     },
     DuplicateMatchBasis: {
         "document_match": _L("Coincidencia de documento", "Document match"),
-        "name_and_birth_date_match": _L("Coincidencia de nombre y fecha de nacimiento", "Name and birth-date match"),
+        "name_and_birth_date_match": _L(
+            "Coincidencia de nombre y fecha de nacimiento", "Name and birth-date match"
+        ),
         "name_similarity": _L("Nombre similar", "Similar name"),
         "biometric_match": _L("Coincidencia biométrica", "Biometric match"),
         "manual_report": _L("Reporte manual", "Manual report"),

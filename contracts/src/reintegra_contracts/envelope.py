@@ -70,7 +70,11 @@ def encode(
     time: datetime | None = None,
     extensions: Mapping[str, str] | None = None,
 ) -> KafkaRecord:
-    """Encode ``event`` as a Kafka record in CloudEvents binary mode."""
+    """Encode ``event`` as a Kafka record in CloudEvents binary mode.
+
+    The topic is the event's own (``event.kafka_topic()``: per agency for partner views), the key and
+    ``ce_subject`` are the case id, and ``ce_type`` is the event's type.
+    """
     attrs = CloudEventAttributes(
         id=event_id or new_event_id(),
         source=source,
@@ -80,7 +84,7 @@ def encode(
         extensions=dict(extensions or {}),
     )
     return KafkaRecord(
-        topic=event.topic,
+        topic=event.kafka_topic(),
         key=attrs.subject.encode(),
         value=event.model_dump_json().encode(),
         headers=attributes_to_headers(attrs),
@@ -102,9 +106,9 @@ def attributes_to_headers(attrs: CloudEventAttributes) -> Headers:
     return headers
 
 
-def headers_to_attributes(headers: Iterable[tuple[str, bytes | str]] | Mapping[str, bytes | str]) -> (
-    CloudEventAttributes
-):
+def headers_to_attributes(
+    headers: Iterable[tuple[str, bytes | str]] | Mapping[str, bytes | str],
+) -> CloudEventAttributes:
     """Read the CloudEvents attributes from Kafka headers; raise :class:`EnvelopeError` if incomplete."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     values: dict[str, str] = {}
@@ -142,9 +146,9 @@ def headers_to_attributes(headers: Iterable[tuple[str, bytes | str]] | Mapping[s
     )
 
 
-def decode(headers: Iterable[tuple[str, bytes | str]] | Mapping[str, bytes | str], value: bytes) -> (
-    DecodedEvent
-):
+def decode(
+    headers: Iterable[tuple[str, bytes | str]] | Mapping[str, bytes | str], value: bytes
+) -> DecodedEvent:
     """Decode a Kafka record into its attributes and typed event.
 
     Raises :class:`EnvelopeError`, :class:`UnknownEventTypeError` or :class:`EventValidationError`,

@@ -129,7 +129,9 @@ class EventConsumer(Generic[U]):
             if handlers is None:
                 if event_class(attributes.type) is not None:
                     return Outcome.SKIPPED  # a known event this service has no interest in
-                return await self._park(record, None, attempts=0, reason=f"unknown event type {attributes.type!r}")
+                return await self._park(
+                    record, None, attempts=0, reason=f"unknown event type {attributes.type!r}"
+                )
             try:
                 decoded = decode(record.headers, record.value or b"")
             except ContractError as exc:

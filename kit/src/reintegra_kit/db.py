@@ -59,7 +59,9 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         Column("topic", String(249), nullable=False),
         Column("message_key", String(200), nullable=False),
         Column("payload", Text, nullable=False),
-        Column("headers", Text, nullable=False, comment="JSON object of Kafka headers (CloudEvents binary mode)"),
+        Column(
+            "headers", Text, nullable=False, comment="JSON object of Kafka headers (CloudEvents binary mode)"
+        ),
         Column("traceparent", String(64), nullable=True, comment="W3C trace context of the writing request"),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True),

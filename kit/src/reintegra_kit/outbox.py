@@ -9,6 +9,7 @@ the published message continues the original request's trace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -129,9 +130,7 @@ class OutboxRelay:
             acks = [await self._send(message) for message in messages]
             results = await asyncio.gather(*acks, return_exceptions=True)
             sent = [m.id for m, r in zip(messages, results, strict=True) if not isinstance(r, BaseException)]
-            failed = [
-                (m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)
-            ]
+            failed = [(m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
             if sent:
                 await session.execute(
                     update(t)
@@ -171,10 +170,8 @@ class OutboxRelay:
                 delay = min(delay * 2, 5.0)
             if published == 0:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
 
 
 def _to_message(row: Any) -> OutboxMessage:

@@ -82,6 +82,7 @@ class ServiceRuntime(Generic[U]):
         )
         self._uow_class = uow_class
         self._background: list[tuple[str, BackgroundTask]] = []
+        self._on_startup: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_started = asyncio.Event()
         self.consumer: EventConsumer[U] | None = None
@@ -126,6 +127,10 @@ class ServiceRuntime(Generic[U]):
                 await consumer.process(message.raw_message)  # type: ignore[arg-type]
             except RedeliverError:
                 raise  # NACK: the offset stays, the record comes again after the pause
+
+    def on_startup(self, step: BackgroundTask) -> None:
+        """Run ``step`` once after migrations, before the service consumes or serves (e.g. seed data)."""
+        self._on_startup.append(step)
 
     def add_background(self, name: str, task: BackgroundTask) -> None:
         """Run ``task`` for the life of the process (it is cancelled on shutdown)."""
@@ -192,6 +197,8 @@ class ServiceRuntime(Generic[U]):
     async def startup(self) -> None:
         """Migrate the database, connect to Kafka (in the background) and start the relay and timers."""
         await upgrade_to_head_async(self.migrations, self.db.url)
+        for step in self._on_startup:
+            await step()
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker-start"))
         background = list(self._background)
         if self.settings.relay_enabled:
@@ -232,6 +239,14 @@ class ServiceRuntime(Generic[U]):
             app.include_router(router)
         app.add_exception_handler(RequestValidationError, _validation_error_handler)
         app.state.runtime = self
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.tracer_provider,
+            excluded_urls="livez,readyz",
+            exclude_spans=["receive", "send"],
+        )
         return app
 
     def serve(self, app: FastAPI) -> None:

@@ -24,7 +24,9 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    service_name: str = Field(default="reintegra", description="Name of the service (logs, traces, ce_source).")
+    service_name: str = Field(
+        default="reintegra", description="Name of the service (logs, traces, ce_source)."
+    )
     database_url: str = Field(
         default="",
         description="SQLAlchemy async URL; empty means a SQLite file under REINTEGRA_DATA_DIR.",
@@ -36,19 +38,29 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=8080, ge=1, le=65535, description="Port the HTTP API listens on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     otlp_endpoint: str | None = Field(
-        default=None, description="OTLP/HTTP endpoint for traces (e.g. http://collector:4318); unset: no export."
+        default=None,
+        description="OTLP/HTTP endpoint for traces (e.g. http://collector:4318); unset: no export.",
     )
     relay_enabled: bool = Field(default=True, description="Whether this process publishes its outbox.")
     relay_interval_s: float = Field(default=0.2, gt=0, le=60, description="Outbox poll interval when idle.")
-    relay_batch_size: int = Field(default=100, ge=1, le=10_000, description="Outbox rows published per batch.")
+    relay_batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="Outbox rows published per batch."
+    )
     handler_attempts: int = Field(
         default=3, ge=1, le=20, description="Attempts of a failing handler before its message is parked."
     )
-    retry_backoff_s: float = Field(default=0.2, ge=0, le=60, description="First retry delay; doubles each time.")
-    infrastructure_retry_s: float = Field(
-        default=2.0, gt=0, le=300, description="Pause before redelivering a message after a database/broker outage."
+    retry_backoff_s: float = Field(
+        default=0.2, ge=0, le=60, description="First retry delay; doubles each time."
     )
-    shutdown_grace_s: float = Field(default=10.0, gt=0, le=300, description="Time allowed for a graceful stop.")
+    infrastructure_retry_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="Pause before redelivering a message after a database/broker outage.",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0, gt=0, le=300, description="Time allowed for a graceful stop."
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -6,11 +6,81 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ..base import Event
-from ..codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
+from ..base import AgencyCode, CountryCode, Event
+from ..codelists import (
+    AgeGroup,
+    ConcernType,
+    ConsentBasis,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentPurpose,
+    DuplicateMatchBasis,
+    ImmediateAssistance,
+    ReturnType,
+    ServiceCategory,
+    Sex,
+    StaffRole,
+    TransportMode,
+    Urgency,
+    Vulnerability,
+)
 from ..topics import RECEPTION_EVENTS
+
+_COUNTRY = r"^[A-Z]{2}$"
+
+
+class AnnouncedPerson(BaseModel):
+    """Non-identifying attributes of one person on an announced return."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    announced_person_id: UUID = Field(
+        description="Pseudonymous id of the announced person, echoed by the arrival that matches it."
+    )
+    age_group: AgeGroup | None = Field(default=None, description="Age band, if known.")
+    sex: Sex | None = Field(default=None, description="Sex as reported by the announcing authority.")
+    travel_group_id: UUID | None = Field(
+        default=None, description="Pseudonymous id shared by persons travelling together as a family."
+    )
+    vulnerabilities: list[Vulnerability] = Field(
+        default_factory=list, description="Vulnerability flags known before arrival."
+    )
+    needs_medical_attention: bool = Field(default=False, description="Medical attention needed on arrival.")
+
+
+class ReturnAnnounced(Event):
+    """A consulate or host country announced a return before it happens. / Retorno anunciado."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.return_announced.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = (
+        "reception (centre planning)",
+        "agency systems (reception centres)",
+    )
+
+    case_id: UUID = Field(
+        description="Pseudonymous id of the pre-arrival case opened for this announcement (Kafka key)."
+    )
+    announcement_id: UUID = Field(description="Id of the announcement; arrivals that match it carry it.")
+    announced_by: AgencyCode = Field(description="Agency code of the consulate or host-country authority.")
+    announced_at: AwareDatetime = Field(description="When the announcement was received.")
+    expected_arrival_at: AwareDatetime = Field(description="Expected time of arrival at the port of entry.")
+    port_of_entry: str = Field(description="Code of the port of entry (see reference data).")
+    reception_centre: str | None = Field(default=None, description="Code of the expected reception centre.")
+    country_of_return: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country of return.")
+    returned_from: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country returning from.")
+    return_type: ReturnType = Field(description="Forced, voluntary or assisted voluntary return.")
+    transport_mode: TransportMode = Field(description="Air, land or sea.")
+    transport_reference: str | None = Field(
+        default=None, max_length=40, description="Flight or convoy reference, e.g. a charter flight number."
+    )
+    persons_expected: int = Field(ge=1, description="Number of persons announced.")
+    persons: list[AnnouncedPerson] = Field(
+        default_factory=list, description="Non-identifying attributes of each announced person, when shared."
+    )
 
 
 class ArrivalRegistered(Event):
@@ -18,6 +88,8 @@ class ArrivalRegistered(Event):
 
     event_type: ClassVar[str] = "org.reintegra.reception.arrival_registered.v1"
     topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "followup", "agency systems (statistics)")
 
     returnee_id: UUID = Field(description="Pseudonymous id of the returned person.")
     arrived_at: AwareDatetime = Field(description="When the person arrived at the port of entry.")
@@ -25,11 +97,11 @@ class ArrivalRegistered(Event):
     reception_centre: str = Field(description="Code of the reception centre.")
     country_of_return: str = Field(
         description="ISO 3166-1 alpha-2 code of the country the person returned to.",
-        pattern=r"^[A-Z]{2}$",
+        pattern=_COUNTRY,
     )
     returned_from: str = Field(
         description="ISO 3166-1 alpha-2 code of the country the person was returned from.",
-        pattern=r"^[A-Z]{2}$",
+        pattern=_COUNTRY,
     )
     return_type: ReturnType = Field(description="Forced, voluntary or assisted voluntary return.")
     transport_mode: TransportMode = Field(description="How the person travelled back.")
@@ -50,3 +122,146 @@ class ArrivalRegistered(Event):
         default_factory=list, description="Needs to be met at once, before the assessment."
     )
     registered_at: datetime = Field(description="When the registration was recorded.")
+    # Added in 1.1 (optional).
+    travel_group_size: int | None = Field(
+        default=None, ge=1, description="Number of persons in the travel group, this person included."
+    )
+    announced_person_id: UUID | None = Field(
+        default=None, description="The announced person this arrival matched, if any."
+    )
+
+
+class ImmediateAssistanceProvided(Event):
+    """Immediate assistance was given at the reception centre. / Asistencia inmediata brindada."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.immediate_assistance_provided.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "followup", "agency systems (statistics)")
+
+    returnee_id: UUID = Field(description="Pseudonymous id of the returned person.")
+    reception_centre: str = Field(description="Code of the reception centre.")
+    provided_at: AwareDatetime = Field(description="When the assistance was given.")
+    assistance: list[ImmediateAssistance] = Field(min_length=1, description="What was given.")
+    provided_by: AgencyCode | None = Field(
+        default=None, description="Agency code of the provider, if not reception."
+    )
+
+
+class ConsentScope(BaseModel):
+    """What a consent covers: one purpose, for some service categories (all when empty)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    purpose: ConsentPurpose = Field(description="Purpose the consent covers.")
+    service_categories: list[ServiceCategory] = Field(
+        default_factory=list, description="Service categories covered; empty means every category."
+    )
+    agencies: list[AgencyCode] = Field(
+        default_factory=list, description="Agency codes covered; empty means any agency in the network."
+    )
+
+
+class ConsentRecorded(Event):
+    """The returnee's informed consent (or a vital-interest override) was recorded. / Consentimiento."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.consent_recorded.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("referral", "followup", "assessment")
+
+    consent_id: UUID = Field(description="Id of the consent record.")
+    returnee_id: UUID = Field(description="Pseudonymous id of the returned person.")
+    recorded_at: AwareDatetime = Field(description="When the consent was recorded.")
+    basis: ConsentBasis = Field(
+        default=ConsentBasis.CONSENT,
+        description="Consent, or vital-interest override (life at risk, assessed by a mental-health professional).",
+    )
+    given_by: ConsentGiver = Field(description="Who consented: the person, a guardian or an authority.")
+    method: ConsentMethod = Field(description="How the consent was obtained.")
+    scopes: list[ConsentScope] = Field(min_length=1, description="Purposes and service categories covered.")
+    valid_from: AwareDatetime = Field(description="Start of validity.")
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="End of validity; none = until withdrawn."
+    )
+    recorded_by_role: StaffRole = Field(description="Role of the staff member who recorded it.")
+    information_language: str = Field(
+        default="es", description="BCP 47 tag of the language in which the person was informed."
+    )
+
+
+class ConsentWithdrawn(Event):
+    """A consent was withdrawn, in whole or in part. / Consentimiento retirado."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.consent_withdrawn.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("referral", "followup", "assessment")
+
+    consent_id: UUID = Field(description="The consent withdrawn.")
+    returnee_id: UUID = Field(description="Pseudonymous id of the returned person.")
+    withdrawn_at: AwareDatetime = Field(description="When it was withdrawn.")
+    withdrawn_by: ConsentGiver = Field(description="Who withdrew it.")
+    scopes: list[ConsentScope] = Field(
+        default_factory=list, description="Scopes withdrawn; empty means the whole consent."
+    )
+
+
+class ProtectionConcernRaised(Event):
+    """A protection concern was raised and must be acted upon. / Alerta de protección."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.protection_concern_raised.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "referral", "followup")
+
+    concern_id: UUID = Field(description="Id of the concern.")
+    returnee_id: UUID = Field(description="Pseudonymous id of the person concerned.")
+    concern_type: ConcernType = Field(description="Kind of concern.")
+    urgency: Urgency = Field(description="How fast it must be acted upon.")
+    raised_at: AwareDatetime = Field(description="When it was raised.")
+    raised_by_role: StaffRole = Field(description="Role of the staff member who raised it.")
+    lead_agency: AgencyCode | None = Field(
+        default=None,
+        description="Agency code of the authority that leads (e.g. the child-protection authority).",
+    )
+    referral_without_consent: bool = Field(
+        default=False,
+        description="Whether a vital-interest referral without consent is justified (recorded override).",
+    )
+
+
+class PossibleDuplicateDetected(Event):
+    """Two registrations may be the same person; a person must decide. / Posible duplicado."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.possible_duplicate_detected.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "referral", "followup")
+
+    returnee_id: UUID = Field(description="Pseudonymous id of the newer record.")
+    candidate_returnee_id: UUID = Field(description="Pseudonymous id of the record it may duplicate.")
+    candidate_case_id: UUID = Field(description="Case of the candidate record.")
+    match_score: float = Field(ge=0, le=1, description="Similarity score, 1 = certain.")
+    match_basis: list[DuplicateMatchBasis] = Field(
+        min_length=1, description="What matched (the compared data never leaves reception)."
+    )
+    detected_at: AwareDatetime = Field(description="When the match was found.")
+
+
+class ReturneeRecordsMerged(Event):
+    """Duplicate records were merged; the merged cases live on in the surviving one. / Registros fusionados."""
+
+    event_type: ClassVar[str] = "org.reintegra.reception.returnee_records_merged.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "referral", "followup")
+
+    case_id: UUID = Field(description="The surviving case (Kafka key).")
+    surviving_returnee_id: UUID = Field(description="Pseudonymous id kept.")
+    merged_returnee_ids: list[UUID] = Field(min_length=1, description="Pseudonymous ids merged into it.")
+    merged_case_ids: list[UUID] = Field(
+        default_factory=list, description="Cases merged into the surviving case (to be closed as duplicate)."
+    )
+    merged_at: AwareDatetime = Field(description="When the merge was decided.")
+    decided_by_role: StaffRole = Field(description="Role of the person who confirmed the merge.")

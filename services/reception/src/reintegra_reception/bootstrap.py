@@ -16,7 +16,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: ReceptionSettings) -> tuple[ServiceRuntime[ReceptionUnitOfWork], FastAPI]:
-    runtime = ServiceRuntime(settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=ReceptionUnitOfWork)
+    runtime = ServiceRuntime(
+        settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=ReceptionUnitOfWork
+    )
     app = runtime.http_app(
         [http.router(runtime.uow, runtime.clock)],
         title="Reintegra reception",

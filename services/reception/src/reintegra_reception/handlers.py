@@ -11,7 +11,9 @@ from .domain import RegisterArrival, age_at, immediate_needs_of, vulnerabilities
 from .repository import CaseView, ReceptionUnitOfWork
 
 
-async def register_arrival(cmd: RegisterArrival, uow: ReceptionUnitOfWork, clock: Clock) -> tuple[CaseView, bool]:
+async def register_arrival(
+    cmd: RegisterArrival, uow: ReceptionUnitOfWork, clock: Clock
+) -> tuple[CaseView, bool]:
     """Register an arrival and emit ``arrival_registered``; return the case and whether it is new.
 
     A repeated ``manifest_ref`` returns the case already registered, so a client may retry safely.

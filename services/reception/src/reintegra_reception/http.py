@@ -46,7 +46,9 @@ class ArrivalIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     manifest_ref: str | None = Field(
-        default=None, max_length=100, description="Line of the flight or bus manifest; makes the request idempotent."
+        default=None,
+        max_length=100,
+        description="Line of the flight or bus manifest; makes the request idempotent.",
     )
     person: PersonIn
     sex: Sex
@@ -132,7 +134,10 @@ def router(uow_factory: Callable[[], ReceptionUnitOfWork], clock: Clock) -> APIR
         status_code=status.HTTP_201_CREATED,
         response_model=CaseOut,
         summary="Register an arrival",
-        responses={200: {"description": "Already registered (same manifest_ref)"}, 422: {"description": "Invalid"}},
+        responses={
+            200: {"description": "Already registered (same manifest_ref)"},
+            422: {"description": "Invalid"},
+        },
     )
     async def post_arrival(body: ArrivalIn, response: Response) -> CaseOut:
         try:

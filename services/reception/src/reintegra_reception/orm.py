@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, Uuid
-
 from reintegra_kit.db import define_kit_tables, new_metadata
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, Uuid
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)

@@ -59,7 +59,9 @@ class CaseRepository:
         """The pseudonymous id of a family/travel group, created on first use."""
         found = (
             await self._session.execute(
-                select(travel_groups.c.travel_group_id).where(travel_groups.c.family_group_ref == family_group_ref)
+                select(travel_groups.c.travel_group_id).where(
+                    travel_groups.c.family_group_ref == family_group_ref
+                )
             )
         ).scalar_one_or_none()
         if found is not None:

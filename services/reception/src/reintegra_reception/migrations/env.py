@@ -2,7 +2,6 @@
 
 from alembic import context
 from reintegra_kit.migrations import run_env
-
 from reintegra_reception.orm import metadata
 
 run_env(context, metadata)

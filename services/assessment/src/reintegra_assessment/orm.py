@@ -1,0 +1,29 @@
+"""Assessment's tables."""
+
+from __future__ import annotations
+
+from reintegra_kit.db import define_kit_tables, new_metadata
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, Uuid
+
+metadata = new_metadata()
+kit_tables = define_kit_tables(metadata)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False, unique=True, index=True),
+    Column("status", String(20), nullable=False),
+    Column("priority", String(20), nullable=False),
+    Column("scheduled_for", DateTime(timezone=True), nullable=False),
+    Column("arrived_at", DateTime(timezone=True), nullable=False),
+    Column("age", Integer, nullable=False),
+    Column("destination_municipality", String(50), nullable=False),
+    Column("vulnerabilities", Text, nullable=False, comment="JSON list"),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("instrument", String(100), nullable=True),
+    Column("instrument_version", String(50), nullable=True),
+    Column("scores", Text, nullable=True, comment="JSON object of dimension scores"),
+    Column("needs", Text, nullable=True, comment="JSON list of needs"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
