@@ -4,7 +4,7 @@ Agency systems can ``pip install`` this package alone to read and write Reintegr
 """
 
 from . import codelists, events, topics
-from .base import Event, all_event_classes, event_class
+from .base import Command, Event, all_event_classes, event_class
 from .envelope import (
     CloudEventAttributes,
     DecodedEvent,
@@ -18,6 +18,7 @@ from .errors import ContractError, EnvelopeError, EventValidationError, UnknownE
 
 __all__ = [
     "CloudEventAttributes",
+    "Command",
     "ContractError",
     "DecodedEvent",
     "EnvelopeError",

@@ -47,6 +47,7 @@ _BY_NAME: dict[str, Any] = {
     "escalated_to": "hn-sgjd-coordinacion",
     "transferred_to": "gt-sbs",
     "agencies": ["hn-sne"],
+    "vulnerabilities": ["chronic_illness"],
     "age": 34,
     "persons_expected": 2,
     "previous_returns": 1,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import uvicorn
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,6 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from reintegra_contracts import Event
+from reintegra_contracts.topics import dead_letter_topic
 
 from .clock import Clock, SystemClock
 from .consumer import ConsumerPolicy, EventConsumer, Handler, RedeliverError
@@ -50,6 +53,7 @@ class ServiceRuntime(Generic[U]):
         *,
         tables: KitTables,
         migrations: Path,
+        produces: Sequence[str],
         uow_class: Callable[[Database, Outbox, Callable[[], None]], U],
         clock: Clock | None = None,
         span_processors: Sequence[SpanProcessor] = (),
@@ -81,6 +85,7 @@ class ServiceRuntime(Generic[U]):
             clock=self.clock,
         )
         self._uow_class = uow_class
+        self._topics: set[str] = {self.topic(t) for t in produces}
         self._background: list[tuple[str, BackgroundTask]] = []
         self._on_startup: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,6 +93,10 @@ class ServiceRuntime(Generic[U]):
         self.consumer: EventConsumer[U] | None = None
 
     # -- composition -------------------------------------------------------------------------
+
+    def topic(self, logical: str) -> str:
+        """The physical name of a topic of the catalogue (``topic_prefix`` + name)."""
+        return self.settings.topic_prefix + logical
 
     def uow(self) -> U:
         """A new unit of work on this service's database and outbox."""
@@ -109,12 +118,15 @@ class ServiceRuntime(Generic[U]):
             ),
         )
         self.consumer = consumer
+        physical = [self.topic(t) for t in topics]
+        self._topics.update(physical)
+        self._topics.update(dead_letter_topic(t) for t in physical)
 
         async def keep_raw(msg: Any) -> Any:
             return msg.body  # decoding is the consumer's job, so that bad data is parked, not looped
 
         @self.broker.subscriber(
-            *topics,
+            *physical,
             group_id=s.effective_consumer_group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
@@ -141,7 +153,7 @@ class ServiceRuntime(Generic[U]):
     async def _publish_outbox_message(self, message: OutboxMessage) -> Any:
         return await self.broker.publish(
             message.value,
-            topic=message.topic,
+            topic=self.topic(message.topic),
             key=message.key,
             headers=message.headers,
             no_confirm=True,
@@ -165,10 +177,29 @@ class ServiceRuntime(Generic[U]):
     def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {"database": self._check_database, "kafka": self._check_kafka}
 
+    async def _create_topics(self) -> None:
+        s = self.settings
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=s.kafka_bootstrap_servers, client_id=f"reintegra-{s.service_name}"
+        )
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = sorted(self._topics - existing)
+            if missing:
+                new = [NewTopic(t, s.topic_partitions, s.topic_replication_factor) for t in missing]
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(new)
+                log.info("runtime.topics_created", topics=missing)
+        finally:
+            await admin.close()
+
     async def _start_broker(self) -> None:
         delay = 0.5
         while True:
             try:
+                if self.settings.create_topics:
+                    await self._create_topics()
                 await self.broker.start()
                 self._broker_started.set()
                 log.info("runtime.broker_started", bootstrap=self.settings.kafka_bootstrap_servers)
@@ -261,9 +292,16 @@ class ServiceRuntime(Generic[U]):
             lifespan="on",
         )
         server = uvicorn.Server(config)
-        # uvicorn installs SIGTERM/SIGINT handlers that trigger a graceful exit (lifespan shutdown).
+        # uvicorn captures SIGTERM/SIGINT for a graceful exit (lifespan shutdown) and re-raises the
+        # signal afterwards; these handlers then turn the finished graceful stop into exit status 0.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        signal.signal(signal.SIGINT, _exit_cleanly)
         server.run()
+
+
+def _exit_cleanly(signum: int, _: Any) -> None:
+    raise SystemExit(0)
 
 
 async def _validation_error_handler(_: Request, exc: Exception) -> JSONResponse:

@@ -41,6 +41,19 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="OTLP/HTTP endpoint for traces (e.g. http://collector:4318); unset: no export.",
     )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix of every physical topic name (isolates environments sharing one cluster).",
+    )
+    create_topics: bool = Field(
+        default=True,
+        description="Create the topics this service uses at start-up (off where an operator does).",
+    )
+    topic_partitions: int = Field(default=3, ge=1, le=1000, description="Partitions of topics created here.")
+    topic_replication_factor: int = Field(
+        default=1, ge=1, le=10, description="Replication of topics created here."
+    )
     relay_enabled: bool = Field(default=True, description="Whether this process publishes its outbox.")
     relay_interval_s: float = Field(default=0.2, gt=0, le=60, description="Outbox poll interval when idle.")
     relay_batch_size: int = Field(

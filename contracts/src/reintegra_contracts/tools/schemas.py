@@ -8,7 +8,7 @@ from typing import Any
 from ..base import Event, all_event_classes
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_ID_BASE = "https://schemas.reintegra.org/v1/"
+SCHEMA_ID_BASE = "urn:reintegra:schema:v1:"
 
 
 def schema_for(cls: type[Event]) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def schema_for(cls: type[Event]) -> dict[str, Any]:
     body = cls.model_json_schema(mode="validation")
     return {
         "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"{SCHEMA_ID_BASE}{cls.event_type}.json",
+        "$id": f"{SCHEMA_ID_BASE}{cls.event_type}",
         **body,
         "x-reintegra": {
             "type": cls.event_type,

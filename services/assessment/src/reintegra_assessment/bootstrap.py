@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from reintegra_contracts.events.reception import ArrivalRegistered
-from reintegra_contracts.topics import RECEPTION_EVENTS
+from reintegra_contracts.topics import ASSESSMENT_EVENTS, RECEPTION_EVENTS
 from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
@@ -20,7 +20,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: AssessmentSettings) -> tuple[ServiceRuntime[AssessmentUnitOfWork], FastAPI]:
     runtime = ServiceRuntime(
-        settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=AssessmentUnitOfWork
+        settings,
+        tables=kit_tables,
+        migrations=MIGRATIONS,
+        produces=[ASSESSMENT_EVENTS],
+        uow_class=AssessmentUnitOfWork,
     )
     runtime.consume([RECEPTION_EVENTS], {ArrivalRegistered: [schedule_on_arrival(runtime.clock)]})
     app = runtime.http_app(

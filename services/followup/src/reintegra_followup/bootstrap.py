@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_contracts.events.referral import ReferralRequested
-from reintegra_contracts.topics import RECEPTION_EVENTS, REFERRAL_EVENTS
+from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_EVENTS, REFERRAL_EVENTS
 from reintegra_kit.clock import Clock
 from reintegra_kit.runtime import ServiceRuntime
 
@@ -24,7 +24,12 @@ def build(
     settings: FollowupSettings, clock: Clock | None = None
 ) -> tuple[ServiceRuntime[FollowupUnitOfWork], FastAPI]:
     runtime = ServiceRuntime(
-        settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=FollowupUnitOfWork, clock=clock
+        settings,
+        tables=kit_tables,
+        migrations=MIGRATIONS,
+        produces=[FOLLOWUP_EVENTS],
+        uow_class=FollowupUnitOfWork,
+        clock=clock,
     )
     runtime.consume(
         [RECEPTION_EVENTS, REFERRAL_EVENTS],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from reintegra_contracts.topics import RECEPTION_EVENTS
 from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
@@ -17,7 +18,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: ReceptionSettings) -> tuple[ServiceRuntime[ReceptionUnitOfWork], FastAPI]:
     runtime = ServiceRuntime(
-        settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=ReceptionUnitOfWork
+        settings,
+        tables=kit_tables,
+        migrations=MIGRATIONS,
+        produces=[RECEPTION_EVENTS],
+        uow_class=ReceptionUnitOfWork,
     )
     app = runtime.http_app(
         [http.router(runtime.uow, runtime.clock)],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from reintegra_contracts.events.assessment import AssessmentCompleted
-from reintegra_contracts.topics import ASSESSMENT_EVENTS
+from reintegra_contracts.topics import ASSESSMENT_EVENTS, REFERRAL_EVENTS
 from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
@@ -19,7 +19,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: ReferralSettings) -> tuple[ServiceRuntime[ReferralUnitOfWork], FastAPI]:
-    runtime = ServiceRuntime(settings, tables=kit_tables, migrations=MIGRATIONS, uow_class=ReferralUnitOfWork)
+    runtime = ServiceRuntime(
+        settings,
+        tables=kit_tables,
+        migrations=MIGRATIONS,
+        produces=[REFERRAL_EVENTS],
+        uow_class=ReferralUnitOfWork,
+    )
     directory = load_directory(settings.directory_file or SAMPLE_DIRECTORY)
     runtime.on_startup(lambda: seed_directory(runtime.uow(), directory))
     runtime.consume([ASSESSMENT_EVENTS], {AssessmentCompleted: [refer_needs(runtime.clock)]})

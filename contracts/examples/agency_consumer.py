@@ -1,0 +1,145 @@
+"""A small agency system on Reintegra's partner channel, using only ``reintegra-contracts`` + aiokafka.
+
+It subscribes to its own partner topic (``reintegra.partner.<agency>.v1``) and to the follow-up case
+events, validates every record into a typed model with :func:`reintegra_contracts.decode`, and answers
+each referral it receives with an ``AcceptReferral`` (or ``RejectReferral`` when it does not offer
+the category) command on ``reintegra.partner.responses.v1``, in CloudEvents binary mode.
+
+The decision is the pure function :func:`handle_record` (record in -> response records out), so it is
+tested without Kafka. Run it against a broker with::
+
+    pip install ./contracts aiokafka
+    python contracts/examples/agency_consumer.py --bootstrap localhost:9092 --agency hn-sne \
+        --categories employment,skills_certification
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from reintegra_contracts import ContractError, KafkaRecord, decode, encode
+from reintegra_contracts.codelists import RejectionReason, ServiceCategory
+from reintegra_contracts.events.followup import CaseClosed
+from reintegra_contracts.events.partner import (
+    AcceptReferral,
+    PartnerReferralCancelled,
+    PartnerReferralRequested,
+    RejectReferral,
+)
+from reintegra_contracts.topics import FOLLOWUP_EVENTS, partner_topic
+
+log = logging.getLogger("agency_consumer")
+
+Headers = Iterable[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class AgencyPolicy:
+    """Who the agency is and what it offers."""
+
+    agency_id: str
+    categories: frozenset[ServiceCategory]
+    delivery_days: int = 10
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of the agency's commands."""
+        return f"urn:reintegra:agency:{self.agency_id}"
+
+    def topics(self) -> list[str]:
+        """The topics the agency reads: its partner topic and the follow-up case events."""
+        return [partner_topic(self.agency_id), FOLLOWUP_EVENTS]
+
+
+def handle_record(
+    value: bytes, headers: Headers, *, policy: AgencyPolicy, now: datetime
+) -> list[KafkaRecord]:
+    """Decide what to answer to one Kafka record; returns the records to produce (maybe none).
+
+    A record that is not a valid Reintegra message is logged and skipped (a production system would
+    park it on its own dead-letter topic). The W3C ``traceparent`` header is carried over, so the
+    answer continues the referral's trace.
+    """
+    header_list = list(headers)
+    try:
+        decoded = decode(header_list, value)
+    except ContractError as exc:
+        log.warning("skipping invalid record: %s", exc)
+        return []
+    event = decoded.event
+    if isinstance(event, PartnerReferralRequested):
+        if event.agency_id != policy.agency_id:
+            log.warning("referral %s is addressed to %s, not to us", event.referral_id, event.agency_id)
+            return []
+        answer: AcceptReferral | RejectReferral
+        if event.category in policy.categories:
+            answer = AcceptReferral(
+                case_id=event.case_id,
+                referral_id=event.referral_id,
+                agency_id=policy.agency_id,
+                accepted_at=now,
+                deliver_by=now + timedelta(days=policy.delivery_days),
+            )
+        else:
+            answer = RejectReferral(
+                case_id=event.case_id,
+                referral_id=event.referral_id,
+                agency_id=policy.agency_id,
+                rejected_at=now,
+                reason=RejectionReason.SERVICE_NOT_OFFERED,
+            )
+        record = encode(answer, source=policy.source, time=now)
+        trace = [(k, v) for k, v in header_list if k == "traceparent"]
+        return [replace(record, headers=record.headers + trace)]
+    if isinstance(event, PartnerReferralCancelled | CaseClosed):
+        log.info("%s for case %s: stop any work on it", event.event_type, event.case_id)
+    return []
+
+
+async def run(bootstrap: str, policy: AgencyPolicy) -> None:  # pragma: no cover - needs a broker
+    """Consume, answer, and commit each offset only after its answers are acknowledged."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(
+        *policy.topics(),
+        bootstrap_servers=bootstrap,
+        group_id=f"agency-{policy.agency_id}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    try:
+        async for msg in consumer:
+            headers = [(k, bytes(v)) for k, v in (msg.headers or ())]
+            for out in handle_record(msg.value or b"", headers, policy=policy, now=datetime.now(UTC)):
+                await producer.send_and_wait(out.topic, out.value, key=out.key, headers=out.headers)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - entry point
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Example Reintegra agency consumer.")
+    parser.add_argument("--bootstrap", default="localhost:9092")
+    parser.add_argument("--agency", required=True, help="agency code, e.g. hn-sne")
+    parser.add_argument("--categories", default="employment", help="comma-separated service categories")
+    args = parser.parse_args(argv)
+    policy = AgencyPolicy(
+        agency_id=args.agency,
+        categories=frozenset(ServiceCategory(c) for c in args.categories.split(",") if c),
+    )
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run(args.bootstrap, policy))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,130 @@
+"""Export the JSON Schema of every v1 message to ``contracts/schemas/v1/<type>.json``.
+
+Usage (from the repository root)::
+
+    uv run python -m reintegra_contracts.tools.export_schemas                 # write (refuses breaking changes)
+    uv run python -m reintegra_contracts.tools.export_schemas --check         # fail if files drift from the models
+    uv run python -m reintegra_contracts.tools.export_schemas --check-compat  # fail on a breaking change
+    uv run python -m reintegra_contracts.tools.export_schemas --check-compat --against /tmp/main-schemas
+
+``--check-compat`` compares the current models with the committed snapshots (or with ``--against``,
+e.g. the schemas of the target branch, which CI can extract with ``git archive``). Writing refuses a
+breaking change unless ``--allow-breaking`` is given: a breaking change needs a new major version
+(a new ``.v2`` type), see docs/adr/0010-contracts-evolution.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import source_checkout
+from .compat import compare_catalogues
+from .schemas import all_schemas, render
+
+
+def default_dir() -> Path | None:
+    """``contracts/schemas/v1`` of the source checkout, if running from one."""
+    root = source_checkout()
+    return root / "schemas" / "v1" if root else None
+
+
+def load_dir(directory: Path) -> dict[str, dict[str, Any]]:
+    """The committed schemas in ``directory``, by CloudEvents type (taken from the file name)."""
+    return {
+        path.name.removesuffix(".json"): json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(directory.glob("*.json"))
+    }
+
+
+def drift(directory: Path) -> list[str]:
+    """What differs between the committed files and the models (empty when in sync)."""
+    wanted = {f"{t}.json": render(s) for t, s in all_schemas().items()}
+    present = {p.name for p in directory.glob("*.json")} if directory.is_dir() else set()
+    problems = [f"missing {name}" for name in sorted(set(wanted) - present)]
+    problems += [f"stale {name} (no such message any more)" for name in sorted(present - set(wanted))]
+    problems += [
+        f"out of date {name}"
+        for name in sorted(set(wanted) & present)
+        if (directory / name).read_text(encoding="utf-8") != wanted[name]
+    ]
+    return problems
+
+
+def write(directory: Path) -> list[str]:
+    """Write every schema to ``directory`` and remove stale ones; returns the files changed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    changed = drift(directory)
+    wanted = {f"{t}.json": render(s) for t, s in all_schemas().items()}
+    for path in directory.glob("*.json"):
+        if path.name not in wanted:
+            path.unlink()
+    for name, text in wanted.items():
+        target = directory / name
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+    return changed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=default_dir(), help="schema directory (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the committed files drift from the models"
+    )
+    parser.add_argument("--check-compat", action="store_true", help="fail if the models break the snapshots")
+    parser.add_argument("--against", type=Path, help="snapshot directory to check compatibility against")
+    parser.add_argument("--allow-breaking", action="store_true", help="write even if it breaks compatibility")
+    args = parser.parse_args(argv)
+    if args.dir is None:
+        parser.error("--dir is required outside a source checkout")
+    directory: Path = args.dir
+    status = 0
+    baseline_dir: Path = args.against or directory
+    incompatible = compare_catalogues(load_dir(baseline_dir), all_schemas()) if baseline_dir.is_dir() else []
+    if args.check_compat:
+        for problem in incompatible:
+            print(f"BREAKING {problem}", file=sys.stderr)
+        if incompatible:
+            print(f"{len(incompatible)} breaking change(s) against {baseline_dir}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"compatible with {baseline_dir}")
+    if args.check:
+        problems = drift(directory)
+        for problem in problems:
+            print(f"DRIFT {problem}", file=sys.stderr)
+        if problems:
+            print(
+                "schemas drift from the models; run: uv run python -m reintegra_contracts.tools.export_schemas",
+                file=sys.stderr,
+            )
+            status = 1
+        else:
+            print(f"schemas in {directory} match the models")
+    if not (args.check or args.check_compat):
+        if incompatible and not args.allow_breaking:
+            for problem in incompatible:
+                print(f"BREAKING {problem}", file=sys.stderr)
+            print(
+                "refusing to write breaking changes to a v1 contract (add a .v2 type instead, "
+                "or pass --allow-breaking)",
+                file=sys.stderr,
+            )
+            return 1
+        changed = write(directory)
+        print(f"wrote {len(all_schemas())} schemas to {directory} ({len(changed)} changed)")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

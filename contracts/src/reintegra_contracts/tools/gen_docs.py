@@ -1,0 +1,195 @@
+"""Generate the event catalogue ``docs/events.md`` from the models.
+
+Usage (from the repository root)::
+
+    uv run python -m reintegra_contracts.tools.gen_docs           # write docs/events.md
+    uv run python -m reintegra_contracts.tools.gen_docs --check   # fail if it drifts from the models
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import codelists, topics
+from ..base import Event
+from ..samples import all_examples
+from . import source_checkout
+from .schemas import schema_for
+
+CONTEXTS = (
+    ("reception", "Reception / Recepción", topics.RECEPTION_EVENTS),
+    ("assessment", "Assessment / Evaluación", topics.ASSESSMENT_EVENTS),
+    ("referral", "Referral / Derivación", topics.REFERRAL_EVENTS),
+    ("followup", "Follow-up / Seguimiento", topics.FOLLOWUP_EVENTS),
+    ("partner", "Partner channel / Canal de socios", None),
+)
+
+
+def default_path() -> Path | None:
+    """``docs/events.md`` of the source checkout, if running from one."""
+    root = source_checkout()
+    return root.parent / "docs" / "events.md" if root else None
+
+
+def _type_name(node: dict[str, Any]) -> str:
+    if "$ref" in node:
+        return str(node["$ref"]).rsplit("/", 1)[-1]
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            return " \\| ".join(_type_name(alt) for alt in node[key])
+    kind = node.get("type")
+    if kind == "array":
+        return f"list[{_type_name(node.get('items', {}))}]"
+    if kind == "string" and "format" in node:
+        return {"date-time": "datetime", "uuid": "uuid", "date": "date"}.get(node["format"], node["format"])
+    if kind == "string" and "pattern" in node:
+        return f"string `{node['pattern']}`"
+    return str(kind or "any").replace("null", "null")
+
+
+def _fields_table(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", ()))
+    lines = ["| field | type | required | meaning |", "|---|---|---|---|"]
+    for name, prop in schema.get("properties", {}).items():
+        bounds = [f"{k} {prop[k]}" for k in ("minimum", "maximum", "minItems", "maxLength") if k in prop]
+        meaning = str(prop.get("description", "")).replace("|", "\\|")
+        if bounds:
+            meaning += f" ({', '.join(bounds)})"
+        lines.append(f"| `{name}` | {_type_name(prop)} | {'yes' if name in required else 'no'} | {meaning} |")
+    return lines
+
+
+def _section(cls: type[Event], example: Event) -> list[str]:
+    schema = schema_for(cls)
+    doc = (cls.__doc__ or "").strip().splitlines()[0]
+    topic = cls.topic.replace("{agency_id}", "<agency>")
+    lines = [
+        f"### {cls.__name__}",
+        "",
+        doc,
+        "",
+        f"- **type**: `{cls.event_type}` ({cls.kind})",
+        f"- **topic**: `{topic}`",
+        "- **key / ce_subject**: `case_id`",
+        f"- **producer**: {cls.producer}",
+        f"- **consumers**: {', '.join(cls.consumers) or '—'}",
+        f"- **schema**: [`contracts/schemas/v1/{cls.event_type}.json`](../contracts/schemas/v1/{cls.event_type}.json)",
+        "",
+        *_fields_table(schema),
+    ]
+    nested = [(name, d) for name, d in schema.get("$defs", {}).items() if "properties" in d]
+    for name, definition in nested:
+        lines += ["", f"`{name}`: {definition.get('description', '')}", "", *_fields_table(definition)]
+    lines += ["", "Example `data`:", "", "```json", example.model_dump_json(indent=2), "```", ""]
+    return lines
+
+
+def _codelists() -> list[str]:
+    lines = ["## Code lists / Listas de códigos", ""]
+    for enum in codelists.ALL_CODELISTS:
+        doc = (enum.__doc__ or "").strip().splitlines()[0]
+        lines += [f"### {enum.__name__}", "", doc, "", "| code | español | English |", "|---|---|---|"]
+        for member in enum:
+            lab = codelists.LABELS[enum][member.value]
+            lines.append(f"| `{member.value}` | {lab.es} | {lab.en} |")
+        lines.append("")
+    lines += ["### Service categories on the level x dimension grid", "", "| level \\ dimension |"]
+    dims = list(codelists.Dimension)
+    lines[-1] += "".join(f" {d.value} |" for d in dims)
+    lines.append("|---|" + "---|" * len(dims))
+    for level in codelists.Level:
+        cells = [", ".join(f"`{c.value}`" for c in codelists.categories_at(level, d)) for d in dims]
+        lines.append(f"| {level.value} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### Referral status and HL7 FHIR Task.status",
+        "",
+        "| status | FHIR Task.status | event |",
+        "|---|---|---|",
+    ]
+    events = {
+        "requested": "ReferralRequested",
+        "accepted": "ReferralAccepted",
+        "rejected": "ReferralRejected",
+        "cancelled": "ReferralCancelled",
+        "in_progress": "ServiceDelivered (first delivery)",
+        "failed": "ReferralFailed",
+        "completed": "ReferralCompleted",
+    }
+    for status, fhir in codelists.FHIR_TASK_STATUS.items():
+        lines.append(f"| `{status.value}` | `{fhir}` | {events[status.value]} |")
+    lines.append("")
+    return lines
+
+
+def render() -> str:
+    """The whole catalogue as Markdown."""
+    examples = all_examples()
+    by_context: dict[str, list[type[Event]]] = {}
+    for cls in Event.registry.values():  # declaration order: the life cycle of each context
+        by_context.setdefault(cls.event_type.split(".")[2], []).append(cls)
+    lines = [
+        "# Reintegra event catalogue (v1)",
+        "",
+        "<!-- GENERATED by `uv run python -m reintegra_contracts.tools.gen_docs`; do not edit by hand. -->",
+        "",
+        "Every message travels on Kafka as **CloudEvents 1.0 in binary mode**: the value is the JSON `data`",
+        "below; the headers are `ce_specversion` (`1.0`), `ce_id`, `ce_source`, `ce_type`, `ce_time`,",
+        "`ce_subject` (= the case id) and `content-type: application/json`, plus W3C `traceparent`. The",
+        "Kafka key is the case id. Events carry pseudonymous ids only, never personal identifying data.",
+        "Read and write them with `reintegra_contracts.decode` / `encode` (see `contracts/README.md`).",
+        "",
+        "## Topics",
+        "",
+        "| topic | carries |",
+        "|---|---|",
+        f"| `{topics.RECEPTION_EVENTS}` | reception events |",
+        f"| `{topics.ASSESSMENT_EVENTS}` | assessment events |",
+        f"| `{topics.REFERRAL_EVENTS}` | referral events |",
+        f"| `{topics.FOLLOWUP_EVENTS}` | follow-up events |",
+        "| `reintegra.partner.<agency>.v1` | minimised views for one agency (`topics.partner_topic`) |",
+        f"| `{topics.PARTNER_RESPONSES}` | commands from agencies (accept, reject, record delivery) |",
+        "| `<topic>.dlq` | messages parked after failing validation or processing |",
+        "",
+    ]
+    for context, title, _topic in CONTEXTS:
+        lines += [f"## {title}", ""]
+        for cls in by_context.get(context, []):
+            lines += _section(cls, examples[cls.event_type])
+    lines += _codelists()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=default_path(), help="target file (default: %(default)s)")
+    parser.add_argument("--check", action="store_true", help="fail if the file drifts from the models")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        parser.error("--out is required outside a source checkout")
+    out: Path = args.out
+    text = render()
+    if args.check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            print(
+                f"{out} drifts from the models; run: uv run python -m reintegra_contracts.tools.gen_docs",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{out} matches the models")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

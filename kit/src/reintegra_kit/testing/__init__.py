@@ -1,0 +1,1 @@
+"""Test support: real Kafka and PostgreSQL for tests, and helpers to read topics."""

@@ -1,0 +1,219 @@
+"""The consumer's policy: process once, skip duplicates, retry then park, redeliver on outages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from reintegra_contracts import encode
+from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
+from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
+from reintegra_kit.db import Database
+from reintegra_kit.inbox import Inbox
+from reintegra_kit.outbox import Outbox
+from reintegra_kit.uow import UnitOfWork
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import OperationalError
+
+from .conftest import Schema
+
+TOPIC = "reintegra.followup.events.v1"
+
+
+@dataclass
+class FakeRecord:
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    key: bytes | None = b"k"
+    topic: str = TOPIC
+    partition: int = 0
+    offset: int = 7
+
+
+@dataclass
+class DeadLetters:
+    sent: list[tuple[str, bytes | None, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def __call__(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> None:
+        self.sent.append((topic, key, value, headers))
+
+
+def due_event() -> FollowupDue:
+    return FollowupDue(
+        case_id=uuid4(),
+        followup_id=uuid4(),
+        reason=FollowupReason.POST_ARRIVAL,
+        due_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+
+
+def record_of(event: Any) -> FakeRecord:
+    rec = encode(event, source="/test")
+    return FakeRecord(value=rec.value, headers=rec.headers, key=rec.key)
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def make_consumer(
+    db: Database, schema: Schema, handler: Any, dead: DeadLetters, attempts: int = 3
+) -> EventConsumer[UnitOfWork]:
+    outbox = Outbox(schema.kit, "/test")
+    return EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=dead,
+        policy=ConsumerPolicy(attempts=attempts, backoff_s=0.0, infrastructure_pause_s=0.0),
+        sleep=no_sleep,
+    )
+
+
+async def count(db: Database, table: Any) -> int:
+    async with db.session() as s:
+        return int((await s.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_an_event_is_handled_once_and_a_redelivery_changes_nothing(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    dead = DeadLetters()
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    record = record_of(due_event())
+
+    assert await consumer.process(record) is Outcome.PROCESSED
+    assert await consumer.process(record) is Outcome.DUPLICATE
+    assert await count(sqlite_db, schema.effects) == 1
+    assert await count(sqlite_db, schema.kit.inbox) == 1
+    assert dead.sent == []
+
+
+async def test_a_message_without_cloudevents_headers_is_parked_at_once(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    calls = 0
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+
+    dead = DeadLetters()
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    outcome = await consumer.process(FakeRecord(value=b"not json", headers=[]))
+    assert outcome is Outcome.PARKED
+    assert calls == 0
+    [(topic, key, value, headers)] = dead.sent
+    assert topic == TOPIC + ".dlq"
+    assert (key, value) == (b"k", b"not json")
+    assert "ce_id" in headers["reintegra_dlq_reason"]
+    assert headers["reintegra_dlq_error_type"] == "EnvelopeError"
+    assert headers["reintegra_dlq_original_offset"] == "7"
+    assert headers["reintegra_dlq_attempts"] == "0"
+
+
+async def test_invalid_data_is_parked_with_the_field_that_is_wrong(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    dead = DeadLetters()
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        raise AssertionError("must not be called")
+
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    good = record_of(due_event())
+    bad = FakeRecord(
+        value=good.value.replace(b'"reason":"post_arrival"', b'"reason":"whenever"'), headers=good.headers
+    )  # type: ignore[union-attr]
+    assert await consumer.process(bad) is Outcome.PARKED
+    reason = dead.sent[0][3]["reintegra_dlq_reason"]
+    assert "reason" in reason
+    assert dead.sent[0][3]["reintegra_dlq_error_type"] == "EventValidationError"
+
+
+async def test_an_unknown_event_type_is_parked_and_a_known_unhandled_one_is_skipped(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    dead = DeadLetters()
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        return None
+
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    unhandled = record_of(
+        FollowupScheduled(
+            case_id=uuid4(),
+            followup_id=uuid4(),
+            reason=FollowupReason.PERIODIC,
+            due_at=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+    )
+    assert await consumer.process(unhandled) is Outcome.SKIPPED
+    unknown = FakeRecord(
+        value=b"{}",
+        headers=[(n, b"org.example.other.v9" if n == "ce_type" else v) for n, v in unhandled.headers],
+    )
+    assert await consumer.process(unknown) is Outcome.PARKED
+    assert "unknown event type 'org.example.other.v9'" in dead.sent[0][3]["reintegra_dlq_reason"]
+
+
+async def test_a_handler_that_keeps_failing_is_retried_then_parked_and_its_effects_rolled_back(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    attempts = 0
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        await uow.session.execute(insert(schema.effects).values(event_id=f"partial-{attempts}"))
+        raise ValueError("no service covers this municipality")
+
+    dead = DeadLetters()
+    consumer = make_consumer(sqlite_db, schema, handler, dead, attempts=3)
+    assert await consumer.process(record_of(due_event())) is Outcome.PARKED
+    assert attempts == 3
+    headers = dead.sent[0][3]
+    assert headers["reintegra_dlq_reason"] == "no service covers this municipality"
+    assert headers["reintegra_dlq_error_type"] == "ValueError"
+    assert headers["reintegra_dlq_attempts"] == "3"
+    assert "ValueError" in headers["reintegra_dlq_stacktrace"]
+    assert await count(sqlite_db, schema.effects) == 0
+    assert await count(sqlite_db, schema.kit.inbox) == 0
+
+
+async def test_a_handler_that_fails_once_succeeds_on_retry(sqlite_db: Database, schema: Schema) -> None:
+    attempts = 0
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RuntimeError("transient")
+        await uow.session.execute(insert(schema.effects).values(event_id="done"))
+
+    dead = DeadLetters()
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    assert await consumer.process(record_of(due_event())) is Outcome.PROCESSED
+    assert await count(sqlite_db, schema.effects) == 1
+    assert dead.sent == []
+
+
+async def test_a_database_outage_asks_for_redelivery_instead_of_parking(
+    sqlite_db: Database, schema: Schema
+) -> None:
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("db down"))
+
+    dead = DeadLetters()
+    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    with pytest.raises(RedeliverError):
+        await consumer.process(record_of(due_event()))
+    assert dead.sent == []
+    assert await count(sqlite_db, schema.kit.inbox) == 0

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .support import ServiceProcess
+
+SERVICES = ("reception", "assessment", "referral", "followup")
+
+
+@pytest.fixture
+def service_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+    """Environment shared by the service processes of one test: the real broker and a private topic
+    namespace; the timer and retry settings are shortened so tests do not wait for days."""
+    return {
+        "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "REINTEGRA_TOPIC_PREFIX": f"{topic_prefix}{tmp_path.name[-12:]}.",
+        "REINTEGRA_LOG_LEVEL": "INFO",
+        "REINTEGRA_RETRY_BACKOFF_S": "0.05",
+        "REINTEGRA_TIMER_INTERVAL_S": "0.2",
+        "REINTEGRA_RELAY_INTERVAL_S": "0.1",
+    }
+
+
+@pytest.fixture
+def launch(
+    service_env: dict[str, str], make_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> Iterator[Callable[..., Awaitable[ServiceProcess]]]:
+    """``await launch("assessment", database_url=None, **env)`` starts a service on its own fresh
+    PostgreSQL database (or the one given) and stops it after the test."""
+    started: list[ServiceProcess] = []
+
+    async def start(name: str, database_url: str | None = None, **env: str) -> ServiceProcess:
+        url = database_url or await make_database(name)
+        proc = ServiceProcess(name, {**service_env, "REINTEGRA_DATABASE_URL": url, **env}, tmp_path)
+        proc.db_url = url  # type: ignore[attr-defined]
+        started.append(proc)
+        await asyncio.to_thread(proc.start)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def topic(service_env: dict[str, str]) -> Callable[[str], str]:
+    """Physical topic name of a catalogue topic in this test's namespace."""
+    prefix = service_env["REINTEGRA_TOPIC_PREFIX"]
+    return lambda logical: prefix + logical

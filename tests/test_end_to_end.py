@@ -1,0 +1,190 @@
+"""An arrival posted over HTTP flows through all four services over real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
+from reintegra_contracts import decode
+from reintegra_contracts.topics import ALL_EVENT_TOPICS
+from reintegra_kit.testing.kafka import TopicReader, header
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload
+
+pytestmark = [pytest.mark.connected, pytest.mark.processes]
+
+Launch = Callable[..., Awaitable[ServiceProcess]]
+
+
+def of_type(records: list[Any], short_type: str, case_id: str) -> list[Any]:
+    return [
+        r
+        for r in records
+        if header(r, "ce_type") == f"org.reintegra.{short_type}.v1" and r.key == case_id.encode()
+    ]
+
+
+async def rows(db_url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_an_arrival_reaches_all_four_services(
+    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+) -> None:
+    reception, assessment, referral, followup = await asyncio.gather(
+        launch("reception"),
+        launch("assessment"),
+        launch("referral"),
+        launch("followup", REINTEGRA_FIRST_FOLLOWUP_AFTER="PT1S", REINTEGRA_REFERRAL_CHECK_AFTER="P14D"),
+    )
+    async with (
+        TopicReader(kafka_bootstrap, *[topic(t) for t in ALL_EVENT_TOPICS]) as reader,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        response = await http.post(f"{reception.url}/v1/arrivals", json=arrival_payload())
+        assert response.status_code == 201, response.text
+        case_id = response.json()["case_id"]
+
+        await reader.wait_for(
+            lambda rs: bool(of_type(rs, "assessment.assessment_scheduled", case_id)),
+            what="assessment_scheduled",
+        )
+        [found] = (await http.get(f"{assessment.url}/v1/assessments", params={"case_id": case_id})).json()
+        completion = await http.post(
+            f"{assessment.url}/v1/assessments/{found['assessment_id']}/completion",
+            json={
+                "needs": [
+                    {"category": "employment", "priority": "high"},
+                    {"category": "health", "priority": "medium"},
+                ],
+                "scores": {"economic": 0.2, "social": 0.5, "psychosocial": 0.7, "composite": 0.45},
+            },
+        )
+        assert completion.status_code == 200, completion.text
+
+        def complete(rs: list[Any]) -> bool:
+            return (
+                len(of_type(rs, "referral.referral_requested", case_id)) == 2
+                and len(of_type(rs, "followup.followup_scheduled", case_id)) == 3
+                and len(of_type(rs, "followup.followup_due", case_id)) == 1
+            )
+
+        records = await reader.wait_for(complete, what="referrals and follow-ups", timeout_s=45)
+
+    case_records = [r for r in records if r.key == case_id.encode()]
+    types = sorted(header(r, "ce_type") or "" for r in case_records)
+    assert types == sorted(
+        [
+            "org.reintegra.reception.arrival_registered.v1",
+            "org.reintegra.assessment.assessment_scheduled.v1",
+            "org.reintegra.assessment.assessment_completed.v1",
+            "org.reintegra.referral.referral_requested.v1",
+            "org.reintegra.referral.referral_requested.v1",
+            "org.reintegra.followup.followup_scheduled.v1",
+            "org.reintegra.followup.followup_scheduled.v1",
+            "org.reintegra.followup.followup_scheduled.v1",
+            "org.reintegra.followup.followup_due.v1",
+        ]
+    )
+    for r in case_records:
+        # Our own reader and the official CloudEvents SDK both accept every message.
+        decoded = decode(r.headers, r.value)
+        assert str(decoded.event.case_id) == case_id
+        event = from_kafka_event(KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value))
+        assert event.get_type() == header(r, "ce_type")
+        assert event.get_subject() == case_id
+        assert event.get_source().startswith("/reintegra/")
+        assert r.topic == topic(type(decoded.event).topic)
+        # No personal data on the log.
+        for value in PERSONAL_VALUES:
+            assert value not in r.value.decode()
+
+    # The arrival, and what it caused in assessment and follow-up, is one trace.
+    def trace_of(short_type: str) -> str:
+        [r] = of_type(case_records, short_type, case_id)[:1]
+        return (header(r, "traceparent") or "").split("-")[1]
+
+    arrival_trace = trace_of("reception.arrival_registered")
+    assert trace_of("assessment.assessment_scheduled") == arrival_trace
+    post_arrival = [
+        r
+        for r in of_type(case_records, "followup.followup_scheduled", case_id)
+        if b'"post_arrival"' in r.value
+    ]
+    assert (header(post_arrival[0], "traceparent") or "").split("-")[1] == arrival_trace
+
+    # Each service holds its own state in its own database.
+    db = {p.name: p.db_url for p in (reception, assessment, referral, followup)}  # type: ignore[attr-defined]
+    [case] = await rows(
+        db["reception"], "SELECT age, destination_municipality FROM cases WHERE case_id = :c", c=case_id
+    )
+    assert tuple(case) == (32, "HN-0501")
+    [person] = await rows(db["reception"], "SELECT given_names FROM returnees")
+    assert person[0] == "Marta Lidia"  # personal data stays in reception
+    [a] = await rows(
+        db["assessment"], "SELECT status, priority FROM assessments WHERE case_id = :c", c=case_id
+    )
+    assert tuple(a) == ("completed", "high")
+    refs = await rows(
+        db["referral"],
+        "SELECT category, status, service_id FROM referrals WHERE case_id = :c ORDER BY category",
+        c=case_id,
+    )
+    assert [tuple(r) for r in refs] == [
+        ("employment", "requested", "HN-SENAEH-EMP"),
+        ("health", "requested", "HN-SESAL-SPS"),
+    ]
+    fus = await rows(
+        db["followup"], "SELECT reason, status FROM followups WHERE case_id = :c ORDER BY reason", c=case_id
+    )
+    assert [tuple(f) for f in fus] == [
+        ("post_arrival", "due"),
+        ("referral_check", "scheduled"),
+        ("referral_check", "scheduled"),
+    ]
+    for p in (reception, assessment, referral, followup):
+        async with httpx.AsyncClient() as http:
+            pending = await rows(db[p.name], "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        assert pending[0][0] == 0, f"{p.name} has unpublished outbox rows"
+
+
+async def test_bad_http_input_gets_422_naming_each_field_and_nothing_is_published(
+    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+) -> None:
+    reception = await launch("reception")
+    body = arrival_payload(sex="unknown", country_of_return="Honduras")
+    body["person"] = {"given_names": "", "family_names": "X", "date_of_birth": "2999-01-01"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{reception.url}/v1/arrivals", json=body)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"sex", "country_of_return", "person.given_names", "person.date_of_birth"}
+    assert (await rows(reception.db_url, "SELECT count(*) FROM outbox"))[0][0] == 0  # type: ignore[attr-defined]
+
+
+async def test_a_repeated_manifest_line_registers_one_case(launch: Launch) -> None:
+    reception = await launch("reception")
+    body = arrival_payload(manifest_ref="FLIGHT-2026-11-20-017")
+    async with httpx.AsyncClient(timeout=10) as http:
+        first = await http.post(f"{reception.url}/v1/arrivals", json=body)
+        second = await http.post(f"{reception.url}/v1/arrivals", json=body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["case_id"] == second.json()["case_id"]
+    assert (await rows(reception.db_url, "SELECT count(*) FROM outbox"))[0][0] == 1  # type: ignore[attr-defined]
+
+
+async def test_sigterm_stops_a_service_gracefully(launch: Launch) -> None:
+    reception = await launch("reception")
+    assert await asyncio.to_thread(reception.stop) == 0
+    assert '"runtime.stopped"' in reception.log_tail()
