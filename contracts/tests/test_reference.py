@@ -11,7 +11,8 @@ from reintegra_contracts.reference import IS_SAMPLE, load_reference_data, sample
 def test_sample_reference_data_covers_the_four_countries_and_is_marked_as_sample() -> None:
     data = sample_reference_data()
     assert IS_SAMPLE
-    assert "SAMPLE" in data.notice and "verify locally" in data.notice
+    assert "SAMPLE" in data.notice
+    assert "verify locally" in data.notice
     assert {p.country for p in data.ports_of_entry.values()} == {"HN", "GT", "SV", "MX"}
     assert {c.country for c in data.reception_centres.values()} == {"HN", "GT", "SV", "MX"}
     assert "CAMR" in data.reception_centres["HN-CAMR-SPS"].name

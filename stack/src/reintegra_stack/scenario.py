@@ -73,6 +73,13 @@ class Returnee:
     scores: dict[str, float]
 
     @property
+    def family_label(self) -> str | None:
+        """``FAM-007``: the family reference without the flight prefix."""
+        if not self.family_group_ref:
+            return None
+        return "FAM-" + self.family_group_ref.rsplit("-FAM-", 1)[-1]
+
+    @property
     def manifest_ref(self) -> str:
         return str(self.arrival["manifest_ref"])
 
@@ -323,12 +330,13 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
         if len(builder.returnees) + adults + children > size - unaccompanied:
             break
         family_no += 1
-        ref = f"FAM-{family_no:03d}"
+        # Reception keys travel groups by this reference alone, so it must not repeat across flights.
+        ref = f"{builder.flight_ref}-FAM-{family_no:03d}"
         surnames = f"{rng.choice(FAMILY_NAMES)} {rng.choice(FAMILY_NAMES)}"
         municipality = builder.municipality()
         people = rng.choice(INDIGENOUS_PEOPLES) if rng.random() < 0.1 else None
         # Mostly mothers travelling with their children; sometimes both parents.
-        parent_sexes: list[Literal["female", "male"]] = ["female", "male"][:adults]
+        parent_sexes: list[Literal["female", "male"]] = ["female", "male"] if adults == 2 else ["female"]
         if adults == 1 and rng.random() < 0.2:
             parent_sexes = ["male"]
         for sex in parent_sexes:

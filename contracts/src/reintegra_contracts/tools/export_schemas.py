@@ -100,10 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"compatible with {baseline_dir}")
     if args.check:
-        problems = drift(directory)
-        for problem in problems:
-            print(f"DRIFT {problem}", file=sys.stderr)
-        if problems:
+        drifted = drift(directory)
+        for line in drifted:
+            print(f"DRIFT {line}", file=sys.stderr)
+        if drifted:
             print(
                 "schemas drift from the models; run: uv run python -m reintegra_contracts.tools.export_schemas",
                 file=sys.stderr,

@@ -45,10 +45,11 @@ def _type_name(node: dict[str, Any]) -> str:
     if kind == "array":
         return f"list[{_type_name(node.get('items', {}))}]"
     if kind == "string" and "format" in node:
-        return {"date-time": "datetime", "uuid": "uuid", "date": "date"}.get(node["format"], node["format"])
+        fmt = str(node["format"])
+        return {"date-time": "datetime", "uuid": "uuid", "date": "date"}.get(fmt, fmt)
     if kind == "string" and "pattern" in node:
         return f"string `{node['pattern']}`"
-    return str(kind or "any").replace("null", "null")
+    return str(kind or "any")
 
 
 def _fields_table(schema: dict[str, Any]) -> list[str]:

@@ -1,0 +1,275 @@
+"""``reintegra-stack``: run Reintegra on one machine and play a synthetic charter flight."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from . import demo as demo_flow
+from .processes import (
+    DEMO_TIMINGS,
+    SERVICES,
+    Layout,
+    Service,
+    StackError,
+    Started,
+    ensure_kafka,
+    kafka,
+    kafka_status,
+    log_tail,
+    running_pid,
+    start_service,
+    stop_service,
+)
+from .scenario import generate_flight, now_utc
+
+READY_TIMEOUT_S = 120.0
+
+app = typer.Typer(
+    help="Run Reintegra locally (Kafka + the four services) and play a synthetic charter flight.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def make_console() -> Console:
+    # In a log file or pipe rich falls back to 80 columns; the case table needs more.
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return Console(width=160)
+    return Console()
+
+
+console = make_console()
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`Stop`, also when SIGINT was ignored by a parent shell."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, _raise_stop)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _ready(service: Service) -> tuple[bool, str]:
+    try:
+        response = httpx.get(f"{service.base_url}/readyz", timeout=3.0)
+    except httpx.HTTPError as exc:
+        return False, type(exc).__name__
+    if response.status_code == 200:
+        return True, "ready"
+    try:
+        checks = response.json().get("checks", {})
+        failing = "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    except ValueError:
+        failing = response.text[:200]
+    return False, f"HTTP {response.status_code} {failing}".strip()
+
+
+def wait_ready(layout: Layout, started: list[Started]) -> None:
+    """Wait until every service answers ``/readyz`` with 200; on failure show its log and exit 1."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = list(started)
+    last: dict[str, str] = {}
+    with console.status("waiting for the services to be ready ...") as status:
+        while waiting:
+            for item in list(waiting):
+                ok, detail = _ready(item.service)
+                last[item.service.name] = detail
+                if ok:
+                    waiting.remove(item)
+                    console.print(f"[green]✓[/] {item.service.name:<10} ready on {item.service.base_url}")
+                    continue
+                code = item.exited()
+                if code is not None:
+                    _fail_service(layout, item.service, f"exited with status {code} before it was ready")
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                item = waiting[0]
+                _fail_service(
+                    layout,
+                    item.service,
+                    f"not ready after {READY_TIMEOUT_S:.0f} s (last /readyz: {last.get(item.service.name)})",
+                )
+            status.update(
+                "waiting for "
+                + ", ".join(f"{w.service.name} ({last.get(w.service.name, '...')})" for w in waiting)
+            )
+            time.sleep(0.5)
+
+
+def _fail_service(layout: Layout, service: Service, why: str) -> None:
+    path = layout.log_file(service)
+    console.print(f"[red]✗ {service.name} {why}[/]")
+    console.print(f"--- last lines of {path} ---", markup=False)
+    console.print(log_tail(path), markup=False, highlight=False)
+    console.print("---", markup=False)
+    raise Failed(1)
+
+
+class Failed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
+    by_name = {s.service.name: s for s in started or []}
+    for service in reversed(SERVICES):  # consumers first, reception last
+        outcome = stop_service(layout, service, by_name.get(service.name))
+        console.print(f"  {service.name:<10} {outcome}")
+
+
+def run_demo(flight_size: int, seed: int) -> bool:
+    flight = generate_flight(flight_size, seed, now=now_utc())
+    console.rule(f"Scenario: flight {flight.flight_ref}, {len(flight.returnees)} returnees (seed {seed})")
+    try:
+        runs = asyncio.run(demo_flow.play(flight, console))
+    except demo_flow.DemoError as exc:
+        console.print(f"[red]✗ scenario failed:[/] {exc}", highlight=False)
+        return False
+    demo_flow.report(console, flight, runs)
+    return True
+
+
+def _running_banner(stop_kafka: bool) -> None:
+    urls = " · ".join(f"{s.name} {s.base_url}/docs" for s in SERVICES)
+    console.print()
+    console.print(f"[bold]Reintegra is running:[/] {urls}", highlight=False)
+    kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
+    console.print(
+        f"Stop with Ctrl-C or `uv run reintegra-stack down` ({kafka_note}). Logs: .local/logs/<service>.log",
+        markup=False,
+    )
+
+
+@app.command()
+def up(
+    flight_size: Annotated[int, typer.Option(min=1, max=1000, help="Returnees on the demo flight.")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic scenario.")] = 2026,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Start the platform, play nothing.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Return after the demo, leaving all running.")
+    ] = False,
+    stop_kafka: Annotated[bool, typer.Option("--stop-kafka", help="Also stop Kafka on Ctrl-C.")] = False,
+) -> None:
+    """Start Kafka and the four services, play the demo flight, and run until Ctrl-C."""
+    layout = Layout.discover()
+    started: list[Started] = []
+    code = 0
+    with stop_on_signals():
+        try:
+            bootstrap, local_kafka = ensure_kafka(layout)
+            console.print(f"[green]✓[/] Kafka at {bootstrap}" + ("" if local_kafka else " (external)"))
+            extra = {} if no_demo else DEMO_TIMINGS
+            if not no_demo:
+                console.print(
+                    "demo timings: follow-ups fall due after 30 s / 45 s instead of 90 / 14 days "
+                    "(REINTEGRA_FIRST_FOLLOWUP_AFTER=PT30S, REINTEGRA_REFERRAL_CHECK_AFTER=PT45S)",
+                    markup=False,
+                )
+            for service in SERVICES:
+                item = start_service(layout, service, bootstrap, extra)
+                started.append(item)
+                how = "started" if item.process else "already running (started earlier; its timings kept)"
+                console.print(f"  {service.name:<10} {how}, pid {item.pid}, port {service.port}")
+            wait_ready(layout, started)
+            if not no_demo and not run_demo(flight_size, seed):
+                raise Failed(1)
+            _running_banner(stop_kafka)
+            if detach:
+                return
+            while True:
+                time.sleep(3600)
+        except Stop as stop:
+            console.print(f"\n{stop} received: stopping the services ...")
+        except StackError as exc:
+            console.print(f"[red]✗[/] {exc}", highlight=False)
+            code = 1
+        except Failed as failed:
+            code = failed.code
+            if detach:
+                console.print(
+                    "--detach: leaving the services running for inspection (`reintegra-stack down`)"
+                )
+                raise typer.Exit(code) from None
+            console.print("stopping the services ...")
+        # A second Ctrl-C must not leave half-stopped services behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_services(layout, started)
+        if stop_kafka and os.environ.get("REINTEGRA_KAFKA_BOOTSTRAP_SERVERS") is None:
+            kafka(layout, "stop")
+    raise typer.Exit(code)
+
+
+@app.command()
+def down(
+    keep_kafka: Annotated[bool, typer.Option("--keep-kafka", help="Leave Kafka running.")] = False,
+) -> None:
+    """Stop the four services (via their pid files) and the local Kafka."""
+    layout = Layout.discover()
+    console.print("stopping the services ...")
+    stop_services(layout)
+    if not keep_kafka:
+        result = kafka(layout, "stop")
+        if result.returncode != 0:
+            raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Readiness of each service and the status of Kafka."""
+    layout = Layout.discover()
+    all_ready = True
+    for service in SERVICES:
+        pid = running_pid(layout, service)
+        ok, detail = _ready(service)
+        all_ready &= ok
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        owner = f"pid {pid}" if pid else "no pid file (not started by reintegra-stack)"
+        console.print(
+            f"{mark} {service.name:<10} {service.base_url:<22} {detail:<10} {owner}", highlight=False
+        )
+    ok, detail = kafka_status(layout)
+    all_ready &= ok
+    console.print(f"{'[green]✓[/]' if ok else '[red]✗[/]'} kafka      {detail}", highlight=False)
+    raise typer.Exit(0 if all_ready else 3)
+
+
+@app.command()
+def demo(
+    flight_size: Annotated[int, typer.Option(min=1, max=1000, help="Returnees on the demo flight.")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic scenario.")] = 2026,
+) -> None:
+    """Play the demo flight against services that are already running (idempotent per seed and day)."""
+    if not run_demo(flight_size, seed):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

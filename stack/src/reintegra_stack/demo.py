@@ -1,0 +1,453 @@
+"""Plays a synthetic flight against the running services over HTTP and shows what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from reintegra_contracts.codelists import Priority
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from .processes import SERVICES
+from .scenario import Flight, Returnee
+
+PHASE_TIMEOUT_S = 60.0
+POLL_INTERVAL_S = 0.5
+WRITE_CONCURRENCY = 8
+READ_CONCURRENCY = 16
+PRIORITY_ORDER = [p.value for p in Priority]  # urgent, high, medium, low
+
+T = TypeVar("T")
+
+
+class DemoError(Exception):
+    """The scenario could not be played; the message says what is missing or wrong."""
+
+
+@dataclass
+class CaseRun:
+    """What happened to one returnee of the flight."""
+
+    returnee: Returnee
+    case: dict[str, Any] = field(default_factory=dict)
+    created: bool = False
+    assessment: dict[str, Any] | None = None
+    completed_now: bool = False
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def case_id(self) -> str:
+        return str(self.case["case_id"])
+
+    @property
+    def short_id(self) -> str:
+        return self.case_id[:8]
+
+    @property
+    def expected_referrals(self) -> int:
+        return len((self.assessment or {}).get("needs") or [])
+
+    @property
+    def expected_followups(self) -> int:
+        """One post-arrival contact, plus a check for each referral sent to a service."""
+        return 1 + sum(1 for r in self.referrals if r.get("status") == "requested")
+
+    @property
+    def priority(self) -> str:
+        return str((self.assessment or {}).get("priority") or "low")
+
+
+@dataclass(frozen=True)
+class Urls:
+    reception: str
+    assessment: str
+    referral: str
+    followup: str
+
+    @classmethod
+    def default(cls) -> Urls:
+        return cls(**{s.name: s.base_url for s in SERVICES})
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<42}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def _bounded(limit: int, items: Sequence[T], work: Callable[[T], Awaitable[None]]) -> None:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> None:
+        async with semaphore:
+            await work(item)
+
+    await asyncio.gather(*(one(item) for item in items))
+
+
+def _unreachable(name: str, url: str, exc: Exception) -> DemoError:
+    return DemoError(
+        f"{name} is not reachable at {url} ({type(exc).__name__}: {exc}); is the platform running? "
+        f"(`uv run reintegra-stack up` or `uv run reintegra-stack status`)"
+    )
+
+
+async def _json(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        raise DemoError(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+async def play(flight: Flight, console: Console, urls: Urls | None = None) -> list[CaseRun]:
+    """Register the flight, wait for assessments, complete them, wait for referrals and follow-ups."""
+    urls = urls or Urls.default()
+    runs = [CaseRun(r) for r in flight.returnees]
+    timeout = httpx.Timeout(15.0, connect=5.0)
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        with _progress(console) as progress:
+            await _register(client, urls, runs, progress)
+            await _await_assessments(client, urls, runs, progress)
+            await _complete(client, urls, runs, progress)
+            await _await_referrals(client, urls, runs, progress)
+    return runs
+
+
+async def _register(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress) -> None:
+    task = progress.add_task("1/4 Registering arrivals", total=len(runs))
+    rejected: list[str] = []
+
+    async def register(run: CaseRun) -> None:
+        try:
+            response = await client.post(f"{urls.reception}/v1/arrivals", json=run.returnee.arrival)
+        except httpx.TransportError as exc:
+            raise _unreachable("reception", urls.reception, exc) from exc
+        if response.status_code == 422:
+            body = response.json()
+            errors = body.get("errors") or body.get("detail")
+            rejected.append(f"{run.returnee.manifest_ref}: {errors}")
+        else:
+            run.case = await _json(response, f"POST /v1/arrivals {run.returnee.manifest_ref}")
+            run.created = response.status_code == 201
+        progress.advance(task)
+
+    # A family goes through the desk together: its members are registered one after the other
+    # (reception creates the family's travel group on first use), families and singles in parallel.
+    units: dict[str, list[CaseRun]] = {}
+    for run in runs:
+        units.setdefault(run.returnee.family_group_ref or run.returnee.manifest_ref, []).append(run)
+
+    async def register_unit(members: list[CaseRun]) -> None:
+        for member in members:
+            await register(member)
+
+    started = time.monotonic()
+    await _bounded(WRITE_CONCURRENCY, list(units.values()), register_unit)
+    if rejected:
+        raise DemoError(
+            f"reception rejected {len(rejected)} of {len(runs)} arrivals:\n  " + "\n  ".join(rejected[:10])
+        )
+    new = sum(r.created for r in runs)
+    progress.console.print(
+        f"[green]✓[/] registered {len(runs)} arrivals in {time.monotonic() - started:.1f} s "
+        f"({new} new, {len(runs) - new} already registered)"
+    )
+
+
+async def _poll(
+    progress: Progress,
+    task: TaskID,
+    runs: list[CaseRun],
+    check: Callable[[CaseRun], Awaitable[bool]],
+    timeout_s: float,
+) -> list[CaseRun]:
+    """Call ``check`` on each pending case until all pass or time runs out; return those still pending."""
+    pending = list(runs)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        done: list[CaseRun] = []
+
+        async def one(run: CaseRun, done: list[CaseRun] = done) -> None:
+            if await check(run):
+                done.append(run)
+
+        await _bounded(READ_CONCURRENCY, pending, one)
+        pending = [r for r in pending if r not in done]
+        progress.update(task, completed=len(runs) - len(pending))
+        if not pending or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(POLL_INTERVAL_S)
+    return pending
+
+
+async def _get_list(client: httpx.AsyncClient, name: str, base: str, path: str, case_id: str) -> list[Any]:
+    try:
+        response = await client.get(f"{base}{path}", params={"case_id": case_id})
+    except httpx.TransportError as exc:
+        raise _unreachable(name, base, exc) from exc
+    found = await _json(response, f"GET {path}?case_id={case_id}")
+    return list(found)
+
+
+async def _await_assessments(
+    client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
+) -> None:
+    task = progress.add_task("2/4 Waiting for assessments to be scheduled", total=len(runs))
+
+    async def scheduled(run: CaseRun) -> bool:
+        found = await _get_list(client, "assessment", urls.assessment, "/v1/assessments", run.case_id)
+        if found:
+            run.assessment = found[0]
+        return bool(found)
+
+    started = time.monotonic()
+    missing = await _poll(progress, task, runs, scheduled, PHASE_TIMEOUT_S)
+    if missing:
+        raise DemoError(
+            f"after {PHASE_TIMEOUT_S:.0f} s, {len(missing)} of {len(runs)} cases still have no assessment "
+            f"(assessment consumes arrival_registered from Kafka; see .local/logs/assessment.log and "
+            f"reception.log): " + ", ".join(r.short_id for r in missing[:20])
+        )
+    progress.console.print(
+        f"[green]✓[/] {len(runs)} assessments scheduled by the assessment service "
+        f"(via Kafka) within {time.monotonic() - started:.1f} s"
+    )
+
+
+async def _complete(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress) -> None:
+    task = progress.add_task("3/4 Assessing (case worker interviews)", total=len(runs))
+
+    async def complete(run: CaseRun) -> None:
+        assert run.assessment is not None
+        if run.assessment.get("status") != "completed":
+            url = f"{urls.assessment}/v1/assessments/{run.assessment['assessment_id']}/completion"
+            try:
+                response = await client.post(url, json=run.returnee.completion())
+            except httpx.TransportError as exc:
+                raise _unreachable("assessment", urls.assessment, exc) from exc
+            if response.status_code == 409:  # completed meanwhile (e.g. a re-run): read it back
+                found = await _get_list(client, "assessment", urls.assessment, "/v1/assessments", run.case_id)
+                run.assessment = found[0]
+            else:
+                run.assessment = await _json(response, f"POST {url}")
+                run.completed_now = True
+        progress.advance(task)
+
+    await _bounded(WRITE_CONCURRENCY, runs, complete)
+    now = sum(r.completed_now for r in runs)
+    needs = sum(r.expected_referrals for r in runs)
+    progress.console.print(
+        f"[green]✓[/] {len(runs)} assessments completed ({now} now, {len(runs) - now} earlier), "
+        f"{needs} needs found"
+    )
+
+
+async def _await_referrals(
+    client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
+) -> None:
+    task = progress.add_task("4/4 Waiting for referrals and follow-ups", total=len(runs))
+
+    async def settled(run: CaseRun) -> bool:
+        run.referrals = await _get_list(client, "referral", urls.referral, "/v1/referrals", run.case_id)
+        run.followups = await _get_list(client, "followup", urls.followup, "/v1/followups", run.case_id)
+        return len(run.referrals) >= run.expected_referrals and len(run.followups) >= run.expected_followups
+
+    started = time.monotonic()
+    missing = await _poll(progress, task, runs, settled, PHASE_TIMEOUT_S)
+    if missing:
+        detail = "\n  ".join(
+            f"case {r.short_id}: {len(r.referrals)}/{r.expected_referrals} referrals, "
+            f"{len(r.followups)}/{r.expected_followups} follow-ups"
+            for r in missing[:15]
+        )
+        raise DemoError(
+            f"after {PHASE_TIMEOUT_S:.0f} s, {len(missing)} of {len(runs)} cases lack referrals or follow-ups "
+            f"(see .local/logs/referral.log and followup.log):\n  {detail}"
+        )
+    progress.console.print(
+        f"[green]✓[/] {sum(len(r.referrals) for r in runs)} referrals and "
+        f"{sum(len(r.followups) for r in runs)} follow-ups in place within {time.monotonic() - started:.1f} s"
+    )
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def _parse(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """``in 29 s``, ``in 3 min``, ``in 89 d``, ``12 s ago``."""
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    if size < 90:
+        amount = f"{size:.0f} s"
+    elif size < 90 * 60:
+        amount = f"{size / 60:.0f} min"
+    elif size < 48 * 3600:
+        amount = f"{size / 3600:.0f} h"
+    else:
+        amount = f"{size / 86400:.0f} d"
+    return f"in {amount}" if seconds >= 0 else f"{amount} ago"
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (``share`` in 0..1)."""
+    ordered = sorted(values)
+    rank = max(1, round(share * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(len(ordered), rank) - 1]
+
+
+def _referral_text(referral: dict[str, Any]) -> str:
+    if referral.get("status") == "unmatched" or not referral.get("agency_id"):
+        return f"{referral['category']}: no service"
+    return f"{referral['category']}→{referral['agency_id']} ✓"
+
+
+def _next_followup(run: CaseRun, now: datetime) -> str:
+    scheduled = sorted(_parse(f["due_at"]) for f in run.followups if f.get("status") == "scheduled")
+    due = sum(1 for f in run.followups if f.get("status") == "due")
+    parts = [relative(scheduled[0], now)] if scheduled else []
+    if due:
+        parts.append(f"{due} due")
+    return ", ".join(parts) or "-"
+
+
+def _group(run: CaseRun, families: Counter[str]) -> str:
+    ref = run.returnee.family_group_ref
+    if ref:
+        return f"{run.returnee.family_label} ({families[ref]})"
+    if "unaccompanied_child" in run.case.get("vulnerabilities", []):
+        return "alone (child)"
+    return "alone"
+
+
+def case_table(runs: Sequence[CaseRun], now: datetime) -> Table:
+    families = Counter(r.returnee.family_group_ref for r in runs if r.returnee.family_group_ref)
+    table = Table(title="Cases of the flight (most urgent first)", title_justify="left", expand=False)
+    table.add_column("case", no_wrap=True)
+    table.add_column("age/sex", no_wrap=True)
+    table.add_column("group")
+    table.add_column("vulnerabilities")
+    table.add_column("priority", no_wrap=True)
+    table.add_column("referrals")
+    table.add_column("next follow-up", no_wrap=True)
+    ordered = sorted(runs, key=lambda r: (PRIORITY_ORDER.index(r.priority), r.returnee.line))
+    for run in ordered:
+        table.add_row(
+            run.short_id,
+            f"{run.case.get('age', run.returnee.age)} {run.returnee.sex[0].upper()}",
+            _group(run, families),
+            ", ".join(run.case.get("vulnerabilities", [])) or "-",
+            run.priority,
+            "\n".join(_referral_text(r) for r in run.referrals) or "-",
+            _next_followup(run, now),
+        )
+    return table
+
+
+def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Panel:
+    persons = len(runs)
+    families = {r.returnee.family_group_ref for r in runs if r.returnee.family_group_ref}
+    unaccompanied = sum("unaccompanied_child" in r.case.get("vulnerabilities", []) for r in runs)
+    completed = sum((r.assessment or {}).get("status") == "completed" for r in runs)
+    by_priority = Counter(r.priority for r in runs)
+    requested: Counter[str] = Counter()
+    unmatched: Counter[str] = Counter()
+    agencies: dict[str, set[str]] = {}
+    for run in runs:
+        for ref in run.referrals:
+            if ref.get("status") == "unmatched":
+                unmatched[ref["category"]] += 1
+            else:
+                requested[ref["category"]] += 1
+                agencies.setdefault(ref["category"], set()).add(str(ref.get("agency_id")))
+    followups = [f for r in runs for f in r.followups]
+    f_status = Counter(f.get("status") for f in followups)
+    f_reason = Counter(f.get("reason") for f in followups)
+    delays = []
+    for run in runs:
+        if run.referrals and run.case.get("registered_at"):
+            first = min(_parse(r["requested_at"]) for r in run.referrals)
+            delays.append((first - _parse(run.case["registered_at"])).total_seconds())
+
+    men = sum(r.returnee.sex == "male" and r.returnee.age >= 18 for r in runs)
+    women = sum(r.returnee.sex == "female" and r.returnee.age >= 18 for r in runs)
+    children = sum(r.returnee.age < 18 for r in runs)
+    lines = [
+        f"Flight {flight.flight_ref}: {RETURN_ROUTE}, landed {relative(flight.arrived_at, now)} "
+        f"({flight.arrived_at:%Y-%m-%d %H:%M} UTC)",
+        f"Persons: {persons} ({men} men, {women} women, {children} children) · families: {len(families)} · "
+        f"unaccompanied children: {unaccompanied} · repeat returns: "
+        f"{sum(bool(r.case.get('is_repeat_return')) for r in runs)}",
+        f"Assessments completed: {completed}/{persons} · priority: "
+        + ", ".join(f"{p} {by_priority[p]}" for p in PRIORITY_ORDER if by_priority[p]),
+        f"Referrals: {sum(requested.values())} requested, {sum(unmatched.values())} unmatched (no service "
+        f"in the directory for that need and municipality)",
+        f"Follow-ups: {len(followups)} ({f_status['scheduled']} scheduled, {f_status['due']} due) · "
+        f"post-arrival {f_reason['post_arrival']}, referral checks {f_reason['referral_check']}",
+    ]
+    if delays:
+        lines.append(
+            f"Arrival registration → first referral: median {duration(statistics.median(delays))}, "
+            f"p95 {duration(percentile(delays, 0.95))} (includes the simulated interview)"
+        )
+    categories = Table(show_edge=False, box=None, pad_edge=False)
+    categories.add_column("category")
+    categories.add_column("requested", justify="right")
+    categories.add_column("unmatched", justify="right")
+    categories.add_column("agencies")
+    for category in sorted(set(requested) | set(unmatched), key=lambda c: -(requested[c] + unmatched[c])):
+        categories.add_row(
+            category,
+            str(requested[category]),
+            str(unmatched[category]),
+            ", ".join(sorted(agencies.get(category, set()))) or "-",
+        )
+    return Panel(
+        Group(*(Text(line) for line in lines), Text(""), categories),
+        title="Summary",
+        title_align="left",
+    )
+
+
+RETURN_ROUTE = "United States → San Pedro Sula (HN-SAP), reception centre HN-CAMR-SPS"
+
+
+def report(console: Console, flight: Flight, runs: Sequence[CaseRun]) -> None:
+    now = datetime.now(UTC)
+    console.print()
+    console.print(case_table(runs, now))
+    console.print()
+    console.print(summary_panel(flight, runs, now))
