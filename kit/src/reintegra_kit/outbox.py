@@ -151,7 +151,8 @@ class OutboxRelay:
         # telemetry middleware injects) continue the request that wrote the row.
         token = otel_context.attach(context_from_traceparent(message.traceparent))
         try:
-            return await self._publish(message)
+            ack: Awaitable[Any] = await self._publish(message)
+            return ack
         finally:
             otel_context.detach(token)
 

@@ -24,6 +24,7 @@ from .processes import (
     Service,
     StackError,
     Started,
+    check_ports,
     ensure_kafka,
     kafka,
     kafka_status,
@@ -157,9 +158,10 @@ def run_demo(flight_size: int, seed: int) -> bool:
 
 
 def _running_banner(stop_kafka: bool) -> None:
-    urls = " · ".join(f"{s.name} {s.base_url}/docs" for s in SERVICES)
     console.print()
-    console.print(f"[bold]Reintegra is running:[/] {urls}", highlight=False)
+    console.print("[bold]Reintegra is running:[/]")
+    for s in SERVICES:
+        console.print(f"  {s.name:<10} {s.base_url}/docs", highlight=False)
     kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
     console.print(
         f"Stop with Ctrl-C or `uv run reintegra-stack down` ({kafka_note}). Logs: .local/logs/<service>.log",
@@ -189,9 +191,11 @@ def up(
             if not no_demo:
                 console.print(
                     "demo timings: follow-ups fall due after 30 s / 45 s instead of 90 / 14 days "
-                    "(REINTEGRA_FIRST_FOLLOWUP_AFTER=PT30S, REINTEGRA_REFERRAL_CHECK_AFTER=PT45S)",
+                    "(first contact 30 s after arrival, referral check 45 s after a referral; "
+                    "REINTEGRA_FIRST_FOLLOWUP_AFTER=PT30S, REINTEGRA_REFERRAL_CHECK_AFTER=PT45S)",
                     markup=False,
                 )
+            check_ports(layout)
             for service in SERVICES:
                 item = start_service(layout, service, bootstrap, extra)
                 started.append(item)
@@ -221,7 +225,8 @@ def up(
         # A second Ctrl-C must not leave half-stopped services behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_services(layout, started)
+        if started:
+            stop_services(layout, started)
         if stop_kafka and os.environ.get("REINTEGRA_KAFKA_BOOTSTRAP_SERVERS") is None:
             kafka(layout, "stop")
     raise typer.Exit(code)
@@ -251,7 +256,7 @@ def status() -> None:
         ok, detail = _ready(service)
         all_ready &= ok
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        owner = f"pid {pid}" if pid else "no pid file (not started by reintegra-stack)"
+        owner = f"pid {pid}" if pid else ("(not started by reintegra-stack)" if ok else "not running")
         console.print(
             f"{mark} {service.name:<10} {service.base_url:<22} {detail:<10} {owner}", highlight=False
         )

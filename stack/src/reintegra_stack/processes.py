@@ -219,6 +219,16 @@ class Started:
         return None if is_alive(self.pid) else -1
 
 
+def check_ports(layout: Layout) -> None:
+    """Refuse before starting anything if a service's port is held by a program that is not ours."""
+    taken = [s for s in SERVICES if running_pid(layout, s) is None and not port_is_free(s.port)]
+    if taken:
+        ports = ", ".join(f"{s.port} ({s.name})" for s in taken)
+        raise StackError(
+            f"port {ports} already in use by another program; stop it (`ss -ltnp` shows which) and try again"
+        )
+
+
 def start_service(
     layout: Layout, service: Service, bootstrap: str, extra_env: Mapping[str, str] | None = None
 ) -> Started:

@@ -97,6 +97,6 @@ def router(uow_factory: Callable[[], AssessmentUnitOfWork], clock: Clock) -> API
             if case_id is not None:
                 found = await uow.assessments.for_case(case_id)
                 return [AssessmentOut.of(found)] if found else []
-            return [AssessmentOut.of(a) for a in await uow.assessments.list(status_, limit, offset)]
+            return [AssessmentOut.of(a) for a in await uow.assessments.page(status_, limit, offset)]
 
     return api

@@ -52,7 +52,7 @@ class AssessmentRepository:
         ).first()
         return _entity(row) if row else None
 
-    async def list(self, status: str | None, limit: int, offset: int) -> list[Assessment]:
+    async def page(self, status: str | None, limit: int, offset: int) -> list[Assessment]:
         stmt = select(assessments).order_by(assessments.c.scheduled_for, assessments.c.assessment_id)
         if status:
             stmt = stmt.where(assessments.c.status == status)

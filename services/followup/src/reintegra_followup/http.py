@@ -41,6 +41,6 @@ def router(uow_factory: Callable[[], FollowupUnitOfWork]) -> APIRouter:
         async with uow_factory() as uow:
             if case_id is not None:
                 return [FollowupOut.of(f) for f in await uow.followups.for_case(case_id)]
-            return [FollowupOut.of(f) for f in await uow.followups.list(status_, limit, offset)]
+            return [FollowupOut.of(f) for f in await uow.followups.page(status_, limit, offset)]
 
     return api

@@ -40,7 +40,7 @@ class FollowupRepository:
         )
         return [_entity(r) for r in rows]
 
-    async def list(self, status: str | None, limit: int, offset: int) -> list[Followup]:
+    async def page(self, status: str | None, limit: int, offset: int) -> list[Followup]:
         stmt = select(followups).order_by(followups.c.due_at, followups.c.followup_id)
         if status:
             stmt = stmt.where(followups.c.status == status)

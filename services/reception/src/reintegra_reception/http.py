@@ -161,6 +161,6 @@ def router(uow_factory: Callable[[], ReceptionUnitOfWork], clock: Clock) -> APIR
         limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
     ) -> list[CaseOut]:
         async with uow_factory() as uow:
-            return [CaseOut.of(v) for v in await uow.cases.list(limit, offset)]
+            return [CaseOut.of(v) for v in await uow.cases.page(limit, offset)]
 
     return api

@@ -49,7 +49,7 @@ class CaseRepository:
         row = (await self._session.execute(select(cases).where(cases.c.case_id == case_id))).first()
         return _view(row) if row else None
 
-    async def list(self, limit: int, offset: int) -> list[CaseView]:
+    async def page(self, limit: int, offset: int) -> list[CaseView]:
         rows = await self._session.execute(
             select(cases).order_by(cases.c.registered_at, cases.c.case_id).limit(limit).offset(offset)
         )

@@ -55,7 +55,7 @@ def router(uow_factory: Callable[[], ReferralUnitOfWork]) -> APIRouter:
     ) -> list[ReferralOut]:
         async with uow_factory() as uow:
             found = (
-                await uow.referrals.for_case(case_id) if case_id else await uow.referrals.list(limit, offset)
+                await uow.referrals.for_case(case_id) if case_id else await uow.referrals.page(limit, offset)
             )
         return [ReferralOut.of(r) for r in found]
 

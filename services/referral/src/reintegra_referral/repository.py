@@ -81,7 +81,7 @@ class ReferralRepository:
         )
         return [_referral(r) for r in rows]
 
-    async def list(self, limit: int, offset: int) -> list[Referral]:
+    async def page(self, limit: int, offset: int) -> list[Referral]:
         rows = await self._session.execute(
             select(referrals)
             .order_by(referrals.c.requested_at, referrals.c.referral_id)
