@@ -59,6 +59,10 @@ class Stop(Exception):
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    # One-shot: a Ctrl-C in a terminal reaches both uv (which forwards it) and us; the second copy
+    # must not interrupt the orderly stop that the first one starts.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Stop(signal.Signals(signum).name)
 
 
@@ -222,8 +226,7 @@ def up(
                 )
                 raise typer.Exit(code) from None
             console.print("stopping the services ...")
-        # A second Ctrl-C must not leave half-stopped services behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # no second Ctrl-C while stopping
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if started:
             stop_services(layout, started)

@@ -7,7 +7,7 @@ own topic prefix and its own PostgreSQL databases, dropped at the end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from uuid import uuid4
 
 import pytest
@@ -71,6 +71,6 @@ def make_database(postgres_server: str, session_tag: str) -> Iterator[Callable[[
 
 
 @pytest.fixture
-async def postgres_url(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test."""
-    yield await make_database("t")
+async def postgres_url(make_database: Callable[[str], Awaitable[str]]) -> str:
+    """A fresh PostgreSQL database for one test (dropped with the session's others)."""
+    return await make_database("t")
