@@ -173,15 +173,34 @@ async def test_bad_http_input_gets_422_naming_each_field_and_nothing_is_publishe
     assert (await rows(reception.db_url, "SELECT count(*) FROM outbox"))[0][0] == 0  # type: ignore[attr-defined]
 
 
-async def test_a_repeated_manifest_line_registers_one_case(launch: Launch) -> None:
+async def test_a_repeated_manifest_line_registers_one_case_even_when_retries_race(launch: Launch) -> None:
     reception = await launch("reception")
     body = arrival_payload(manifest_ref="FLIGHT-2026-11-20-017")
     async with httpx.AsyncClient(timeout=10) as http:
-        first = await http.post(f"{reception.url}/v1/arrivals", json=body)
-        second = await http.post(f"{reception.url}/v1/arrivals", json=body)
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert first.json()["case_id"] == second.json()["case_id"]
+        responses = await asyncio.gather(
+            *[http.post(f"{reception.url}/v1/arrivals", json=body) for _ in range(6)]
+        )
+        later = await http.post(f"{reception.url}/v1/arrivals", json=body)
+    statuses = sorted(r.status_code for r in [*responses, later])
+    assert statuses == [200] * 6 + [201]
+    assert len({r.json()["case_id"] for r in [*responses, later]}) == 1
     assert (await rows(reception.db_url, "SELECT count(*) FROM outbox"))[0][0] == 1  # type: ignore[attr-defined]
+
+
+async def test_members_of_one_family_registered_at_once_share_one_travel_group(launch: Launch) -> None:
+    reception = await launch("reception")
+    members = [
+        arrival_payload(family_group_ref="FAM-042", travelling_with_family=True, manifest_ref=f"F-{i}")
+        for i in range(5)
+    ]
+    async with httpx.AsyncClient(timeout=10) as http:
+        responses = await asyncio.gather(
+            *[http.post(f"{reception.url}/v1/arrivals", json=m) for m in members]
+        )
+    assert [r.status_code for r in responses] == [201] * 5
+    groups = {r.json()["travel_group_id"] for r in responses}
+    assert len(groups) == 1
+    assert None not in groups
 
 
 async def test_sigterm_stops_a_service_gracefully(launch: Launch) -> None:

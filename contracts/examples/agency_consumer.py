@@ -101,14 +101,20 @@ def handle_record(
     return []
 
 
-async def run(bootstrap: str, policy: AgencyPolicy) -> None:  # pragma: no cover - needs a broker
-    """Consume, answer, and commit each offset only after its answers are acknowledged."""
+async def run(
+    bootstrap: str, policy: AgencyPolicy, *, topic_prefix: str = ""
+) -> None:  # pragma: no cover - needs a broker (tests/test_agency_example.py)
+    """Consume, answer, and commit each offset only after its answers are acknowledged.
+
+    ``topic_prefix`` is prepended to every topic read and written and to the consumer group, for a
+    deployment whose topics carry one (Reintegra's ``REINTEGRA_TOPIC_PREFIX``); empty by default.
+    """
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(
-        *policy.topics(),
+        *(topic_prefix + t for t in policy.topics()),
         bootstrap_servers=bootstrap,
-        group_id=f"agency-{policy.agency_id}",
+        group_id=f"{topic_prefix}agency-{policy.agency_id}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
@@ -119,7 +125,9 @@ async def run(bootstrap: str, policy: AgencyPolicy) -> None:  # pragma: no cover
         async for msg in consumer:
             headers = [(k, bytes(v)) for k, v in (msg.headers or ())]
             for out in handle_record(msg.value or b"", headers, policy=policy, now=datetime.now(UTC)):
-                await producer.send_and_wait(out.topic, out.value, key=out.key, headers=out.headers)
+                await producer.send_and_wait(
+                    topic_prefix + out.topic, out.value, key=out.key, headers=out.headers
+                )
             await consumer.commit()
     finally:
         await consumer.stop()
@@ -132,13 +140,14 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - entry
     parser.add_argument("--bootstrap", default="localhost:9092")
     parser.add_argument("--agency", required=True, help="agency code, e.g. hn-sne")
     parser.add_argument("--categories", default="employment", help="comma-separated service categories")
+    parser.add_argument("--topic-prefix", default="", help="prefix of every topic name (default: none)")
     args = parser.parse_args(argv)
     policy = AgencyPolicy(
         agency_id=args.agency,
         categories=frozenset(ServiceCategory(c) for c in args.categories.split(",") if c),
     )
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(run(args.bootstrap, policy))
+    asyncio.run(run(args.bootstrap, policy, topic_prefix=args.topic_prefix))
 
 
 if __name__ == "__main__":  # pragma: no cover

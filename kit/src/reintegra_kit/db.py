@@ -19,6 +19,8 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -79,6 +81,21 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     return KitTables(outbox=outbox, inbox=inbox)
+
+
+async def insert_or_ignore(
+    session: AsyncSession, table: Table, values: dict[str, Any], conflict_columns: list[str]
+) -> bool:
+    """Insert a row unless one with the same ``conflict_columns`` exists; True if inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike: a concurrent insert of the same
+    key waits for the other transaction instead of failing.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 class Database:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock
-from .db import KitTables
+from .db import KitTables, insert_or_ignore
 
 
 class Inbox:
@@ -24,18 +22,15 @@ class Inbox:
         The insert takes the row's key lock, so a concurrent duplicate waits for this transaction and
         then sees the row.
         """
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (
-            insert(self._table)
-            .values(
-                consumer_group=self._group,
-                event_id=event_id,
-                event_type=event_type,
-                topic=topic,
-                processed_at=self._clock.now(),
-            )
-            .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
+        return await insert_or_ignore(
+            session,
+            self._table,
+            {
+                "consumer_group": self._group,
+                "event_id": event_id,
+                "event_type": event_type,
+                "topic": topic,
+                "processed_at": self._clock.now(),
+            },
+            ["consumer_group", "event_id"],
         )
-        result = await session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0) == 1)

@@ -86,6 +86,19 @@ class ServiceRuntime(Generic[U]):
         )
         self._uow_class = uow_class
         self._topics: set[str] = {self.topic(t) for t in produces}
+        from .asyncapi import event_union, produced_events
+
+        for logical in produces:
+            # Documentation only (AsyncAPI): the relay publishes with ``broker.publish``, not through
+            # these; their payload is the union of the catalogue's events this service produces there.
+            events = produced_events(settings.service_name, logical)
+            self.broker.publisher(
+                self.topic(logical),
+                title=f"{settings.service_name}:publish:{logical}",
+                description=f"Events the {settings.service_name} service publishes (transactional outbox), "
+                "in CloudEvents binary mode: " + (", ".join(e.event_type for e in events) or "none"),
+                schema=event_union(events),
+            )
         self._background: list[tuple[str, BackgroundTask]] = []
         self._on_startup: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -104,6 +117,8 @@ class ServiceRuntime(Generic[U]):
 
     def consume(self, topics: Sequence[str], handlers: Mapping[type[Event], Sequence[Handler[U]]]) -> None:
         """Subscribe this service's consumer group to ``topics`` and dispatch to ``handlers``."""
+        from .asyncapi import documented_body
+
         s = self.settings
         consumer: EventConsumer[U] = EventConsumer(
             group=s.effective_consumer_group,
@@ -125,20 +140,35 @@ class ServiceRuntime(Generic[U]):
         async def keep_raw(msg: Any) -> Any:
             return msg.body  # decoding is the consumer's job, so that bad data is parked, not looped
 
-        @self.broker.subscriber(
+        async def on_message(body: bytes, message: KafkaMessage) -> None:
+            try:
+                await consumer.process(message.raw_message)  # type: ignore[arg-type]
+            except RedeliverError:
+                raise  # NACK: the offset stays, the record comes again after the pause
+
+        # ``body`` stays the raw bytes at run time; its annotation only documents (AsyncAPI) the events
+        # handled here, so that the generated document shows their schemas.
+        on_message.__annotations__["body"] = documented_body(list(handlers))
+        handled = ", ".join(sorted(e.event_type for e in handlers)) or "none"
+        self.broker.subscriber(
             *physical,
             group_id=s.effective_consumer_group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             decoder=keep_raw,
             title=f"{s.service_name}:events",
-            description=f"The {s.service_name} service's consumer of " + ", ".join(topics),
-        )
-        async def on_message(message: KafkaMessage) -> None:
-            try:
-                await consumer.process(message.raw_message)  # type: ignore[arg-type]
-            except RedeliverError:
-                raise  # NACK: the offset stays, the record comes again after the pause
+            description=f"The {s.service_name} service's consumer (group {s.effective_consumer_group}) of "
+            + ", ".join(topics)
+            + f". Handles {handled}; other events of the published language are skipped; records that "
+            "are not valid events, or whose handling keeps failing, are parked on <topic>.dlq.",
+        )(on_message)
+        for topic in physical:
+            self.broker.publisher(  # documentation only: parking goes through ``broker.publish``
+                dead_letter_topic(topic),
+                title=f"{s.service_name}:park:{dead_letter_topic(topic)}",
+                description=f"Records of {topic} that the {s.service_name} service could not process, "
+                "parked unchanged (key, value, headers) with reintegra_dlq_* headers giving the reason.",
+            )
 
     def on_startup(self, step: BackgroundTask) -> None:
         """Run ``step`` once after migrations, before the service consumes or serves (e.g. seed data)."""

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_kit.clock import Clock
+from sqlalchemy.exc import IntegrityError
 
 from .domain import RegisterArrival, age_at, immediate_needs_of, vulnerabilities_of
 from .repository import CaseView, ReceptionUnitOfWork
@@ -16,8 +17,22 @@ async def register_arrival(
 ) -> tuple[CaseView, bool]:
     """Register an arrival and emit ``arrival_registered``; return the case and whether it is new.
 
-    A repeated ``manifest_ref`` returns the case already registered, so a client may retry safely.
+    A repeated ``manifest_ref`` returns the case already registered, so a client may retry safely —
+    even when the retry races the first request.
     """
+    try:
+        return await _register(cmd, uow, clock)
+    except IntegrityError:
+        if not cmd.manifest_ref:
+            raise
+        async with uow:
+            existing = await uow.cases.by_manifest_ref(cmd.manifest_ref)
+        if existing is None:
+            raise
+        return existing, False
+
+
+async def _register(cmd: RegisterArrival, uow: ReceptionUnitOfWork, clock: Clock) -> tuple[CaseView, bool]:
     async with uow:
         if cmd.manifest_ref and (existing := await uow.cases.by_manifest_ref(cmd.manifest_ref)):
             return existing, False

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,21 +57,20 @@ class CaseRepository:
         return [_view(r) for r in rows]
 
     async def travel_group(self, family_group_ref: str) -> UUID:
-        """The pseudonymous id of a family/travel group, created on first use."""
-        found = (
-            await self._session.execute(
-                select(travel_groups.c.travel_group_id).where(
-                    travel_groups.c.family_group_ref == family_group_ref
-                )
-            )
-        ).scalar_one_or_none()
-        if found is not None:
-            return UUID(str(found))
-        new_id = uuid4()
-        await self._session.execute(
-            insert(travel_groups).values(family_group_ref=family_group_ref, travel_group_id=new_id)
+        """The pseudonymous id of a family/travel group, created on first use (safe when members of
+        one family are registered at the same moment)."""
+        await insert_or_ignore(
+            self._session,
+            travel_groups,
+            {"family_group_ref": family_group_ref, "travel_group_id": uuid4()},
+            ["family_group_ref"],
         )
-        return new_id
+        found = await self._session.execute(
+            select(travel_groups.c.travel_group_id).where(
+                travel_groups.c.family_group_ref == family_group_ref
+            )
+        )
+        return UUID(str(found.scalar_one()))
 
     async def add_returnee(self, returnee_id: UUID, person: PersonalData, sex: str, now: datetime) -> None:
         await self._session.execute(
