@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from reintegra_contracts.codelists import Priority, ServiceCategory
 from reintegra_referral.domain import DirectoryService, match, respond_by
 from reintegra_referral.handlers import SAMPLE_DIRECTORY, load_directory
@@ -34,3 +36,13 @@ def test_the_sample_directory_loads_and_covers_child_protection_in_every_country
     directory = load_directory(SAMPLE_DIRECTORY)
     covered = {s.country for s in directory if s.category is ServiceCategory.CHILD_PROTECTION}
     assert covered == {"HN", "GT", "SV", "MX"}
+
+
+def test_a_directory_entry_with_a_bad_agency_code_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "directory.json"
+    bad.write_text(
+        '{"services": [{"service_id": "X", "agency_id": "HN_SNE", "name": "x", "category": "health",'
+        ' "level": "individual", "country": "HN", "municipalities": [], "response_time_hours": 1}]}'
+    )
+    with pytest.raises(ValueError, match=r"services\[0\].*HN_SNE"):
+        load_directory(bad)

@@ -10,6 +10,7 @@ from uuid import uuid4
 from reintegra_contracts.codelists import Level, ServiceCategory
 from reintegra_contracts.events.assessment import AssessmentCompleted
 from reintegra_contracts.events.referral import ReferralRequested
+from reintegra_contracts.topics import is_agency_code
 from reintegra_kit.clock import Clock
 from reintegra_kit.logging import get_logger
 
@@ -26,6 +27,8 @@ def load_directory(path: Path) -> list[DirectoryService]:
     services = []
     for i, item in enumerate(data["services"]):
         try:
+            if not is_agency_code(item["agency_id"]):
+                raise ValueError(f"agency_id {item['agency_id']!r} is not a lowercase agency code")
             services.append(
                 DirectoryService(
                     service_id=item["service_id"],
