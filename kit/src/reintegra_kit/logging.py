@@ -68,7 +68,7 @@ def _stderr_logger(*_: Any) -> structlog.WriteLogger:
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that always writes to the current ``sys.stderr``."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -7,9 +7,21 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    pool,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -60,3 +72,55 @@ def run_env(context: Any, target_metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(run_async())
+
+
+def create_kit_tables_v1() -> None:
+    """Create the kit's ``outbox`` and ``inbox`` tables (version 1) in a service's first migration.
+
+    Frozen: a later change to the kit's tables gets a new function (``…_v2``) and a new migration in
+    each service, so this one keeps describing what version 1 created.
+    """
+    op.create_table(
+        "inbox",
+        Column("consumer_group", String(length=200), nullable=False),
+        Column("event_id", String(length=64), nullable=False),
+        Column("event_type", String(length=200), nullable=False),
+        Column("topic", String(length=249), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("consumer_group", "event_id", name="pk_inbox"),
+    )
+    op.create_table(
+        "outbox",
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True, nullable=False),
+        Column("event_id", String(length=64), nullable=False),
+        Column("event_type", String(length=200), nullable=False),
+        Column("topic", String(length=249), nullable=False),
+        Column("message_key", String(length=200), nullable=False),
+        Column("payload", Text(), nullable=False),
+        Column(
+            "headers",
+            Text(),
+            nullable=False,
+            comment="JSON object of Kafka headers (CloudEvents binary mode)",
+        ),
+        Column(
+            "traceparent",
+            String(length=64),
+            nullable=True,
+            comment="W3C trace context of the writing request",
+        ),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer(), server_default=text("0"), nullable=False),
+        Column("last_error", Text(), nullable=True),
+        PrimaryKeyConstraint("id", name="pk_outbox"),
+        UniqueConstraint("event_id", name="uq_outbox_event_id"),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "id"], unique=False)
+
+
+def drop_kit_tables_v1() -> None:
+    """Undo :func:`create_kit_tables_v1`."""
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_table("inbox")
