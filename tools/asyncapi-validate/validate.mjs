@@ -45,7 +45,7 @@ for (const file of files) {
     const operations = document.operations().length;
     console.log(
       `${file}: valid AsyncAPI ${version} (${channels} channels, ${operations} operations, ` +
-        `${diagnostics.length - errors.length} warning(s)/hint(s))`,
+        `${diagnostics.length} other diagnostic(s))`,
     );
   }
 }

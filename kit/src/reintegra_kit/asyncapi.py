@@ -136,12 +136,14 @@ def _describe_messages(document: dict[str, Any]) -> None:
         parked = str(channel.get("address", "")).endswith(DEAD_LETTER_SUFFIX)
         for ref in channel.get("messages", {}).values():
             message = messages[_ref_name(ref["$ref"], "#/components/messages/")]
-            key = {"type": "string", "format": "uuid", "description": "The case id (ce_subject)."}
-            message["bindings"] = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
             if parked:
+                key = {"type": "string", "description": "The original record's key (normally the case id)."}
+                message["bindings"] = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
                 message["summary"] = "A record that could not be processed, parked as it was read."
                 message["headers"] = {"type": "object", "properties": DLQ_HEADERS}
                 continue
+            key = {"type": "string", "format": "uuid", "description": "The case id (ce_subject)."}
+            message["bindings"] = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
             events = [by_name[n] for n in _payload_names(message["payload"], schemas) if n in by_name]
             # one subscriber may read several topics: each topic only carries its own events
             events = [e for e in events if e.topic == channel.get("address")] or events

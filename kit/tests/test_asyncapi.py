@@ -1,0 +1,88 @@
+"""The AsyncAPI documentation helpers, and the committed documents (docs/asyncapi/*.json)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+from reintegra_contracts import all_event_classes
+from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.referral import ReferralRequested
+from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_EVENTS, REFERRAL_EVENTS
+from reintegra_kit.asyncapi import SERVICES, documented_body, event_union, produced_events
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
+
+
+def _document(service: str) -> dict[str, Any]:
+    return json.loads((DOCS / f"{service}.json").read_text(encoding="utf-8"))
+
+
+def test_the_documented_body_stays_raw_bytes_but_shows_the_events() -> None:
+    adapter: TypeAdapter[Any] = TypeAdapter(documented_body([ReferralRequested, ArrivalRegistered]))
+    assert adapter.validate_python(b"\xff not even json") == b"\xff not even json"
+    schema = adapter.json_schema()
+    assert [m["$ref"] for m in schema["anyOf"]] == [
+        "#/$defs/ArrivalRegistered",
+        "#/$defs/ReferralRequested",
+    ]
+    assert documented_body([]) is bytes
+    assert event_union([]) is None
+
+
+def test_the_events_produced_come_from_the_catalogue() -> None:
+    reception = {e for e in all_event_classes() if e.topic == RECEPTION_EVENTS}
+    assert set(produced_events("reception", RECEPTION_EVENTS)) == reception
+    assert produced_events("reception", FOLLOWUP_EVENTS) == []
+
+
+def test_the_committed_documents_are_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reintegra_kit.asyncapi", "--check", "--dir", str(DOCS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_document_shows_what_its_service_publishes(service: str) -> None:
+    doc = _document(service)
+    assert doc["asyncapi"] == "3.0.0"
+    schemas = doc["components"]["schemas"]
+    [channel] = [c for c in doc["channels"].values() if c["address"] == f"reintegra.{service}.events.v1"]
+    [ref] = channel["messages"].values()
+    message = doc["components"]["messages"][ref["$ref"].removeprefix("#/components/messages/")]
+    payload = schemas[message["payload"]["$ref"].removeprefix("#/components/schemas/")]
+    documented = {m["$ref"].removeprefix("#/components/schemas/") for m in payload["anyOf"]}
+    # (the partner views, catalogued as referral's, go on per-agency topics the service does not declare)
+    produced = [e for e in all_event_classes() if e.producer == service and e.topic == channel["address"]]
+    assert documented == {e.__name__ for e in produced}
+    assert all(name in schemas for name in documented)
+    assert message["headers"]["properties"]["ce_type"]["enum"] == sorted(e.event_type for e in produced)
+    assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
+
+
+def test_a_consumer_is_documented_per_topic_with_the_events_it_handles() -> None:
+    doc = _document("followup")
+    receive = {
+        doc["channels"][op["channel"]["$ref"].removeprefix("#/channels/")]["address"]: op
+        for op in doc["operations"].values()
+        if op["action"] == "receive"
+    }
+    assert set(receive) == {RECEPTION_EVENTS, REFERRAL_EVENTS}
+    for topic, expected in ((RECEPTION_EVENTS, ArrivalRegistered), (REFERRAL_EVENTS, ReferralRequested)):
+        [ref] = receive[topic]["messages"]
+        channel_key, _, name = ref["$ref"].removeprefix("#/channels/").partition("/messages/")
+        component = doc["channels"][channel_key]["messages"][name]["$ref"]
+        message = doc["components"]["messages"][component.removeprefix("#/components/messages/")]
+        assert message["headers"]["properties"]["ce_type"]["enum"] == [expected.event_type]
+    parked = {c["address"] for c in doc["channels"].values() if c["address"].endswith(".dlq")}
+    assert parked == {RECEPTION_EVENTS + ".dlq", REFERRAL_EVENTS + ".dlq"}
