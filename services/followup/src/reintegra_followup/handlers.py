@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from opentelemetry import context as otel_context
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.logging import get_logger
+from reintegra_kit.telemetry import context_from_traceparent, current_traceparent
 
 from .domain import due_after_arrival, due_after_referral
 from .repository import Followup, FollowupUnitOfWork
@@ -35,6 +37,7 @@ async def _schedule(
         due_at=due_at,
         status="scheduled",
         scheduled_at=clock.now(),
+        traceparent=current_traceparent(),
     )
     await uow.followups.add(followup)
     await uow.emit(
@@ -84,15 +87,20 @@ async def fire_due_followups(uow: FollowupUnitOfWork, clock: Clock, batch_size: 
         for f in await uow.followups.claim_due(now, batch_size):
             if not await uow.followups.mark_due(f.followup_id, now):
                 continue
-            await uow.emit(
-                FollowupDue(
-                    case_id=f.case_id,
-                    followup_id=f.followup_id,
-                    reason=FollowupReason(f.reason),
-                    due_at=f.due_at,
-                    referral_id=f.referral_id,
+            # The event continues the trace of the case event that scheduled it, months earlier.
+            token = otel_context.attach(context_from_traceparent(f.traceparent))
+            try:
+                await uow.emit(
+                    FollowupDue(
+                        case_id=f.case_id,
+                        followup_id=f.followup_id,
+                        reason=FollowupReason(f.reason),
+                        due_at=f.due_at,
+                        referral_id=f.referral_id,
+                    )
                 )
-            )
+            finally:
+                otel_context.detach(token)
             fired += 1
         await uow.commit()
     if fired:

@@ -19,5 +19,11 @@ followups = Table(
     Column("status", String(20), nullable=False, comment="scheduled | due"),
     Column("scheduled_at", DateTime(timezone=True), nullable=False),
     Column("fired_at", DateTime(timezone=True), nullable=True),
+    Column(
+        "traceparent",
+        String(64),
+        nullable=True,
+        comment="Trace of the event that scheduled it; followup_due continues that trace",
+    ),
     Index("ix_followups_timer", "status", "due_at"),
 )

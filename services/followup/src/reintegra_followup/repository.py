@@ -25,6 +25,7 @@ class Followup:
     status: str
     scheduled_at: datetime
     fired_at: datetime | None = None
+    traceparent: str | None = None
 
 
 class FollowupRepository:
@@ -83,4 +84,5 @@ def _entity(row: Any) -> Followup:
         status=row.status,
         scheduled_at=as_utc(row.scheduled_at),
         fired_at=as_utc(row.fired_at) if row.fired_at else None,
+        traceparent=row.traceparent,
     )
