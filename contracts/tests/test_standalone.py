@@ -6,6 +6,7 @@ index) and imports the package there. Must run; takes a few seconds.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,7 +33,8 @@ print(json.dumps({
 
 
 def _uv() -> str:
-    uv = shutil.which("uv")
+    # `uv run` exports UV (the path of the running uv binary); else look on PATH.
+    uv = os.environ.get("UV") or shutil.which("uv")
     assert uv, "uv is required to build the probe venv"
     return uv
 
