@@ -23,13 +23,16 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from reintegra_contracts import Event
 from reintegra_contracts.topics import dead_letter_topic
 
+from .asyncapi import documented_body, event_union, produced_events
 from .clock import Clock, SystemClock
 from .consumer import ConsumerPolicy, EventConsumer, Handler, RedeliverError
 from .db import Database, KitTables
+from .health import health_router
 from .inbox import Inbox
 from .logging import configure_logging, get_logger
 from .migrations import upgrade_to_head_async
@@ -86,8 +89,6 @@ class ServiceRuntime(Generic[U]):
         )
         self._uow_class = uow_class
         self._topics: set[str] = {self.topic(t) for t in produces}
-        from .asyncapi import event_union, produced_events
-
         for logical in produces:
             # Documentation only (AsyncAPI): the relay publishes with ``broker.publish``, not through
             # these; their payload is the union of the catalogue's events this service produces there.
@@ -117,8 +118,6 @@ class ServiceRuntime(Generic[U]):
 
     def consume(self, topics: Sequence[str], handlers: Mapping[type[Event], Sequence[Handler[U]]]) -> None:
         """Subscribe this service's consumer group to ``topics`` and dispatch to ``handlers``."""
-        from .asyncapi import documented_body
-
         s = self.settings
         consumer: EventConsumer[U] = EventConsumer(
             group=s.effective_consumer_group,
@@ -269,13 +268,21 @@ class ServiceRuntime(Generic[U]):
         log.info("runtime.started", http_port=self.settings.http_port)
 
     async def shutdown(self) -> None:
-        """Stop background work, the broker and the database, in that order."""
+        """Stop background work, publish what the last requests committed, then close the broker
+        and the database."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.settings.relay_enabled and self._broker_started.is_set():
+            try:  # what is not published now is published at the next start
+                await asyncio.wait_for(
+                    self.relay.publish_pending(), timeout=self.settings.shutdown_grace_s / 2
+                )
+            except Exception as exc:
+                log.warning("runtime.final_flush_failed", error=repr(exc))
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.db.dispose()
@@ -284,7 +291,6 @@ class ServiceRuntime(Generic[U]):
 
     def http_app(self, routers: Sequence[Any], *, title: str, description: str = "") -> FastAPI:
         """The service's FastAPI app: its routers, health endpoints and a lifespan running the runtime."""
-        from .health import health_router
 
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -300,8 +306,6 @@ class ServiceRuntime(Generic[U]):
             app.include_router(router)
         app.add_exception_handler(RequestValidationError, _validation_error_handler)
         app.state.runtime = self
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.tracer_provider,
