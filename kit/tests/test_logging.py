@@ -21,3 +21,36 @@ def test_log_lines_are_json_with_service_trace_and_message_ids(capsys: pytest.Ca
     assert line["trace_id"] == f"{ctx.trace_id:032x}"
     assert line["span_id"] == f"{ctx.span_id:016x}"
     assert line["level"] == "info"
+
+
+def test_tracebacks_are_logged_without_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("reception", "INFO")
+
+    def register(given_names: str) -> None:
+        raise ValueError("registration failed")
+
+    try:
+        register("Marta Lidia")
+    except ValueError:
+        get_logger("t").exception("reception.failed")
+    out = capsys.readouterr().err.strip().splitlines()[-1]
+    line = json.loads(out)
+    assert line["exception"][0]["exc_type"] == "ValueError"
+    assert "Marta" not in out
+
+
+def test_library_tracebacks_are_logged_without_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    configure_logging("reception", "INFO")
+
+    def register(given_names: str) -> None:
+        raise ValueError("registration failed")
+
+    try:
+        register("Marta Lidia")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    out = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "ValueError" in out
+    assert "Marta" not in out
