@@ -12,7 +12,6 @@ import structlog
 import structlog.tracebacks
 from opentelemetry import trace
 
-
 # Structured tracebacks WITHOUT local variables: a frame's locals may hold personal data (a request
 # body, a returnee's name) that must never reach the logs.
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
