@@ -156,9 +156,13 @@ async def test_an_arrival_reaches_all_four_services(
         ("referral_check", "scheduled"),
     ]
     for p in (reception, assessment, referral, followup):
-        async with httpx.AsyncClient() as http:
-            pending = await rows(db[p.name], "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        pending = await rows(db[p.name], "SELECT count(*) FROM outbox WHERE published_at IS NULL")
         assert pending[0][0] == 0, f"{p.name} has unpublished outbox rows"
+        # No personal data in any service's logs either.
+        log = p.log_path.read_text()
+        assert '"service": "' in log
+        for value in PERSONAL_VALUES:
+            assert value not in log, f"{p.name} logged {value!r}"
 
 
 async def test_bad_http_input_gets_422_naming_each_field_and_nothing_is_published(
