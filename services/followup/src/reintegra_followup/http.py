@@ -14,6 +14,8 @@ from .repository import Followup, FollowupUnitOfWork
 
 
 class FollowupOut(BaseModel):
+    """A follow-up as the API shows it (without its internal trace context)."""
+
     followup_id: UUID
     case_id: UUID
     reason: str

@@ -103,64 +103,41 @@ class ArrivalIn(BaseModel):
         )
 
 
-class CaseOut(BaseModel):
-    """A registered case, without personal data."""
-
-    case_id: UUID
-    returnee_id: UUID
-    travel_group_id: UUID | None
-    arrived_at: datetime
-    port_of_entry: str
-    reception_centre: str
-    destination_municipality: str
-    age: int
-    return_type: str
-    transport_mode: str
-    vulnerabilities: list[str]
-    immediate_needs: list[str]
-    is_repeat_return: bool
-    registered_at: datetime
-
-    @classmethod
-    def of(cls, view: CaseView) -> CaseOut:
-        return cls(**view.__dict__)
-
-
 def router(uow_factory: Callable[[], ReceptionUnitOfWork], clock: Clock) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["reception"])
 
     @api.post(
         "/arrivals",
         status_code=status.HTTP_201_CREATED,
-        response_model=CaseOut,
+        response_model=CaseView,
         summary="Register an arrival",
         responses={
             200: {"description": "Already registered (same manifest_ref)"},
             422: {"description": "Invalid"},
         },
     )
-    async def post_arrival(body: ArrivalIn, response: Response) -> CaseOut:
+    async def post_arrival(body: ArrivalIn, response: Response) -> CaseView:
         try:
             view, created = await register_arrival(body.to_command(), uow_factory(), clock)
         except ArrivalRejectedError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
         if not created:
             response.status_code = status.HTTP_200_OK
-        return CaseOut.of(view)
+        return view
 
-    @api.get("/cases/{case_id}", response_model=CaseOut, summary="One case")
-    async def get_case(case_id: UUID) -> CaseOut:
+    @api.get("/cases/{case_id}", response_model=CaseView, summary="One case")
+    async def get_case(case_id: UUID) -> CaseView:
         async with uow_factory() as uow:
             view = await uow.cases.get(case_id)
         if view is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-        return CaseOut.of(view)
+        return view
 
-    @api.get("/cases", response_model=list[CaseOut], summary="Cases, oldest first")
+    @api.get("/cases", response_model=list[CaseView], summary="Cases, oldest first")
     async def list_cases(
         limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
-    ) -> list[CaseOut]:
+    ) -> list[CaseView]:
         async with uow_factory() as uow:
-            return [CaseOut.of(v) for v in await uow.cases.page(limit, offset)]
+            return await uow.cases.page(limit, offset)
 
     return api

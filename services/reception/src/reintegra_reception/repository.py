@@ -20,7 +20,7 @@ from .orm import cases, returnees, travel_groups
 
 @dataclass(frozen=True)
 class CaseView:
-    """A case as reception shows it (no personal data)."""
+    """A case as reception shows it, also in its HTTP API (no personal data)."""
 
     case_id: UUID
     returnee_id: UUID

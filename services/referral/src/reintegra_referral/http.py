@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,26 +10,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from .repository import Referral, ReferralUnitOfWork
-
-
-class ReferralOut(BaseModel):
-    referral_id: UUID
-    case_id: UUID
-    assessment_id: UUID
-    need_id: UUID
-    category: str
-    dimension: str
-    level: str
-    priority: str
-    status: str
-    service_id: str | None
-    agency_id: str | None
-    requested_at: datetime
-    respond_by: datetime | None
-
-    @classmethod
-    def of(cls, r: Referral) -> ReferralOut:
-        return cls(**r.__dict__)
 
 
 class ServiceOut(BaseModel):
@@ -47,17 +26,17 @@ class ServiceOut(BaseModel):
 def router(uow_factory: Callable[[], ReferralUnitOfWork]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["referral"])
 
-    @api.get("/referrals", response_model=list[ReferralOut], summary="Referrals, by case")
+    @api.get("/referrals", response_model=list[Referral], summary="Referrals, by case")
     async def list_referrals(
         case_id: UUID | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[ReferralOut]:
+    ) -> list[Referral]:
         async with uow_factory() as uow:
             found = (
                 await uow.referrals.for_case(case_id) if case_id else await uow.referrals.page(limit, offset)
             )
-        return [ReferralOut.of(r) for r in found]
+        return found
 
     @api.get("/services", response_model=list[ServiceOut], summary="The service directory")
     async def list_services() -> list[ServiceOut]:

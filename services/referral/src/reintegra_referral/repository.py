@@ -20,6 +20,8 @@ from .orm import directory_services, referrals
 
 @dataclass(frozen=True)
 class Referral:
+    """A referral, as stored and as the HTTP API shows it."""
+
     referral_id: UUID
     case_id: UUID
     assessment_id: UUID
