@@ -71,6 +71,13 @@ class ServiceSettings(BaseSettings):
         le=300,
         description="Pause before redelivering a message after a database/broker outage.",
     )
+    timer_enabled: bool = Field(default=True, description="Whether this process fires due durable timers.")
+    timer_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="How often due durable timers are looked for."
+    )
+    timer_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Durable timers fired per transaction."
+    )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, le=300, description="Time allowed for a graceful stop."
     )
@@ -102,6 +109,10 @@ class ServiceSettings(BaseSettings):
     def effective_consumer_group(self) -> str:
         """The consumer group, defaulting to ``reintegra-<service>``."""
         return self.consumer_group or f"reintegra-{self.service_name}"
+
+    def kafka_client_options(self, *, client_id: str) -> dict[str, object]:
+        """Options every aiokafka client of this service takes (bootstrap servers, identity, security)."""
+        return {"bootstrap_servers": self.kafka_bootstrap_servers, "client_id": client_id}
 
     @property
     def event_source(self) -> str:
