@@ -19,7 +19,6 @@ from rich.console import Console
 from . import demo as demo_flow
 from .processes import (
     DEMO_TIMINGS,
-    SERVICES,
     Layout,
     Service,
     StackError,
@@ -29,6 +28,7 @@ from .processes import (
     kafka,
     kafka_status,
     log_tail,
+    services,
     running_pid,
     start_service,
     stop_service,
@@ -144,7 +144,7 @@ class Failed(Exception):
 
 def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
     by_name = {s.service.name: s for s in started or []}
-    for service in reversed(SERVICES):  # consumers first, reception last
+    for service in reversed(services()):  # consumers first, reception last
         outcome = stop_service(layout, service, by_name.get(service.name))
         console.print(f"  {service.name:<10} {outcome}")
 
@@ -164,7 +164,7 @@ def run_demo(flight_size: int, seed: int) -> bool:
 def _running_banner(stop_kafka: bool) -> None:
     console.print()
     console.print("[bold]Reintegra is running:[/]")
-    for s in SERVICES:
+    for s in services():
         console.print(f"  {s.name:<10} {s.base_url}/docs", highlight=False)
     kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
     console.print(
@@ -200,7 +200,7 @@ def up(
                     markup=False,
                 )
             check_ports(layout)
-            for service in SERVICES:
+            for service in services():
                 item = start_service(layout, service, bootstrap, extra)
                 started.append(item)
                 how = "started" if item.process else "already running (started earlier; its timings kept)"
@@ -254,7 +254,7 @@ def status() -> None:
     """Readiness of each service and the status of Kafka."""
     layout = Layout.discover()
     all_ready = True
-    for service in SERVICES:
+    for service in services():
         pid = running_pid(layout, service)
         ok, detail = _ready(service)
         all_ready &= ok
