@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib
 import typing
+from pathlib import Path
 
 from reintegra_kit.registry import discover
 from reintegra_kit.settings import ENV_PREFIX, ServiceSettings
@@ -41,4 +40,6 @@ def test_every_service_has_a_readme_naming_the_topics_it_consumes_and_produces()
     for spec in SPECS:
         text = (ROOT / spec.path / "README.md").read_text()
         for topic in [*spec.produces, *spec.consumes]:
-            assert topic.replace("{agency}", "<agency>") in text, f"{spec.path}/README.md does not name {topic}"
+            assert topic.replace("{agency}", "<agency>") in text, (
+                f"{spec.path}/README.md does not name {topic}"
+            )

@@ -27,21 +27,30 @@ def test_the_root_pyproject_lists_every_service_of_the_registry(spec: ServiceSpe
     assert spec.distribution in PYPROJECT["project"]["dependencies"]
     assert PYPROJECT["tool"]["uv"]["sources"][spec.distribution] == {"workspace": True}
     mypy = PYPROJECT["tool"]["mypy"]
-    assert f"{spec.path}/src" in mypy["mypy_path"] and f"{spec.path}/src" in mypy["files"]
+    assert f"{spec.path}/src" in mypy["mypy_path"]
+    assert f"{spec.path}/src" in mypy["files"]
     linter = PYPROJECT["tool"]["importlinter"]
     assert spec.module in linter["root_packages"]
     [independence] = [c for c in linter["contracts"] if c["type"] == "independence"]
     assert spec.module in independence["modules"]
     forbidden = [c for c in linter["contracts"] if c["type"] == "forbidden"]
-    assert all(spec.module in c["forbidden_modules"] for c in forbidden if c["source_modules"] != ["reintegra_contracts"])
+    assert all(
+        spec.module in c["forbidden_modules"]
+        for c in forbidden
+        if c["source_modules"] != ["reintegra_contracts"]
+    )
 
 
 def test_the_root_pyproject_lists_no_service_the_registry_does_not_know() -> None:
     declared = {s.module for s in SPECS}
-    [independence] = [c for c in PYPROJECT["tool"]["importlinter"]["contracts"] if c["type"] == "independence"]
+    [independence] = [
+        c for c in PYPROJECT["tool"]["importlinter"]["contracts"] if c["type"] == "independence"
+    ]
     assert set(independence["modules"]) == declared
     listed = {d for d in PYPROJECT["project"]["dependencies"] if re.fullmatch(r"reintegra-[a-z]+", d)}
-    assert listed - {"reintegra-contracts", "reintegra-kit", "reintegra-stack"} == {s.distribution for s in SPECS}
+    assert listed - {"reintegra-contracts", "reintegra-kit", "reintegra-stack"} == {
+        s.distribution for s in SPECS
+    }
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -49,7 +58,8 @@ def test_each_service_follows_the_conventions_the_registry_relies_on(spec: Servi
     package = ROOT / spec.path / "pyproject.toml"
     assert tomllib.loads(package.read_text())["project"]["name"] == spec.distribution
     bootstrap = importlib.import_module(f"{spec.module}.bootstrap")
-    assert bootstrap.SPEC.name == spec.name and bootstrap.MIGRATIONS.is_dir()
+    assert bootstrap.SPEC.name == spec.name
+    assert bootstrap.MIGRATIONS.is_dir()
     settings_class = typing.get_type_hints(bootstrap.build)["settings"]
     assert issubclass(settings_class, ServiceSettings)
     assert settings_class.model_fields["service_name"].default == spec.name

@@ -11,8 +11,8 @@ import pytest
 from reintegra_contracts import encode
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
-from reintegra_kit.domain import ConflictError, DomainError
 from reintegra_kit.db import Database
+from reintegra_kit.domain import ConflictError, DomainError
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.uow import UnitOfWork
@@ -97,9 +97,7 @@ async def test_an_event_is_handled_once_and_a_redelivery_changes_nothing(
     assert dead.sent == []
 
 
-async def test_a_message_without_cloudevents_headers_is_parked_at_once(
-    db: Database, schema: Schema
-) -> None:
+async def test_a_message_without_cloudevents_headers_is_parked_at_once(db: Database, schema: Schema) -> None:
     calls = 0
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
@@ -120,9 +118,7 @@ async def test_a_message_without_cloudevents_headers_is_parked_at_once(
     assert headers["reintegra_dlq_attempts"] == "0"
 
 
-async def test_invalid_data_is_parked_with_the_field_that_is_wrong(
-    db: Database, schema: Schema
-) -> None:
+async def test_invalid_data_is_parked_with_the_field_that_is_wrong(db: Database, schema: Schema) -> None:
     dead = DeadLetters()
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
@@ -208,9 +204,7 @@ async def test_a_handler_that_fails_once_succeeds_on_retry(db: Database, schema:
     assert dead.sent == []
 
 
-async def test_a_database_outage_asks_for_redelivery_instead_of_parking(
-    db: Database, schema: Schema
-) -> None:
+async def test_a_database_outage_asks_for_redelivery_instead_of_parking(db: Database, schema: Schema) -> None:
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("db down"))
 
@@ -233,7 +227,10 @@ async def test_a_record_whose_key_is_not_its_case_id_is_parked_at_once(db: Datab
     consumer = make_consumer(db, schema, handler, dead)
     good = record_of(due_event())
     for key in (b"another-case", None):
-        assert await consumer.process(FakeRecord(value=good.value, headers=good.headers, key=key)) is Outcome.PARKED
+        assert (
+            await consumer.process(FakeRecord(value=good.value, headers=good.headers, key=key))
+            is Outcome.PARKED
+        )
     assert calls == 0
     assert all("is not the event's case id" in h["reintegra_dlq_reason"] for *_, h in dead.sent)
     assert await consumer.process(good) is Outcome.PROCESSED

@@ -47,9 +47,7 @@ class Recorder:
         return ack()
 
 
-async def test_events_are_staged_only_when_the_transaction_commits(
-    db: Database, schema: Schema
-) -> None:
+async def test_events_are_staged_only_when_the_transaction_commits(db: Database, schema: Schema) -> None:
     outbox = Outbox(schema.kit, "/reintegra/test")
     async with UnitOfWork(db, outbox) as uow:
         await uow.emit(due_event())
@@ -168,7 +166,9 @@ async def test_each_event_of_a_case_is_sent_only_after_the_previous_one_was_ackn
 
 
 async def test_the_outbox_refuses_an_event_the_service_does_not_declare(db: Database, schema: Schema) -> None:
-    outbox = Outbox(schema.kit, "/reintegra/test", declared=frozenset({"org.reintegra.followup.followup_scheduled.v1"}))
+    outbox = Outbox(
+        schema.kit, "/reintegra/test", declared=frozenset({"org.reintegra.followup.followup_scheduled.v1"})
+    )
     async with UnitOfWork(db, outbox) as uow:
         with pytest.raises(UndeclaredEventError, match="followup_due"):
             await uow.emit(due_event())

@@ -12,7 +12,14 @@ from reintegra_assessment.domain import AssessmentStatus, CompleteAssessment, Ne
 from reintegra_assessment.handlers import complete_assessment, schedule_assessment
 from reintegra_assessment.orm import assessments, kit_tables
 from reintegra_assessment.repository import AssessmentUnitOfWork
-from reintegra_contracts.codelists import Priority, ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
+from reintegra_contracts.codelists import (
+    Priority,
+    ReturnType,
+    ServiceCategory,
+    Sex,
+    TransportMode,
+    Vulnerability,
+)
 from reintegra_contracts.events.assessment import AssessmentCompleted, AssessmentScheduled
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_kit.clock import ManualClock
@@ -100,6 +107,8 @@ async def test_completing_twice_is_refused_naming_the_state_and_changes_nothing(
     assert len(await service.emitted()) == 2
 
 
-async def test_completing_an_unknown_assessment_is_not_found(service: HandlerHarness[AssessmentUnitOfWork]) -> None:
+async def test_completing_an_unknown_assessment_is_not_found(
+    service: HandlerHarness[AssessmentUnitOfWork],
+) -> None:
     with pytest.raises(NotFoundError):
         await service.handle(complete_assessment, completion(uuid4()))

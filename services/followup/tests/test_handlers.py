@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from reintegra_contracts.codelists import Dimension, Level, Priority, ReturnType, ServiceCategory, Sex, TransportMode
+from reintegra_contracts.codelists import (
+    Dimension,
+    Level,
+    Priority,
+    ReturnType,
+    ServiceCategory,
+    Sex,
+    TransportMode,
+)
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_contracts.events.referral import ReferralRequested
@@ -28,7 +36,9 @@ TIMERS = {DUE_TIMER: followup_falls_due}
 
 @pytest.fixture
 async def service(database_url: str) -> AsyncIterator[HandlerHarness[FollowupUnitOfWork]]:
-    settings = FollowupSettings(first_followup_after=timedelta(days=90), referral_check_after=timedelta(days=14))
+    settings = FollowupSettings(
+        first_followup_after=timedelta(days=90), referral_check_after=timedelta(days=14)
+    )
     async with HandlerHarness(
         database_url,
         spec=SPEC,
@@ -97,7 +107,9 @@ async def test_the_same_arrival_resent_under_a_new_event_id_schedules_nothing_mo
     assert len(await service.emitted()) == 1
 
 
-async def test_a_referral_gets_one_check_even_when_resent(service: HandlerHarness[FollowupUnitOfWork]) -> None:
+async def test_a_referral_gets_one_check_even_when_resent(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
     event = referral_requested()
     for event_id in ("a", "b"):
         assert await service.deliver(HANDLERS, event, event_id=event_id) is Outcome.PROCESSED
@@ -106,7 +118,9 @@ async def test_a_referral_gets_one_check_even_when_resent(service: HandlerHarnes
     assert row.due_at.replace(tzinfo=UTC) == START + timedelta(days=14)
 
 
-async def test_the_follow_up_falls_due_once_when_its_time_comes(service: HandlerHarness[FollowupUnitOfWork]) -> None:
+async def test_the_follow_up_falls_due_once_when_its_time_comes(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
     await service.deliver(HANDLERS, arrival())
     clock = service.clock
     assert isinstance(clock, ManualClock)

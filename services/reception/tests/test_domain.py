@@ -92,7 +92,9 @@ def test_registration_records_arrival_registered_with_the_facts_and_what_follows
     [event] = case.pull_events()
     assert isinstance(event, ArrivalRegistered)
     assert (event.case_id, event.returnee_id, event.age) == (case.case_id, case.returnee_id, 15)
-    assert event.reception_centre == "HN-CAMR-SPS" and event.sex is Sex.FEMALE
+    assert event.reception_centre == "HN-CAMR-SPS"
+    assert event.sex is Sex.FEMALE
     assert event.immediate_needs == [ServiceCategory.HEALTH, ServiceCategory.CHILD_PROTECTION]
-    assert event.is_repeat_return and event.previous_returns == 2
+    assert event.is_repeat_return
+    assert event.previous_returns == 2
     assert case.pull_events() == []  # pulled once

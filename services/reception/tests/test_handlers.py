@@ -41,8 +41,10 @@ async def test_an_arrival_registers_a_case_and_a_person_and_publishes_no_persona
     case, created = await service.handle(register_arrival, command())
     assert created
     [event] = await service.emitted()
-    assert isinstance(event, ArrivalRegistered) and event.case_id == case.case_id
-    assert "Reyes" not in event.model_dump_json() and "1990-05-01" not in event.model_dump_json()
+    assert isinstance(event, ArrivalRegistered)
+    assert event.case_id == case.case_id
+    assert "Reyes" not in event.model_dump_json()
+    assert "1990-05-01" not in event.model_dump_json()
     [person] = await service.rows(returnees)
     assert person.family_names == "Reyes"
 
@@ -59,10 +61,13 @@ async def test_a_repeated_manifest_line_returns_the_first_case_even_when_the_ret
     assert len(await service.emitted()) == 1
 
 
-async def test_members_of_one_family_share_one_travel_group(service: HandlerHarness[ReceptionUnitOfWork]) -> None:
+async def test_members_of_one_family_share_one_travel_group(
+    service: HandlerHarness[ReceptionUnitOfWork],
+) -> None:
     family = [command(f"line-{i}", family_group_ref="FAM-7", travelling_with_family=True) for i in range(3)]
     registered = await asyncio.gather(*(service.handle(register_arrival, c) for c in family))
     groups = {case.travel_group_id for case, _ in registered}
-    assert len(groups) == 1 and isinstance(groups.pop(), UUID)
+    assert len(groups) == 1
+    assert isinstance(groups.pop(), UUID)
     alone, _ = await service.handle(register_arrival, replace(command("line-9")))
     assert alone.travel_group_id is None

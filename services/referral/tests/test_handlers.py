@@ -34,7 +34,11 @@ async def service(database_url: str) -> AsyncIterator[HandlerHarness[ReferralUni
 
 def need(category: ServiceCategory, priority: Priority = Priority.MEDIUM) -> Need:
     return Need(
-        need_id=uuid4(), category=category, dimension=Dimension.SOCIAL, level=Level.INDIVIDUAL, priority=priority
+        need_id=uuid4(),
+        category=category,
+        dimension=Dimension.SOCIAL,
+        level=Level.INDIVIDUAL,
+        priority=priority,
     )
 
 

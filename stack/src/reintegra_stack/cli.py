@@ -28,8 +28,8 @@ from .processes import (
     kafka,
     kafka_status,
     log_tail,
-    services,
     running_pid,
+    services,
     start_service,
     stop_service,
 )

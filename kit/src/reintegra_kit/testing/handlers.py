@@ -44,7 +44,9 @@ class Record:
     offset: int = 0
 
 
-def record_of(event: Event, *, source: str = "/test", key: bytes | None = None, event_id: str | None = None) -> Record:
+def record_of(
+    event: Event, *, source: str = "/test", key: bytes | None = None, event_id: str | None = None
+) -> Record:
     """The record a producer of ``event`` would write (CloudEvents binary mode, key = case id)."""
     rec = encode(event, source=source)
     headers = list(rec.headers)
@@ -93,7 +95,9 @@ class HandlerHarness(Generic[U]):
     async def __aenter__(self) -> Self:
         await asyncio.to_thread(upgrade_to_head, self.spec.migrations, self.url)
         self._db = Database(self.url)
-        self._outbox = Outbox(self.tables, f"/reintegra/{self.spec.name}", self.clock, declared=self.spec.emitted_types)
+        self._outbox = Outbox(
+            self.tables, f"/reintegra/{self.spec.name}", self.clock, declared=self.spec.emitted_types
+        )
         return self
 
     async def __aexit__(
@@ -136,7 +140,9 @@ class HandlerHarness(Generic[U]):
             uow_factory=self.uow,
             inbox=Inbox(self.tables, group, self.clock),
             handlers={cls: [self.dependencies.bind(h) for h in hs] for cls, hs in handlers.items()},
-            refusal_handlers={cls: self.dependencies.bind(h, leading=3) for cls, h in (refusals or {}).items()},
+            refusal_handlers={
+                cls: self.dependencies.bind(h, leading=3) for cls, h in (refusals or {}).items()
+            },
             publish_raw=self.dead_letters,
             policy=ConsumerPolicy(attempts=2, backoff_s=0.0, infrastructure_pause_s=0.0),
             sleep=no_sleep,
@@ -156,7 +162,10 @@ class HandlerHarness(Generic[U]):
     async def fire_timers(self, handlers: Mapping[str, Handler]) -> int:
         """Fire the due timers of these kinds, as the runtime's timer runner does."""
         runner: TimerRunner[U] = TimerRunner(
-            self.uow, self.tables.timers, {k: self.dependencies.bind(h) for k, h in handlers.items()}, clock=self.clock
+            self.uow,
+            self.tables.timers,
+            {k: self.dependencies.bind(h) for k, h in handlers.items()},
+            clock=self.clock,
         )
         return await runner.fire_due()
 
@@ -165,7 +174,10 @@ class HandlerHarness(Generic[U]):
         t = self.tables.outbox
         async with self.db.session() as session:
             rows = (await session.execute(select(t).order_by(t.c.id))).all()
-        return [decode([(k, v.encode()) for k, v in json.loads(r.headers).items()], r.payload.encode()).event for r in rows]
+        return [
+            decode([(k, v.encode()) for k, v in json.loads(r.headers).items()], r.payload.encode()).event
+            for r in rows
+        ]
 
     async def rows(self, table: Table) -> list[Any]:
         async with self.db.session() as session:

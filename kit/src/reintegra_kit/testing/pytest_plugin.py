@@ -7,8 +7,8 @@ own topic prefix and its own PostgreSQL databases, dropped at the end.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
