@@ -8,6 +8,9 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.sdk.trace import TracerProvider
 from reintegra_contracts import encode
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
@@ -286,3 +289,135 @@ async def test_handlers_cannot_commit_the_consumers_transaction(db: Database, sc
     consumer = make_consumer(db, schema, handler, dead, attempts=1)
     assert await consumer.process(record_of(due_event())) is Outcome.PARKED
     assert dead.sent[0][3]["reintegra_dlq_error_type"] == "HandlerCommitError"
+
+
+class CountingUow:
+    """A unit-of-work factory that counts transactions."""
+
+    def __init__(self, db: Database, schema: Schema) -> None:
+        self.opened = 0
+        self._db, self._outbox = db, Outbox(schema.kit, "/test")
+
+    def __call__(self) -> UnitOfWork:
+        self.opened += 1
+        return UnitOfWork(self._db, self._outbox)
+
+
+def batch_consumer(
+    db: Database, schema: Schema, handler: Any, dead: DeadLetters, uows: CountingUow, **kw: Any
+) -> EventConsumer[UnitOfWork]:
+    return EventConsumer(
+        group="g",
+        uow_factory=uows,
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=dead,
+        policy=ConsumerPolicy(attempts=2, backoff_s=0.0, infrastructure_pause_s=0.0),
+        sleep=no_sleep,
+        **kw,
+    )
+
+
+async def test_a_batch_is_handled_in_one_transaction_with_duplicates_skipped(
+    db: Database, schema: Schema
+) -> None:
+    seen: list[str] = []
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        seen.append(str(event.followup_id))
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    uows, dead = CountingUow(db, schema), DeadLetters()
+    events = [due_event() for _ in range(20)]
+    records = [record_of(e) for e in events]
+    outcomes = await batch_consumer(db, schema, handler, dead, uows).process_batch([*records, records[3]])
+    assert outcomes == [Outcome.PROCESSED] * 20 + [Outcome.DUPLICATE]
+    assert uows.opened == 1
+    assert seen == [str(e.followup_id) for e in events]
+    assert await count(db, schema.effects) == 20
+
+
+async def test_one_bad_message_in_a_batch_is_retried_and_parked_alone_and_the_rest_keep_their_order(
+    db: Database, schema: Schema
+) -> None:
+    events = [due_event() for _ in range(6)]
+    poison = str(events[2].followup_id)
+    seen: list[str] = []
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        if str(event.followup_id) == poison:
+            raise ValueError("cannot handle this one")
+        seen.append(str(event.followup_id))
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    uows, dead = CountingUow(db, schema), DeadLetters()
+    outcomes = await batch_consumer(db, schema, handler, dead, uows).process_batch(
+        [record_of(e) for e in events]
+    )
+    assert outcomes == [Outcome.PROCESSED] * 2 + [Outcome.PARKED] + [Outcome.PROCESSED] * 3
+    assert [h["reintegra_dlq_reason"] for *_, h in dead.sent] == ["cannot handle this one"]
+    good = [str(e.followup_id) for i, e in enumerate(events) if i != 2]
+    assert seen[-5:] == good  # after the failed batch attempt, one by one and in order
+    assert await count(db, schema.effects) == 5
+
+
+async def test_a_refusal_in_a_batch_is_recorded_and_the_others_processed(
+    db: Database, schema: Schema
+) -> None:
+    events = [due_event() for _ in range(4)]
+    refused = str(events[1].followup_id)
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        if str(event.followup_id) == refused:
+            raise ConflictError("not now")
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    uows, dead = CountingUow(db, schema), DeadLetters()
+    outcomes = await batch_consumer(db, schema, handler, dead, uows).process_batch(
+        [record_of(e) for e in events]
+    )
+    assert outcomes == [Outcome.PROCESSED, Outcome.REFUSED, Outcome.PROCESSED, Outcome.PROCESSED]
+    assert dead.sent == []
+    assert await count(db, schema.effects) == 3
+
+
+async def test_an_outage_during_a_batch_asks_for_the_whole_batch_again_and_keeps_nothing(
+    db: Database, schema: Schema
+) -> None:
+    events = [due_event() for _ in range(3)]
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+        if event.followup_id == events[2].followup_id:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("db down"))
+
+    uows, dead = CountingUow(db, schema), DeadLetters()
+    with pytest.raises(RedeliverError):
+        await batch_consumer(db, schema, handler, dead, uows).process_batch([record_of(e) for e in events])
+    assert await count(db, schema.effects) == 0
+    assert await count(db, schema.kit.inbox) == 0
+
+
+async def test_each_event_of_a_batch_is_handled_in_its_own_trace(db: Database, schema: Schema) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    records, expected = [], []
+    for _ in range(3):
+        with tracer.start_as_current_span("producer") as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            expected.append(span.get_span_context().trace_id)
+        rec = record_of(due_event())
+        records.append(
+            FakeRecord(
+                value=rec.value,
+                headers=[*rec.headers, ("traceparent", carrier["traceparent"].encode())],
+                key=rec.key,
+            )
+        )
+    seen: list[int] = []
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    await batch_consumer(db, schema, handler, DeadLetters(), CountingUow(db, schema)).process_batch(records)
+    assert seen == expected

@@ -120,6 +120,23 @@ def _describe_servers(document: dict[str, Any]) -> None:
 
 def _describe_messages(document: dict[str, Any]) -> None:
     """Add what FastStream cannot know: the CloudEvents headers, the key and the content type."""
+    _describe_each_message(document)
+    _drop_unused_schemas(document)
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Remove component schemas no longer referenced (the batch arrays unwrapped above)."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    text = json.dumps({k: v for k, v in document.items() if k != "components"}) + json.dumps(
+        document.get("components", {}).get("messages", {})
+    )
+    for name in [n for n, s in schemas.items() if s.get("type") == "array" and "items" in s]:
+        others = json.dumps({k: v for k, v in schemas.items() if k != name})
+        if f"#/components/schemas/{name}" not in text + others:
+            del schemas[name]
+
+
+def _describe_each_message(document: dict[str, Any]) -> None:
     components = document.get("components", {})
     messages: dict[str, Any] = components.get("messages", {})
     schemas: dict[str, Any] = components.get("schemas", {})
@@ -134,11 +151,16 @@ def _describe_messages(document: dict[str, Any]) -> None:
                 message["summary"] = "A record that could not be processed, parked as it was read."
                 message["headers"] = {"type": "object", "properties": DLQ_HEADERS}
                 continue
+            _unwrap_batch(message, schemas)
             key = {"type": "string", "format": "uuid", "description": "The case id (ce_subject)."}
             message["bindings"] = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
             events = [by_name[n] for n in _payload_names(message["payload"], schemas) if n in by_name]
             # one subscriber may read several topics: each topic only carries its own events
-            events = [e for e in events if e.topic == channel.get("address")] or events
+            own = [e for e in events if e.topic == channel.get("address")]
+            if own and len(own) < len(events):
+                refs = [{"$ref": f"#/components/schemas/{e.__name__}"} for e in own]
+                message["payload"] = refs[0] if len(refs) == 1 else {"anyOf": refs}
+            events = own or events
             headers = json.loads(json.dumps(CLOUDEVENTS_HEADERS))
             if events:
                 headers["ce_type"]["enum"] = sorted(e.event_type for e in events)
@@ -153,6 +175,18 @@ def _describe_messages(document: dict[str, Any]) -> None:
             }
 
 
+def _unwrap_batch(message: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """A batch subscriber's payload is documented as an array; each Kafka record is one event, so the
+    message's payload is the array's item."""
+    ref = message.get("payload", {}).get("$ref")
+    if ref is None:
+        return
+    name = _ref_name(ref, "#/components/schemas/")
+    schema = schemas.get(name, {})
+    if schema.get("type") == "array" and "items" in schema:
+        message["payload"] = schema["items"]
+
+
 def _ref_name(ref: str, prefix: str) -> str:
     assert ref.startswith(prefix), ref
     return ref.removeprefix(prefix)
@@ -160,6 +194,9 @@ def _ref_name(ref: str, prefix: str) -> str:
 
 def _payload_names(payload: dict[str, Any], schemas: dict[str, Any]) -> list[str]:
     """The component schema names a payload stands for (itself, or the members of its union)."""
+    inline = payload.get("anyOf") or payload.get("oneOf")
+    if inline:
+        return [_ref_name(m["$ref"], "#/components/schemas/") for m in inline if "$ref" in m]
     if "$ref" not in payload:
         return []
     name = _ref_name(payload["$ref"], "#/components/schemas/")

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from opentelemetry import trace
 from reintegra_contracts import (
     ContractError,
     DecodedEvent,
@@ -41,6 +42,7 @@ from .domain import DomainError
 from .errors import is_infrastructure_error
 from .inbox import Inbox
 from .logging import bound, get_logger
+from .telemetry import TRACER_NAME, context_from_headers
 from .uow import UnitOfWork
 
 log = get_logger(__name__)
@@ -123,6 +125,7 @@ class EventConsumer(Generic[U]):
         self._policy = policy or ConsumerPolicy()
         self._sleep = sleep
         self._observe = observe
+        self._tracer = trace.get_tracer(TRACER_NAME)
 
     @property
     def handled_types(self) -> list[str]:
@@ -130,17 +133,58 @@ class EventConsumer(Generic[U]):
 
     async def process(self, record: Record) -> Outcome:
         """Process one record; raise :class:`RedeliverError` if it must be delivered again."""
-        started = time.perf_counter()
-        event_type: str | None = None
-        outcome = Outcome.PARKED
-        try:
-            event_type, outcome = await self._process(record)
-        finally:
-            if self._observe is not None:
-                self._observe(record, event_type, outcome, time.perf_counter() - started)
+        [outcome] = await self.process_batch([record])
         return outcome
 
-    async def _process(self, record: Record) -> tuple[str | None, Outcome]:
+    async def process_batch(self, records: Sequence[Record]) -> list[Outcome]:
+        """Process records as fetched (in offset order per partition) in ONE transaction — inbox claims,
+        effects and emitted events — then return their outcomes; the caller commits the offsets.
+
+        Records that cannot be events are parked first. When anything in the batch fails, the
+        transaction rolls back and the records are processed one by one (each retried, refused or
+        parked alone, in order), so one bad message costs its batch's speed, never its correctness.
+        Raises :class:`RedeliverError` on an outage: the whole batch comes again.
+        """
+        started = time.perf_counter()
+        outcomes: list[Outcome | None] = [None] * len(records)
+        types: list[str | None] = [None] * len(records)
+        ready: list[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]] = []
+        for i, record in enumerate(records):
+            event_type, classified = await self._classify(record)
+            types[i] = event_type
+            if isinstance(classified, Outcome):
+                outcomes[i] = classified
+            else:
+                ready.append((i, record, classified[0], classified[1]))
+        if len(ready) == 1:
+            handled = await self._one_by_one(ready)
+        elif ready:
+            try:
+                handled = await self._handle_batch(ready)
+            except DomainError:
+                handled = await self._one_by_one(ready)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    log.warning("consumer.infrastructure_error", error=repr(exc))
+                    await self._sleep(self._policy.infrastructure_pause_s)
+                    raise RedeliverError(repr(exc)) from exc
+                log.info("consumer.batch_fallback", records=len(ready), error=repr(exc)[:300])
+                handled = await self._one_by_one(ready)
+        else:
+            handled = []
+        for (i, *_), outcome in zip(ready, handled, strict=True):
+            outcomes[i] = outcome
+        final = [o if o is not None else Outcome.PARKED for o in outcomes]
+        if self._observe is not None:
+            share = (time.perf_counter() - started) / max(len(records), 1)
+            for record, event_type, outcome in zip(records, types, final, strict=True):
+                self._observe(record, event_type, outcome, share)
+        return final
+
+    async def _classify(
+        self, record: Record
+    ) -> tuple[str | None, Outcome | tuple[DecodedEvent, Sequence[Handler[U]]]]:
+        """Decide what a record is: parked or skipped at once, or an event to handle."""
         try:
             attributes = headers_to_attributes(record.headers)
         except ContractError as exc:
@@ -163,7 +207,26 @@ class EventConsumer(Generic[U]):
                 decoded = decode(record.headers, record.value or b"")
             except ContractError as exc:
                 return attributes.type, await self._park(record, exc, attempts=0)
-            return attributes.type, await self._handle_with_retries(record, decoded, handlers)
+            return attributes.type, (decoded, handlers)
+
+    async def _handle_batch(
+        self, ready: Sequence[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]]
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        uow = self._uow_factory()
+        async with uow:
+            for _, record, decoded, handlers in ready:
+                outcomes.append(await self._run_handlers(uow, record, decoded, handlers))
+            await uow.commit()
+        return outcomes
+
+    async def _one_by_one(
+        self, ready: Sequence[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]]
+    ) -> list[Outcome]:
+        return [
+            await self._handle_with_retries(record, decoded, handlers)
+            for _, record, decoded, handlers in ready
+        ]
 
     async def _handle_with_retries(
         self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
@@ -190,16 +253,44 @@ class EventConsumer(Generic[U]):
     ) -> Outcome:
         uow = self._uow_factory()
         async with uow:
-            claimed = await self._inbox.claim(
-                uow.session, decoded.attributes.id, decoded.attributes.type, record.topic
-            )
+            outcome = await self._run_handlers(uow, record, decoded, handlers)
+            await uow.commit()
+        return outcome
+
+    async def _run_handlers(
+        self, uow: U, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
+    ) -> Outcome:
+        """Claim the event in the inbox and run its handlers, inside ``uow``'s transaction and the
+        event's own trace (a ``process <topic>`` consumer span whose parent is the producer's)."""
+        attributes = decoded.attributes
+        with (
+            bound(event_id=attributes.id, event_type=attributes.type, case_id=attributes.subject),
+            self._tracer.start_as_current_span(
+                f"process {record.topic}",
+                context=context_from_headers(record.headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.operation.name": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.consumer.group.name": self.group,
+                    "messaging.message.id": attributes.id,
+                    "messaging.kafka.message.key": attributes.subject or "",
+                    "messaging.kafka.offset": record.offset,
+                    "cloudevents.event_type": attributes.type,
+                    "reintegra.case_id": attributes.subject or "",
+                },
+            ),
+        ):
+            claimed = await self._inbox.claim(uow.session, attributes.id, attributes.type, record.topic)
             if not claimed:
-                log.info("consumer.duplicate_skipped")
+                log.debug("consumer.duplicate_skipped")
                 return Outcome.DUPLICATE
             with uow.handler_scope():
                 for handler in handlers:
                     await handler(decoded.event, uow)
-            await uow.commit()
         log.debug("consumer.processed")
         return Outcome.PROCESSED
 

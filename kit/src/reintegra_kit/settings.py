@@ -59,6 +59,15 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(
         default=100, ge=1, le=10_000, description="Outbox rows published per batch."
     )
+    consumer_batch_size: int = Field(
+        default=250,
+        ge=1,
+        le=10_000,
+        description="Records fetched and handled in one transaction (offsets committed after it).",
+    )
+    consumer_batch_timeout_ms: int = Field(
+        default=100, ge=1, le=60_000, description="Longest wait for records when none are buffered."
+    )
     handler_attempts: int = Field(
         default=3, ge=1, le=20, description="Attempts of a failing handler before its message is parked."
     )

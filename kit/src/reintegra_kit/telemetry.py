@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -41,4 +41,14 @@ def current_traceparent() -> str | None:
 def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     """An OpenTelemetry context whose parent is ``traceparent`` (or an empty one)."""
     carrier: Mapping[str, str] = {"traceparent": traceparent} if traceparent else {}
+    return extract(carrier)
+
+
+def context_from_headers(headers: Sequence[tuple[str, bytes]]) -> otel_context.Context:
+    """The trace context a Kafka record carries (W3C ``traceparent``/``tracestate`` headers)."""
+    carrier = {
+        name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        for name, value in headers
+        if name in ("traceparent", "tracestate")
+    }
     return extract(carrier)

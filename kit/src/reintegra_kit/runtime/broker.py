@@ -81,25 +81,30 @@ class KafkaConnection:
         async def keep_raw(msg: Any) -> Any:
             return msg.body  # decoding is the consumer's job, so that bad data is parked, not looped
 
-        async def on_message(body: bytes, message: KafkaMessage) -> None:
+        async def on_batch(body: Any, message: KafkaMessage) -> None:
+            records = message.raw_message
+            batch = records if isinstance(records, tuple) else (records,)
             try:
-                await consumer.process(message.raw_message)  # type: ignore[arg-type]
+                await consumer.process_batch(batch)  # type: ignore[arg-type]
             except RedeliverError:
-                raise  # NACK: the offset stays, the record comes again after the pause
+                raise  # NACK: every partition of the batch is rewound; it comes again after the pause
 
         # ``body`` stays the raw bytes at run time; its annotation only documents (AsyncAPI) the events
         # handled here, so that the generated document shows their schemas.
-        on_message.__annotations__["body"] = documented_body(list(handled))
+        on_batch.__annotations__["body"] = list[documented_body(list(handled))]  # type: ignore[misc]
         self.broker.subscriber(
             *topics,
             pattern=pattern,
             group_id=group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
+            batch=True,
+            max_records=self._settings.consumer_batch_size,
+            batch_timeout_ms=self._settings.consumer_batch_timeout_ms,
             decoder=keep_raw,
             title=title,
             description=description,
-        )(on_message)
+        )(on_batch)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
