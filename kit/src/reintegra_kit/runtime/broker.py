@@ -85,7 +85,7 @@ class KafkaConnection:
             records = message.raw_message
             batch = records if isinstance(records, tuple) else (records,)
             try:
-                await consumer.process_batch(batch)  # type: ignore[arg-type]
+                await consumer.process_batch(batch)
             except RedeliverError:
                 raise  # NACK: every partition of the batch is rewound; it comes again after the pause
 
