@@ -29,9 +29,7 @@ class PolicyError(Exception):
     """The policy file is invalid; the message names the file and every bad entry."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(
-            f"invalid access policy {source}:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__(f"invalid access policy {source}:\n" + "\n".join(f"  - {p}" for p in problems))
         self.source = source
         self.problems = problems
 

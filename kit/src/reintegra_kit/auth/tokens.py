@@ -131,33 +131,36 @@ class JwksCache:
     _keys: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     _fetched_at: float | None = field(default=None, init=False, repr=False)
     _attempted_at: float | None = field(default=None, init=False, repr=False)
+    _last_error: str = field(default="", init=False, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     fetches: int = field(default=0, init=False)
     """How many times the key set was fetched (observable in tests and logs)."""
 
     async def key(self, kid: str) -> dict[str, Any] | None:
         """The JWK with ``kid``, refreshing the set once if it is unknown or stale; ``None`` if unknown."""
-        now = self.monotonic()
-        stale = self._fetched_at is None or now - self._fetched_at > self.max_age_s
+        stale = self._fetched_at is None or self.monotonic() - self._fetched_at > self.max_age_s
         if kid not in self._keys or stale:
-            await self._refresh(force=stale)
+            await self._refresh()
         return self._keys.get(kid)
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _refresh(self) -> None:
         async with self._lock:
             now = self.monotonic()
             if self._attempted_at is not None and now - self._attempted_at < self.min_refresh_interval_s:
-                if self._keys or not force:
-                    return  # rate limit: the last attempt was a moment ago
+                if not self._keys and self._last_error:  # rate limit: the last attempt was a moment ago
+                    raise KeysUnavailableError(self._last_error)
+                return
             self._attempted_at = now
             try:
                 keys = await self._fetch()
             except (httpx.HTTPError, ValueError) as exc:
+                self._last_error = f"cannot fetch the signing keys: {type(exc).__name__}: {exc}"
                 if self._keys:
                     return  # keep serving the keys we have; try again after the interval
-                raise KeysUnavailableError(f"cannot fetch the signing keys: {exc}") from None
+                raise KeysUnavailableError(self._last_error) from None
             self._keys = keys
             self._fetched_at = now
+            self._last_error = ""
 
     async def _fetch(self) -> dict[str, dict[str, Any]]:
         async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
@@ -248,9 +251,13 @@ class TokenVerifier:
         except jwt.ExpiredSignatureError:
             raise InvalidTokenError("expired", "token expired") from None
         except jwt.ImmatureSignatureError:
-            raise InvalidTokenError("not_yet_valid", "token not valid yet (nbf or iat in the future)") from None
+            raise InvalidTokenError(
+                "not_yet_valid", "token not valid yet (nbf or iat in the future)"
+            ) from None
         except jwt.InvalidAudienceError:
-            raise InvalidTokenError("audience", f"token is not meant for audience {self.audience!r}") from None
+            raise InvalidTokenError(
+                "audience", f"token is not meant for audience {self.audience!r}"
+            ) from None
         except jwt.InvalidIssuerError:
             raise InvalidTokenError("issuer", f"token was not issued by {self.issuer!r}") from None
         except jwt.InvalidSignatureError:
@@ -258,7 +265,9 @@ class TokenVerifier:
         except jwt.MissingRequiredClaimError as exc:
             raise InvalidTokenError("claims", f"claim {exc.claim!r} is missing") from None
         except jwt.InvalidAlgorithmError:
-            raise InvalidTokenError("algorithm", f"algorithm {alg!r} does not match the signing key") from None
+            raise InvalidTokenError(
+                "algorithm", f"algorithm {alg!r} does not match the signing key"
+            ) from None
         except jwt.InvalidTokenError as exc:
             raise InvalidTokenError("malformed", f"token rejected: {type(exc).__name__}") from None
         return principal_from_claims(claims, self.claims)
