@@ -14,9 +14,13 @@ from typing import Annotated
 
 import httpx
 import typer
+from reintegra_contracts.topics import is_agency_code
+from reintegra_kit.auth.issuing import SigningKey, access_token_claims
+from reintegra_kit.auth.policy import PolicyError, load_policy
 from rich.console import Console
 
 from . import demo as demo_flow
+from . import issuer
 from .processes import (
     DEMO_TIMINGS,
     SERVICES,
@@ -26,6 +30,7 @@ from .processes import (
     Started,
     check_ports,
     ensure_kafka,
+    issuer_service,
     kafka,
     kafka_status,
     log_tail,
@@ -144,7 +149,7 @@ class Failed(Exception):
 
 def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
     by_name = {s.service.name: s for s in started or []}
-    for service in reversed(SERVICES):  # consumers first, reception last
+    for service in (*reversed(SERVICES), issuer_service()):  # consumers first, reception, the issuer last
         outcome = stop_service(layout, service, by_name.get(service.name))
         console.print(f"  {service.name:<10} {outcome}")
 
@@ -166,6 +171,11 @@ def _running_banner(stop_kafka: bool) -> None:
     console.print("[bold]Reintegra is running:[/]")
     for s in SERVICES:
         console.print(f"  {s.name:<10} {s.base_url}/docs", highlight=False)
+    console.print(
+        f"  {'issuer':<10} {issuer_service().base_url}/jwks.json  (a token: "
+        "uv run reintegra-stack token --role case_worker --centre HN-CAMR-SPS --country HN)",
+        highlight=False,
+    )
     kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
     console.print(
         f"Stop with Ctrl-C or `uv run reintegra-stack down` ({kafka_note}). Logs: .local/logs/<service>.log",
@@ -200,6 +210,11 @@ def up(
                     markup=False,
                 )
             check_ports(layout)
+            item = start_service(layout, issuer_service(), bootstrap)
+            started.append(item)
+            console.print(
+                f"  {'issuer':<10} {'started' if item.process else 'already running'}, pid {item.pid}"
+            )
             for service in SERVICES:
                 item = start_service(layout, service, bootstrap, extra)
                 started.append(item)
@@ -251,10 +266,10 @@ def down(
 
 @app.command()
 def status() -> None:
-    """Readiness of each service and the status of Kafka."""
+    """Readiness of each service, the local issuer and the status of Kafka."""
     layout = Layout.discover()
     all_ready = True
-    for service in SERVICES:
+    for service in (*SERVICES, issuer_service()):
         pid = running_pid(layout, service)
         ok, detail = _ready(service)
         all_ready &= ok
@@ -277,6 +292,58 @@ def demo(
     """Play the demo flight against services that are already running (idempotent per seed and day)."""
     if not run_demo(flight_size, seed):
         raise typer.Exit(1)
+
+
+@app.command()
+def token(
+    role: Annotated[
+        list[str], typer.Option("--role", help="A role of the access policy (repeat for several).")
+    ],
+    agency: Annotated[str | None, typer.Option(help="Agency code, e.g. hn-senaf.")] = None,
+    centre: Annotated[str | None, typer.Option(help="Reception centre code, e.g. HN-CAMR-SPS.")] = None,
+    country: Annotated[str | None, typer.Option(help="Two-letter country code, e.g. HN.")] = None,
+    subject: Annotated[str | None, typer.Option(help="The token's sub (default: a new random id).")] = None,
+    ttl: Annotated[int, typer.Option(min=60, max=86_400, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print an access token signed by the local issuer (for the APIs' Authorize button or curl).
+
+    Example: curl -H "Authorization: Bearer $(uv run reintegra-stack token --role agency_partner
+    --agency hn-senaf --country HN)" http://127.0.0.1:8103/v1/referrals
+    """
+    problems = []
+    try:
+        policy = load_policy(os.environ.get("REINTEGRA_AUTH_POLICY_FILE") or None)
+    except PolicyError as exc:
+        print(f"reintegra-stack token: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    for name in role:
+        if name not in policy.roles:
+            problems.append(f"unknown role {name!r}; roles of the policy: {', '.join(sorted(policy.roles))}")
+    if agency is not None and not is_agency_code(agency):
+        problems.append(f"--agency {agency!r} is not an agency code (lowercase letters, digits, hyphens)")
+    if country is not None and not (len(country) == 2 and country.isalpha() and country.isupper()):
+        problems.append(f"--country {country!r} is not a two-letter country code such as HN")
+    if problems:
+        for problem in problems:
+            print(f"reintegra-stack token: {problem}", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        key = SigningKey.load_or_create(issuer.key_file(Layout.discover().root))
+        url = issuer.issuer_url()
+    except (OSError, ValueError, StackError) as exc:
+        print(f"reintegra-stack token: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    claims = access_token_claims(
+        issuer=url,
+        audience=issuer.AUDIENCE,
+        subject=subject,
+        roles=role,
+        agency=agency,
+        country=country,
+        centre=centre,
+        ttl_s=ttl,
+    )
+    print(key.sign(claims))
 
 
 if __name__ == "__main__":

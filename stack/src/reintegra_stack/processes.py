@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import issuer
+
 BOOTSTRAP_ENV = "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS"
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 15.0
@@ -47,6 +49,11 @@ SERVICES: tuple[Service, ...] = (
     Service("referral", "reintegra_referral", 8103),
     Service("followup", "reintegra_followup", 8104),
 )
+
+
+def issuer_service() -> Service:
+    """The local OpenID Connect issuer, run like a service (pid file, log, ``/readyz``)."""
+    return Service("issuer", "reintegra_stack.issuer", issuer.port())
 
 
 def find_repo_root() -> Path:
@@ -194,6 +201,8 @@ def service_env(
     layout: Layout, service: Service, bootstrap: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     env = dict(os.environ)
+    for name, value in issuer.service_auth_env().items():
+        env.setdefault(name, value)  # the local issuer, unless the caller points at another provider
     env.update(
         {
             "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
