@@ -75,7 +75,9 @@ def test_the_issuer_serves_discovery_and_its_jwks(running_issuer: str, issuer_en
 
 
 async def test_a_printed_token_verifies_against_the_served_jwks(running_issuer: str) -> None:
-    code, out, err = run_token("--role", "agency_partner", "--agency", "hn-senaf", "--country", "HN", "--ttl", "600")
+    code, out, err = run_token(
+        "--role", "agency_partner", "--agency", "hn-senaf", "--country", "HN", "--ttl", "600"
+    )
     assert code == 0, err
     token = out.strip()
     verifier = TokenVerifier(
@@ -90,10 +92,19 @@ async def test_a_printed_token_verifies_against_the_served_jwks(running_issuer: 
 
 async def test_centre_subject_and_several_roles(running_issuer: str) -> None:
     code, out, _ = run_token(
-        "--role", "case_worker", "--role", "reception_officer", "--centre", "HN-CAMR-SPS", "--subject", "staff-1"
+        "--role",
+        "case_worker",
+        "--role",
+        "reception_officer",
+        "--centre",
+        "HN-CAMR-SPS",
+        "--subject",
+        "staff-1",
     )
     assert code == 0
-    verifier = TokenVerifier(issuer=running_issuer, audience="reintegra", keys=JwksCache(issuer=running_issuer))
+    verifier = TokenVerifier(
+        issuer=running_issuer, audience="reintegra", keys=JwksCache(issuer=running_issuer)
+    )
     principal = await verifier.verify(out.strip())
     assert (principal.subject, principal.centre) == ("staff-1", "HN-CAMR-SPS")
     assert principal.roles == {"case_worker", "reception_officer"}
