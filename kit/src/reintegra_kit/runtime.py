@@ -34,6 +34,7 @@ from .consumer import ConsumerPolicy, EventConsumer, Handler, RedeliverError
 from .db import Database, KitTables
 from .health import health_router
 from .inbox import Inbox
+from .kafka_auth import broker_security, client_options
 from .logging import configure_logging, get_logger
 from .migrations import upgrade_to_head_async
 from .outbox import Outbox, OutboxMessage, OutboxRelay
@@ -78,6 +79,7 @@ class ServiceRuntime(Generic[U]):
             enable_idempotence=True,
             middlewares=(KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),),
             logger=None,
+            security=broker_security(settings),
         )
         self.relay = OutboxRelay(
             self.db,
@@ -209,7 +211,9 @@ class ServiceRuntime(Generic[U]):
     async def _create_topics(self) -> None:
         s = self.settings
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=s.kafka_bootstrap_servers, client_id=f"reintegra-{s.service_name}"
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            client_id=f"reintegra-{s.service_name}",
+            **client_options(s),
         )
         await admin.start()
         try:

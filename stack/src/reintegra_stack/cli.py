@@ -5,22 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import httpx
 import typer
 from reintegra_contracts.topics import is_agency_code
+from reintegra_kit import acl
 from reintegra_kit.auth.issuing import SigningKey, access_token_claims
 from reintegra_kit.auth.policy import PolicyError, load_policy
 from rich.console import Console
 
 from . import demo as demo_flow
 from . import issuer
+from . import kafka_acls as kafka_acls_apply
 from .processes import (
     DEMO_TIMINGS,
     SERVICES,
@@ -292,6 +296,55 @@ def demo(
     """Play the demo flight against services that are already running (idempotent per seed and day)."""
     if not run_demo(flight_size, seed):
         raise typer.Exit(1)
+
+
+@app.command("kafka-acls")
+def kafka_acls(
+    directory: Annotated[
+        Path, typer.Option(help="Service directory whose agencies get users (JSON).")
+    ] = acl.SAMPLE_DIRECTORY,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Passwords of the users (JSON, created; default <kafka state>/credentials.json)."),
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="Prefix of every physical topic name.")] = "",
+) -> None:
+    """Create the Kafka users (SCRAM-SHA-512), topics and ACLs on the local SASL broker.
+
+    Start that broker first: REINTEGRA_KAFKA_SECURITY=sasl deploy/local/kafka.sh start. Each service
+    then runs with REINTEGRA_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT, REINTEGRA_KAFKA_USERNAME=
+    reintegra-<service> and its password from the credentials file.
+    """
+    layout = Layout.discover()
+    env = {**os.environ, "REINTEGRA_KAFKA_SECURITY": "sasl"}
+    try:
+        bootstrap = _sasl_kafka(layout, env, "bootstrap")
+        password = _sasl_kafka(layout, env, "admin-password")
+        state = Path(os.environ.get("REINTEGRA_KAFKA_DIR") or layout.root / ".local" / "kafka-sasl")
+        users = acl.kafka_users(acl.agencies_in_directory(directory), topic_prefix=topic_prefix)
+        passwords = kafka_acls_apply.load_credentials(credentials or state / "credentials.json", users)
+        done = kafka_acls_apply.apply(bootstrap, password, users, passwords)
+    except (StackError, ValueError, RuntimeError, OSError) as exc:
+        print(f"reintegra-stack kafka-acls: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # kafka-python's errors (broker down, authentication failed)
+        print(f"reintegra-stack kafka-acls: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]✓[/] {done.users} users on {bootstrap}: {len(done.topics_created)} topics created, "
+        f"{done.acls_created} ACLs added, {done.acls_deleted} removed; passwords in "
+        f"{credentials or state / 'credentials.json'}",
+        highlight=False,
+    )
+
+
+def _sasl_kafka(layout: Layout, env: dict[str, str], command: str) -> str:
+    result = subprocess.run(
+        ["bash", str(layout.kafka_script), command], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0 or not result.stdout.strip():
+        raise StackError(f"deploy/local/kafka.sh {command} failed: {result.stderr.strip()}")
+    return result.stdout.strip().splitlines()[-1]
 
 
 @app.command()
