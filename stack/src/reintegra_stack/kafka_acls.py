@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,6 +140,22 @@ def existing_acls(admin: KafkaAdminClient, principal: str) -> set[AclKey]:
     }
 
 
+def _wait_until_visible(admin: KafkaAdminClient, users: Sequence[KafkaUser], timeout_s: float = 30.0) -> None:
+    """ACLs reach the authorizer through the metadata log a moment after they are accepted: wait, so
+    that the caller's next step (and the next ``apply``) sees them."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(users)
+    while pending:
+        pending = [u for u in pending if existing_acls(admin, f"User:{u.name}") != desired_acls(u)]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"ACLs of {', '.join(u.name for u in pending)} not in effect after {timeout_s:.0f} s"
+            )
+        time.sleep(0.2)
+
+
 def apply(
     bootstrap: str,
     admin_password: str,
@@ -177,6 +194,7 @@ def apply(
             for extra in sorted(have - want):
                 admin.delete_acls([_filter(extra)])
                 deleted += 1
+        _wait_until_visible(admin, users)
         return Applied(len(users), missing, created, deleted)
     finally:
         admin.close()
