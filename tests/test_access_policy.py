@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+from reintegra_kit.auth import matrix
 from reintegra_kit.auth.policy import load_policy
 
 SERVICES = ("reception", "assessment", "referral", "followup")
@@ -45,3 +46,13 @@ def test_every_route_has_a_policy_entry_and_every_entry_a_route(service: str, tm
 
 def test_the_policy_names_only_these_services() -> None:
     assert set(load_policy().services()) == set(SERVICES)
+
+
+def test_the_access_control_document_shows_the_policy_as_it_is(tmp_path: Path) -> None:
+    """docs/access-control.md's matrix is generated from the policy file; a change to one without the
+    other fails here (`uv run python -m reintegra_kit.auth.matrix` regenerates it)."""
+    document = Path(__file__).resolve().parents[1] / matrix.DOCUMENT
+    assert matrix.main(["--check", "--document", str(document)]) == 0
+    stale = tmp_path / "access-control.md"
+    stale.write_text(document.read_text().replace("| `case.read` | own_centre", "| `case.read` | all"))
+    assert matrix.main(["--check", "--document", str(stale)]) == 1
