@@ -1,7 +1,7 @@
 """The access policy as Markdown tables, kept in ``docs/access-control.md`` between two markers.
 
-    uv run python -m reintegra_kit.auth.matrix           # rewrite the generated part of the document
-    uv run python -m reintegra_kit.auth.matrix --check   # exit 1 if it drifted from the policy file
+uv run python -m reintegra_kit.auth.matrix           # rewrite the generated part of the document
+uv run python -m reintegra_kit.auth.matrix --check   # exit 1 if it drifted from the policy file
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def render(policy: Policy) -> str:
     lines += [f"| `{role}` | {description} |" for role, description in policy.roles.items()]
     lines += [
         "",
-        "### Operations × roles",
+        "### Operations by role",
         "",
         "Each cell is the record scope granted (`own_centre`, `own_agency`, `own_country`, `all`); "
         "— means refused.",
