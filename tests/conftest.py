@@ -5,10 +5,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from reintegra_kit.registry import discover
 
 from .support import ServiceProcess
 
-SERVICES = ("reception", "assessment", "referral", "followup")
+SERVICES = tuple(spec.name for spec in discover(Path(__file__).resolve().parents[1]))
+"""Every service of the registry (each ``services/<name>/…/service.toml``)."""
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from reintegra_kit.migrations import alembic_config, upgrade_to_head_async
 from sqlalchemy.ext.asyncio import create_async_engine
 
-SERVICES = ("reception", "assessment", "referral", "followup")
+from .conftest import SERVICES
 
 
 async def schema_differences(url: str, metadata: Any) -> list[Any]:

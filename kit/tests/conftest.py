@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from reintegra_kit.db import Database, KitTables, define_kit_tables, new_metadata
@@ -28,7 +27,8 @@ async def open_db(url: str, schema: Schema) -> Database:
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path: Path, schema: Schema) -> AsyncIterator[Database]:
-    db = await open_db(f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}", schema)
-    yield db
-    await db.dispose()
+async def db(database_url: str, schema: Schema) -> AsyncIterator[Database]:
+    """The kit's tables on SQLite and on PostgreSQL: each adapter test runs on both."""
+    database = await open_db(database_url, schema)
+    yield database
+    await database.dispose()

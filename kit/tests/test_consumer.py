@@ -11,6 +11,7 @@ import pytest
 from reintegra_contracts import encode
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
+from reintegra_kit.domain import ConflictError, DomainError
 from reintegra_kit.db import Database
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
@@ -80,24 +81,24 @@ async def count(db: Database, table: Any) -> int:
 
 
 async def test_an_event_is_handled_once_and_a_redelivery_changes_nothing(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
         await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
 
     dead = DeadLetters()
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     record = record_of(due_event())
 
     assert await consumer.process(record) is Outcome.PROCESSED
     assert await consumer.process(record) is Outcome.DUPLICATE
-    assert await count(sqlite_db, schema.effects) == 1
-    assert await count(sqlite_db, schema.kit.inbox) == 1
+    assert await count(db, schema.effects) == 1
+    assert await count(db, schema.kit.inbox) == 1
     assert dead.sent == []
 
 
 async def test_a_message_without_cloudevents_headers_is_parked_at_once(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     calls = 0
 
@@ -106,7 +107,7 @@ async def test_a_message_without_cloudevents_headers_is_parked_at_once(
         calls += 1
 
     dead = DeadLetters()
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     outcome = await consumer.process(FakeRecord(value=b"not json", headers=[]))
     assert outcome is Outcome.PARKED
     assert calls == 0
@@ -120,18 +121,20 @@ async def test_a_message_without_cloudevents_headers_is_parked_at_once(
 
 
 async def test_invalid_data_is_parked_with_the_field_that_is_wrong(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     dead = DeadLetters()
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
         raise AssertionError("must not be called")
 
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     good = record_of(due_event())
     bad = FakeRecord(
-        value=good.value.replace(b'"reason":"post_arrival"', b'"reason":"whenever"'), headers=good.headers
-    )  # type: ignore[union-attr]
+        value=good.value.replace(b'"reason":"post_arrival"', b'"reason":"whenever"'),  # type: ignore[union-attr]
+        headers=good.headers,
+        key=good.key,
+    )
     assert await consumer.process(bad) is Outcome.PARKED
     reason = dead.sent[0][3]["reintegra_dlq_reason"]
     assert "reason" in reason
@@ -139,14 +142,14 @@ async def test_invalid_data_is_parked_with_the_field_that_is_wrong(
 
 
 async def test_an_unknown_event_type_is_parked_and_a_known_unhandled_one_is_skipped(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     dead = DeadLetters()
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
         return None
 
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     unhandled = record_of(
         FollowupScheduled(
             case_id=uuid4(),
@@ -165,7 +168,7 @@ async def test_an_unknown_event_type_is_parked_and_a_known_unhandled_one_is_skip
 
 
 async def test_a_handler_that_keeps_failing_is_retried_then_parked_and_its_effects_rolled_back(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     attempts = 0
 
@@ -176,7 +179,7 @@ async def test_a_handler_that_keeps_failing_is_retried_then_parked_and_its_effec
         raise ValueError("no service covers this municipality")
 
     dead = DeadLetters()
-    consumer = make_consumer(sqlite_db, schema, handler, dead, attempts=3)
+    consumer = make_consumer(db, schema, handler, dead, attempts=3)
     assert await consumer.process(record_of(due_event())) is Outcome.PARKED
     assert attempts == 3
     headers = dead.sent[0][3]
@@ -184,11 +187,11 @@ async def test_a_handler_that_keeps_failing_is_retried_then_parked_and_its_effec
     assert headers["reintegra_dlq_error_type"] == "ValueError"
     assert headers["reintegra_dlq_attempts"] == "3"
     assert "ValueError" in headers["reintegra_dlq_stacktrace"]
-    assert await count(sqlite_db, schema.effects) == 0
-    assert await count(sqlite_db, schema.kit.inbox) == 0
+    assert await count(db, schema.effects) == 0
+    assert await count(db, schema.kit.inbox) == 0
 
 
-async def test_a_handler_that_fails_once_succeeds_on_retry(sqlite_db: Database, schema: Schema) -> None:
+async def test_a_handler_that_fails_once_succeeds_on_retry(db: Database, schema: Schema) -> None:
     attempts = 0
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
@@ -199,21 +202,90 @@ async def test_a_handler_that_fails_once_succeeds_on_retry(sqlite_db: Database, 
         await uow.session.execute(insert(schema.effects).values(event_id="done"))
 
     dead = DeadLetters()
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     assert await consumer.process(record_of(due_event())) is Outcome.PROCESSED
-    assert await count(sqlite_db, schema.effects) == 1
+    assert await count(db, schema.effects) == 1
     assert dead.sent == []
 
 
 async def test_a_database_outage_asks_for_redelivery_instead_of_parking(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("db down"))
 
     dead = DeadLetters()
-    consumer = make_consumer(sqlite_db, schema, handler, dead)
+    consumer = make_consumer(db, schema, handler, dead)
     with pytest.raises(RedeliverError):
         await consumer.process(record_of(due_event()))
     assert dead.sent == []
-    assert await count(sqlite_db, schema.kit.inbox) == 0
+    assert await count(db, schema.kit.inbox) == 0
+
+
+async def test_a_record_whose_key_is_not_its_case_id_is_parked_at_once(db: Database, schema: Schema) -> None:
+    calls = 0
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+
+    dead = DeadLetters()
+    consumer = make_consumer(db, schema, handler, dead)
+    good = record_of(due_event())
+    for key in (b"another-case", None):
+        assert await consumer.process(FakeRecord(value=good.value, headers=good.headers, key=key)) is Outcome.PARKED
+    assert calls == 0
+    assert all("is not the event's case id" in h["reintegra_dlq_reason"] for *_, h in dead.sent)
+    assert await consumer.process(good) is Outcome.PROCESSED
+    assert calls == 1
+
+
+async def test_a_business_refusal_is_recorded_and_answered_once_never_retried_nor_parked(
+    db: Database, schema: Schema
+) -> None:
+    attempts = 0
+    answers: list[str] = []
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        await uow.session.execute(insert(schema.effects).values(event_id="must-roll-back"))
+        raise ConflictError("follow-up is 'closed'; it cannot fall due")
+
+    async def answer(event: FollowupDue, error: DomainError, uow: UnitOfWork) -> None:
+        answers.append(f"{error.code}: {error}")
+        await uow.session.execute(insert(schema.effects).values(event_id="answered"))
+
+    dead = DeadLetters()
+    outbox = Outbox(schema.kit, "/test")
+    consumer: EventConsumer[UnitOfWork] = EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        refusal_handlers={FollowupDue: answer},
+        publish_raw=dead,
+        policy=ConsumerPolicy(attempts=3, backoff_s=0.0, infrastructure_pause_s=0.0),
+        sleep=no_sleep,
+    )
+    record = record_of(due_event())
+    assert await consumer.process(record) is Outcome.REFUSED
+    assert await consumer.process(record) is Outcome.DUPLICATE  # answered once
+    assert attempts == 1
+    assert answers == ["conflict: follow-up is 'closed'; it cannot fall due"]
+    assert dead.sent == []
+    async with db.session() as s:
+        effects = (await s.execute(select(schema.effects.c.event_id))).scalars().all()
+        inbox = (await s.execute(select(schema.kit.inbox.c.outcome, schema.kit.inbox.c.detail))).all()
+    assert effects == ["answered"]
+    assert [tuple(r) for r in inbox] == [("refused", "follow-up is 'closed'; it cannot fall due")]
+
+
+async def test_handlers_cannot_commit_the_consumers_transaction(db: Database, schema: Schema) -> None:
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        await uow.commit()
+
+    dead = DeadLetters()
+    consumer = make_consumer(db, schema, handler, dead, attempts=1)
+    assert await consumer.process(record_of(due_event())) is Outcome.PARKED
+    assert dead.sent[0][3]["reintegra_dlq_error_type"] == "HandlerCommitError"

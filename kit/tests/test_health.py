@@ -23,10 +23,9 @@ def test_ready_only_when_every_dependency_answers() -> None:
     assert client({"database": ok, "kafka": ok}).get("/readyz").status_code == 200
     response = client({"database": ok, "kafka": down}).get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"] == {
-        "database": "ok",
-        "kafka": "failing: ConnectionError: Kafka at 127.0.0.1:9092 does not answer",
-    }
+    # which dependency fails, never why: host names and ports stay out of an unauthenticated answer
+    assert response.json()["checks"] == {"database": "ok", "kafka": "failing"}
+    assert "9092" not in response.text
 
 
 def test_alive_even_when_not_ready() -> None:

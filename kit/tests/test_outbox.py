@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason
 from reintegra_kit.db import Database
-from reintegra_kit.outbox import Outbox, OutboxMessage, OutboxRelay
+from reintegra_kit.outbox import Outbox, OutboxMessage, OutboxRelay, UndeclaredEventError
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select
 
@@ -46,30 +48,30 @@ class Recorder:
 
 
 async def test_events_are_staged_only_when_the_transaction_commits(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     outbox = Outbox(schema.kit, "/reintegra/test")
-    async with UnitOfWork(sqlite_db, outbox) as uow:
+    async with UnitOfWork(db, outbox) as uow:
         await uow.emit(due_event())
         # leaving without commit rolls back
-    async with UnitOfWork(sqlite_db, outbox) as uow:
+    async with UnitOfWork(db, outbox) as uow:
         await uow.emit(due_event())
         await uow.commit()
-    async with sqlite_db.session() as s:
+    async with db.session() as s:
         assert await outbox.pending_count(s) == 1
 
 
 async def test_the_relay_publishes_in_order_with_cloudevents_headers_and_marks_rows(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     outbox = Outbox(schema.kit, "/reintegra/test")
     events = [due_event() for _ in range(3)]
-    async with UnitOfWork(sqlite_db, outbox) as uow:
+    async with UnitOfWork(db, outbox) as uow:
         for e in events:
             await uow.emit(e)
         await uow.commit()
     recorder = Recorder()
-    relay = OutboxRelay(sqlite_db, schema.kit, recorder)
+    relay = OutboxRelay(db, schema.kit, recorder)
     assert await relay.publish_pending() == 3
     assert await relay.publish_pending() == 0
     assert [m.key.decode() for m in recorder.sent] == [str(e.case_id) for e in events]
@@ -79,40 +81,94 @@ async def test_the_relay_publishes_in_order_with_cloudevents_headers_and_marks_r
     assert first.headers["ce_source"] == "/reintegra/test"
     assert first.headers["ce_subject"] == str(events[0].case_id)
     assert first.headers["content-type"] == "application/json"
-    async with sqlite_db.session() as s:
+    async with db.session() as s:
         assert await outbox.pending_count(s) == 0
 
 
-async def test_a_failed_publish_stays_pending_with_its_error(sqlite_db: Database, schema: Schema) -> None:
+async def test_a_failed_publish_stays_pending_with_its_error(db: Database, schema: Schema) -> None:
     outbox = Outbox(schema.kit, "/reintegra/test")
-    async with UnitOfWork(sqlite_db, outbox) as uow:
+    async with UnitOfWork(db, outbox) as uow:
         await uow.emit(due_event())
         await uow.emit(due_event())
         await uow.commit()
-    relay = OutboxRelay(sqlite_db, schema.kit, Recorder(fail_on={2}))
+    relay = OutboxRelay(db, schema.kit, Recorder(fail_on={2}))
     assert await relay.publish_pending() == 1
-    async with sqlite_db.session() as s:
+    async with db.session() as s:
         row = (await s.execute(select(schema.kit.outbox).where(schema.kit.outbox.c.id == 2))).one()
     assert row.published_at is None
     assert "broker unreachable" in row.last_error
     assert row.attempts == 1
     retry = Recorder()
-    assert await OutboxRelay(sqlite_db, schema.kit, retry).publish_pending() == 1
+    assert await OutboxRelay(db, schema.kit, retry).publish_pending() == 1
     assert [m.id for m in retry.sent] == [2]
 
 
 async def test_the_relay_publishes_inside_the_trace_of_the_request_that_wrote_the_row(
-    sqlite_db: Database, schema: Schema
+    db: Database, schema: Schema
 ) -> None:
     tracer = TracerProvider().get_tracer("test")
     outbox = Outbox(schema.kit, "/reintegra/test")
     with tracer.start_as_current_span("POST /v1/arrivals") as span:
         request_trace = span.get_span_context().trace_id
-        async with UnitOfWork(sqlite_db, outbox) as uow:
+        async with UnitOfWork(db, outbox) as uow:
             await uow.emit(due_event())
             await uow.commit()
     recorder = Recorder()
-    await OutboxRelay(sqlite_db, schema.kit, recorder).publish_pending()
+    await OutboxRelay(db, schema.kit, recorder).publish_pending()
     assert recorder.trace_ids == [request_trace]
     assert recorder.sent[0].traceparent is not None
     assert f"{request_trace:032x}" in recorder.sent[0].traceparent
+
+
+async def test_a_failed_send_holds_back_the_later_events_of_its_case_but_not_other_cases(
+    db: Database, schema: Schema
+) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    case_a = uuid4()
+    a_events = [due_event().model_copy(update={"case_id": case_a}) for _ in range(3)]
+    b_event = due_event()
+    async with UnitOfWork(db, outbox) as uow:
+        for e in [a_events[0], b_event, a_events[1], a_events[2]]:  # rows 1..4
+            await uow.emit(e)
+        await uow.commit()
+    failing = Recorder(fail_on={1})  # the first event of case A cannot be sent
+    assert await OutboxRelay(db, schema.kit, failing).publish_pending() == 1
+    # case B went out; nothing of case A did, so A's second event cannot overtake its first
+    assert [m.key.decode() for m in failing.sent] == [str(b_event.case_id)]
+    retry = Recorder()
+    assert await OutboxRelay(db, schema.kit, retry).publish_pending() == 3
+    assert [m.id for m in retry.sent] == [1, 3, 4]
+
+
+async def test_each_event_of_a_case_is_sent_only_after_the_previous_one_was_acknowledged(
+    db: Database, schema: Schema
+) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    case_a = uuid4()
+    async with UnitOfWork(db, outbox) as uow:
+        for _ in range(3):
+            await uow.emit(due_event().model_copy(update={"case_id": case_a}))
+        await uow.emit(due_event())
+        await uow.commit()
+    log: list[str] = []
+
+    async def publish(message: OutboxMessage) -> Any:
+        log.append(f"send {message.id}")
+
+        async def ack() -> None:
+            await asyncio.sleep(0.01)
+            log.append(f"ack {message.id}")
+
+        return ack()
+
+    assert await OutboxRelay(db, schema.kit, publish).publish_pending() == 4
+    for earlier, later in ((1, 2), (2, 3)):
+        assert log.index(f"ack {earlier}") < log.index(f"send {later}")
+    assert log.index("send 4") < log.index("ack 1")  # other cases are not held up
+
+
+async def test_the_outbox_refuses_an_event_the_service_does_not_declare(db: Database, schema: Schema) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test", declared=frozenset({"org.reintegra.followup.followup_scheduled.v1"}))
+    async with UnitOfWork(db, outbox) as uow:
+        with pytest.raises(UndeclaredEventError, match="followup_due"):
+            await uow.emit(due_event())

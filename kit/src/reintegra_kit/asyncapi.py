@@ -1,15 +1,15 @@
 """AsyncAPI 3.0 documents of the services, generated from their FastStream brokers.
 
-The runtime's subscribers receive raw bytes (the kit's consumer decodes and validates them, so that bad
-records are parked) and its outbox relay publishes with ``broker.publish``; so that the document still
-shows what travels, :class:`~reintegra_kit.runtime.ServiceRuntime` annotates its subscriber with the
-events it handles (:func:`documented_body`, documentation only: the value stays the raw bytes) and
-declares a documentation-only publisher per topic it produces, typed with the events of the contracts
-catalogue whose ``producer`` is the service (:func:`produced_events`, :func:`event_union`).
+The documents say what is *implemented*, not what the catalogue plans: the runtime's subscribers are
+annotated with the events their handlers take (:func:`documented_body`, documentation only: the value
+stays the raw bytes the kit's consumer decodes and validates, so that bad records are parked), and a
+documentation-only publisher per produced topic is typed with the events the service's registry entry
+(``service.toml``) says it emits — the outbox refuses any other, so the two cannot drift.
 
-``python -m reintegra_kit.asyncapi [--check]`` builds each service with its default settings (nothing
-connects anywhere), writes ``docs/asyncapi/<service>.json`` and, with ``--check``, fails when a
-committed document differs. The services are imported by name, so the kit does not depend on them.
+``python -m reintegra_kit.asyncapi [--check]`` builds each service of the registry with its default
+settings (nothing connects anywhere), writes ``docs/asyncapi/<service>.json`` and, with ``--check``,
+fails when a committed document differs. The services are imported by name, so the kit does not
+depend on them.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from typing import Annotated, Any
 from pydantic import PlainValidator
 from reintegra_contracts import Event, all_event_classes
 from reintegra_contracts.topics import DEAD_LETTER_SUFFIX
-
-SERVICES = ("reception", "assessment", "referral", "followup")
-"""The services documented, each importable as ``reintegra_<service>.bootstrap`` with ``build(settings)``."""
 
 ENV_PREFIX = "REINTEGRA_"
 
@@ -67,11 +64,6 @@ DLQ_HEADERS: dict[str, Any] = {
 
 
 # -- what the runtime declares -----------------------------------------------------------------------
-
-
-def produced_events(service_name: str, topic: str) -> list[type[Event]]:
-    """The catalogue's events that ``service_name`` produces on the (logical) ``topic``."""
-    return [e for e in all_event_classes() if e.producer == service_name and e.topic == topic]
 
 
 def event_union(events: Sequence[type[Event]]) -> Any:
@@ -206,8 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dir", type=Path, default=default_dir(), help="output folder (default: %(default)s)"
     )
     parser.add_argument("--check", action="store_true", help="fail if a committed document is out of date")
-    parser.add_argument("services", nargs="*", default=list(SERVICES), help="services (default: all)")
+    parser.add_argument("services", nargs="*", help="services (default: every service of the registry)")
     args = parser.parse_args(argv)
+    if not args.services:
+        from .registry import discover, repository_root
+
+        args.services = [spec.name for spec in discover(repository_root())]
     directory: Path = args.dir
     _without_environment()
     wanted = {f"{s}.json": render(build_document(s)) for s in args.services}

@@ -8,15 +8,20 @@ Policy (see docs/adr/0004-ack-retry-park.md):
   message is parked with the last error;
 * an outage of the database or the broker is not the message's fault: the message is redelivered
   (the offset is not committed) after a pause, however long the outage lasts;
+* a record whose Kafka key is not its case id is parked at once: per-case order depends on the key;
+* a handler that raises a :class:`~reintegra_kit.domain.DomainError` *refuses* the message: its effects
+  roll back, the refusal is recorded once in the inbox with the reason (and answered by the service's
+  refusal handler, if it has one), and the message is neither retried nor parked;
 * events of the published language that this service does not handle are skipped;
 * the offset is committed only after the handler's transaction (effects + inbox row) committed, or
-  after the message was parked.
+  after the message was parked or its refusal recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +36,9 @@ from reintegra_contracts import (
     headers_to_attributes,
 )
 from reintegra_contracts.topics import dead_letter_topic
-from sqlalchemy.exc import DBAPIError, OperationalError
 
+from .domain import DomainError
+from .errors import is_infrastructure_error
 from .inbox import Inbox
 from .logging import bound, get_logger
 from .uow import UnitOfWork
@@ -40,8 +46,12 @@ from .uow import UnitOfWork
 log = get_logger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
-Handler = Callable[[Any, U], Awaitable[None]]
-"""``async def handler(event, uow)``: change state and emit events; the consumer commits."""
+Handler = Callable[[Any, U], Awaitable[Any]]
+"""A bound handler ``await handler(event, uow)`` (see :mod:`reintegra_kit.handlers`); the consumer commits."""
+
+RefusalHandler = Callable[[Any, DomainError, U], Awaitable[Any]]
+"""``await on_refused(message, error, uow)``: answer a refused message (e.g. tell the sending agency),
+in the transaction that records the refusal."""
 
 
 class Record(Protocol):
@@ -66,6 +76,11 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
     PARKED = "parked"
+    REFUSED = "refused"
+
+
+OutcomeObserver = Callable[["Record", str | None, Outcome, float], None]
+"""Called after each record with (record, event type or None, outcome, seconds spent): metrics."""
 
 
 class RedeliverError(Exception):
@@ -74,15 +89,6 @@ class RedeliverError(Exception):
 
 PublishRaw = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[Any]]
 """``publish(topic, key, value, headers)``, awaited until the broker acknowledged it."""
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, ConnectionError, TimeoutError)
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database or the network failed, not the message."""
-    if isinstance(exc, INFRASTRUCTURE_ERRORS):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True)
@@ -105,14 +111,18 @@ class EventConsumer(Generic[U]):
         publish_raw: PublishRaw,
         policy: ConsumerPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        refusal_handlers: Mapping[type[Event], RefusalHandler[U]] | None = None,
+        observe: OutcomeObserver | None = None,
     ) -> None:
         self.group = group
         self._uow_factory = uow_factory
         self._inbox = inbox
         self._handlers = {cls.event_type: list(hs) for cls, hs in handlers.items()}
+        self._on_refused = {cls.event_type: h for cls, h in (refusal_handlers or {}).items()}
         self._publish_raw = publish_raw
         self._policy = policy or ConsumerPolicy()
         self._sleep = sleep
+        self._observe = observe
 
     @property
     def handled_types(self) -> list[str]:
@@ -120,23 +130,40 @@ class EventConsumer(Generic[U]):
 
     async def process(self, record: Record) -> Outcome:
         """Process one record; raise :class:`RedeliverError` if it must be delivered again."""
+        started = time.perf_counter()
+        event_type: str | None = None
+        outcome = Outcome.PARKED
+        try:
+            event_type, outcome = await self._process(record)
+        finally:
+            if self._observe is not None:
+                self._observe(record, event_type, outcome, time.perf_counter() - started)
+        return outcome
+
+    async def _process(self, record: Record) -> tuple[str | None, Outcome]:
         try:
             attributes = headers_to_attributes(record.headers)
         except ContractError as exc:
-            return await self._park(record, exc, attempts=0)
+            return None, await self._park(record, exc, attempts=0)
         with bound(event_id=attributes.id, event_type=attributes.type, case_id=attributes.subject):
             handlers = self._handlers.get(attributes.type)
             if handlers is None:
                 if event_class(attributes.type) is not None:
-                    return Outcome.SKIPPED  # a known event this service has no interest in
-                return await self._park(
-                    record, None, attempts=0, reason=f"unknown event type {attributes.type!r}"
+                    return attributes.type, Outcome.SKIPPED  # a known event this service ignores
+                reason = f"unknown event type {attributes.type!r}"
+                return attributes.type, await self._park(record, None, attempts=0, reason=reason)
+            key = record.key.decode("utf-8", errors="replace") if record.key is not None else None
+            if key != attributes.subject:
+                reason = (
+                    f"the record key {key!r} is not the event's case id (ce_subject "
+                    f"{attributes.subject!r}); per-case order depends on the key"
                 )
+                return attributes.type, await self._park(record, None, attempts=0, reason=reason)
             try:
                 decoded = decode(record.headers, record.value or b"")
             except ContractError as exc:
-                return await self._park(record, exc, attempts=0)
-            return await self._handle_with_retries(record, decoded, handlers)
+                return attributes.type, await self._park(record, exc, attempts=0)
+            return attributes.type, await self._handle_with_retries(record, decoded, handlers)
 
     async def _handle_with_retries(
         self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
@@ -145,6 +172,8 @@ class EventConsumer(Generic[U]):
         for attempt in range(1, self._policy.attempts + 1):
             try:
                 return await self._handle_once(record, decoded, handlers)
+            except DomainError as refusal:
+                return await self._refuse(record, decoded, refusal)
             except Exception as exc:
                 if is_infrastructure_error(exc):
                     log.warning("consumer.infrastructure_error", error=repr(exc))
@@ -167,11 +196,30 @@ class EventConsumer(Generic[U]):
             if not claimed:
                 log.info("consumer.duplicate_skipped")
                 return Outcome.DUPLICATE
-            for handler in handlers:
-                await handler(decoded.event, uow)
+            with uow.handler_scope():
+                for handler in handlers:
+                    await handler(decoded.event, uow)
             await uow.commit()
-        log.info("consumer.processed")
+        log.debug("consumer.processed")
         return Outcome.PROCESSED
+
+    async def _refuse(self, record: Record, decoded: DecodedEvent, refusal: DomainError) -> Outcome:
+        """Record the refusal once (a redelivery is then a duplicate) and answer it, in one transaction."""
+        attributes = decoded.attributes
+        uow = self._uow_factory()
+        async with uow:
+            claimed = await self._inbox.claim(
+                uow.session, attributes.id, attributes.type, record.topic, refused=str(refusal)
+            )
+            if not claimed:
+                return Outcome.DUPLICATE
+            answer = self._on_refused.get(attributes.type)
+            if answer is not None:
+                with uow.handler_scope():
+                    await answer(decoded.event, refusal, uow)
+            await uow.commit()
+        log.warning("consumer.refused", reason=str(refusal)[:500], code=refusal.code)
+        return Outcome.REFUSED
 
     async def _park(
         self, record: Record, error: BaseException | None, *, attempts: int, reason: str | None = None

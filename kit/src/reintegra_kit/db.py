@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     event,
     text,
 )
@@ -44,14 +45,19 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 @dataclass(frozen=True)
 class KitTables:
-    """The outbox and inbox tables of one service's database."""
+    """The outbox, inbox and timers tables of one service's database."""
 
     outbox: Table
     inbox: Table
+    timers: Table
 
 
 def define_kit_tables(metadata: MetaData) -> KitTables:
-    """Declare the outbox and inbox tables on ``metadata`` (each service has its own database)."""
+    """Declare the kit's tables on ``metadata`` (each service has its own database).
+
+    Their migrations are frozen functions of :mod:`reintegra_kit.migrations` (``create_kit_tables_v1``,
+    ``upgrade_kit_tables_v2``); a change here needs a new one and a migration in every service.
+    """
     outbox = Table(
         "outbox",
         metadata,
@@ -79,8 +85,34 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         Column("event_type", String(200), nullable=False),
         Column("topic", String(249), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column(
+            "outcome",
+            String(20),
+            nullable=False,
+            server_default=text("'processed'"),
+            comment="processed | refused (a business rejection, answered once, never retried)",
+        ),
+        Column("detail", Text, nullable=True, comment="Why it was refused (no personal data)"),
     )
-    return KitTables(outbox=outbox, inbox=inbox)
+    timers = Table(
+        "timers",
+        metadata,
+        Column("id", AutoId, primary_key=True, autoincrement=True),
+        Column("kind", String(100), nullable=False, comment="What fires, e.g. followup.due"),
+        Column("timer_key", String(200), nullable=False, comment="Business key, unique per kind"),
+        Column("case_id", String(64), nullable=True, comment="Pseudonymous case id (logs, traces)"),
+        Column("due_at", DateTime(timezone=True), nullable=False),
+        Column("payload", Text, nullable=False, comment="JSON object given to the handler"),
+        Column("traceparent", String(64), nullable=True, comment="Trace the firing continues"),
+        Column("status", String(20), nullable=False, comment="scheduled | fired | cancelled | failed"),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("fired_at", DateTime(timezone=True), nullable=True),
+        UniqueConstraint("kind", "timer_key", name="uq_timers_kind_key"),
+        Index("ix_timers_due", "status", "due_at"),
+    )
+    return KitTables(outbox=outbox, inbox=inbox, timers=timers)
 
 
 async def insert_or_ignore(
@@ -115,6 +147,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
@@ -132,6 +165,9 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # SQLAlchemy, not the driver, decides where transactions begin (the driver's own handling breaks
+    # SAVEPOINT, which the timer runner and the batch consumer use): see _sqlite_begin.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the HTTP API read while the relay or a consumer writes; busy_timeout waits for the lock.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -139,3 +175,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE: take the write lock at the start. A deferred transaction that reads and then writes
+    # fails at once with "database is locked" when another writer committed meanwhile (busy_timeout
+    # cannot help a lock upgrade); waiting at BEGIN is what SQLite's documentation recommends.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -16,8 +16,11 @@ class Inbox:
         self._group = consumer_group
         self._clock = clock or SystemClock()
 
-    async def claim(self, session: AsyncSession, event_id: str, event_type: str, topic: str) -> bool:
-        """Record ``event_id`` as processed; False if it already was (the caller then does nothing).
+    async def claim(
+        self, session: AsyncSession, event_id: str, event_type: str, topic: str, *, refused: str | None = None
+    ) -> bool:
+        """Record ``event_id`` as processed (or, with ``refused``, as refused for that reason); False if
+        it already was (the caller then does nothing).
 
         The insert takes the row's key lock, so a concurrent duplicate waits for this transaction and
         then sees the row.
@@ -31,6 +34,8 @@ class Inbox:
                 "event_type": event_type,
                 "topic": topic,
                 "processed_at": self._clock.now(),
+                "outcome": "refused" if refused is not None else "processed",
+                "detail": refused[:2000] if refused is not None else None,
             },
             ["consumer_group", "event_id"],
         )

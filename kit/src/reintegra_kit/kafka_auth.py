@@ -1,9 +1,11 @@
-"""How a service authenticates to Kafka: ``REINTEGRA_KAFKA_SECURITY_PROTOCOL`` and the SASL settings,
-for FastStream's broker and for plain aiokafka clients (admin, dead-letter tools)."""
+"""How a service authenticates to Kafka, for FastStream's broker: the SASL settings
+(``REINTEGRA_KAFKA_SECURITY_PROTOCOL``, ``…_SASL_MECHANISM``, ``…_USERNAME``, ``…_PASSWORD``) as one
+security object. Plain aiokafka clients take them from ``ServiceSettings.kafka_client_options``."""
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -11,6 +13,14 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from .settings import ServiceSettings
 
 _SASL = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+SECURITY_OPTIONS = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_plain_username",
+    "sasl_plain_password",
+    "ssl_context",
+)
+"""The aiokafka options that FastStream's broker takes as one ``security`` object instead."""
 
 
 def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -26,16 +36,6 @@ def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
     )
 
 
-def client_options(settings: ServiceSettings) -> dict[str, Any]:
-    """Keyword arguments for aiokafka clients (``AIOKafkaAdminClient``, producers, consumers)."""
-    if settings.kafka_security_protocol == "PLAINTEXT":
-        return {}
-    options: dict[str, Any] = {
-        "security_protocol": settings.kafka_security_protocol,
-        "sasl_mechanism": settings.kafka_sasl_mechanism,
-        "sasl_plain_username": settings.kafka_username,
-        "sasl_plain_password": settings.kafka_password.get_secret_value(),
-    }
-    if settings.kafka_security_protocol == "SASL_SSL":
-        options["ssl_context"] = ssl.create_default_context()
-    return options
+def without_security(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without the security ones (given to the broker as :func:`broker_security`)."""
+    return {k: v for k, v in options.items() if k not in SECURITY_OPTIONS}

@@ -124,3 +124,53 @@ def drop_kit_tables_v1() -> None:
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def upgrade_kit_tables_v2() -> None:
+    """Version 2 of the kit's tables: the inbox records refusals (``outcome``, ``detail``) and the
+    durable ``timers`` table. Frozen, like :func:`create_kit_tables_v1`."""
+    with op.batch_alter_table("inbox") as batch:
+        batch.add_column(
+            Column(
+                "outcome",
+                String(length=20),
+                server_default=text("'processed'"),
+                nullable=False,
+                comment="processed | refused (a business rejection, answered once, never retried)",
+            )
+        )
+        batch.add_column(
+            Column("detail", Text(), nullable=True, comment="Why it was refused (no personal data)")
+        )
+    op.create_table(
+        "timers",
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True, nullable=False),
+        Column("kind", String(length=100), nullable=False, comment="What fires, e.g. followup.due"),
+        Column("timer_key", String(length=200), nullable=False, comment="Business key, unique per kind"),
+        Column("case_id", String(length=64), nullable=True, comment="Pseudonymous case id (logs, traces)"),
+        Column("due_at", DateTime(timezone=True), nullable=False),
+        Column("payload", Text(), nullable=False, comment="JSON object given to the handler"),
+        Column("traceparent", String(length=64), nullable=True, comment="Trace the firing continues"),
+        Column(
+            "status",
+            String(length=20),
+            nullable=False,
+            comment="scheduled | fired | cancelled | failed",
+        ),
+        Column("attempts", Integer(), server_default=text("0"), nullable=False),
+        Column("last_error", Text(), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("fired_at", DateTime(timezone=True), nullable=True),
+        PrimaryKeyConstraint("id", name="pk_timers"),
+        UniqueConstraint("kind", "timer_key", name="uq_timers_kind_key"),
+    )
+    op.create_index("ix_timers_due", "timers", ["status", "due_at"], unique=False)
+
+
+def downgrade_kit_tables_v2() -> None:
+    """Undo :func:`upgrade_kit_tables_v2`."""
+    op.drop_index("ix_timers_due", table_name="timers")
+    op.drop_table("timers")
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("detail")
+        batch.drop_column("outcome")

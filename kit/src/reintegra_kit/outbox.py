@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from reintegra_contracts import Event, encode
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock
@@ -42,6 +42,10 @@ class OutboxMessage:
     traceparent: str | None
 
 
+class UndeclaredEventError(RuntimeError):
+    """A handler emitted an event its service does not declare (a bug, caught before it is published)."""
+
+
 Publish = Callable[[OutboxMessage], Awaitable[Any]]
 """Sends one message and returns an awaitable that completes when the broker acknowledged it."""
 
@@ -49,13 +53,32 @@ Publish = Callable[[OutboxMessage], Awaitable[Any]]
 class Outbox:
     """Writes events to the outbox table inside the caller's transaction."""
 
-    def __init__(self, tables: KitTables, source: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        tables: KitTables,
+        source: str,
+        clock: Clock | None = None,
+        *,
+        declared: frozenset[str] | None = None,
+    ) -> None:
+        self.tables = tables
+        self.clock = clock or SystemClock()
         self._table = tables.outbox
         self._source = source
-        self._clock = clock or SystemClock()
+        self._clock = self.clock
+        self._declared = declared
+
+    def declare(self, event_types: frozenset[str]) -> None:
+        """Only these event types may be staged (what the service's registry entry says it emits)."""
+        self._declared = event_types
 
     async def add(self, session: AsyncSession, event: Event) -> str:
         """Stage ``event`` for publication; it is published only if the transaction commits."""
+        if self._declared is not None and event.event_type not in self._declared:
+            raise UndeclaredEventError(
+                f"{event.event_type} is not among the events this service declares it emits "
+                "(its service.toml); declare it there so the AsyncAPI document and docs/events.md say so"
+            )
         now = self._clock.now()
         record = encode(event, source=self._source, time=now)
         headers = {name: value.decode() for name, value in record.headers}
@@ -82,12 +105,20 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order and marks them published.
+    """Publishes committed outbox rows, in order per case, and marks them published.
 
-    Several replicas may run it: on PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED``;
-    SQLite serialises writers. Delivery is at least once (a crash between publish and mark re-sends);
-    consumers deduplicate by CloudEvents id in their inbox.
+    Order: within a batch the rows of one case (one Kafka key) go out in waves — the first pending row
+    of every case, then the second, … — and a wave waits for the broker's acknowledgement of the one
+    before, so an event is never published before an earlier event of the same case; when a send
+    fails, the rest of that case waits for the next batch (docs/adr/0002-transactional-outbox.md).
+
+    Several replicas may run it: on PostgreSQL one replica at a time relays (a transaction-level
+    advisory lock; a lock-free ``SKIP LOCKED`` split would let two replicas publish one case out of
+    order); SQLite serialises writers. Delivery is at least once (a crash between publish and mark
+    re-sends); consumers deduplicate by CloudEvents id in their inbox.
     """
+
+    ADVISORY_LOCK_ID = 0x5E1A7  # any constant: one relay lock per database (a database is one service's)
 
     def __init__(
         self,
@@ -115,22 +146,20 @@ class OutboxRelay:
         """Publish one batch of pending rows; return how many were published."""
         t = self._table
         async with self._db.session() as session, session.begin():
+            if self._db.dialect == "postgresql":
+                got = await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
+                )
+                if not got.scalar_one():
+                    return 0  # another replica is relaying this outbox
             rows = (
                 await session.execute(
-                    select(t)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(self._batch_size)
                 )
             ).all()
             if not rows:
                 return 0
-            messages = [_to_message(row) for row in rows]
-            acks = [await self._send(message) for message in messages]
-            results = await asyncio.gather(*acks, return_exceptions=True)
-            sent = [m.id for m, r in zip(messages, results, strict=True) if not isinstance(r, BaseException)]
-            failed = [(m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
+            sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
             if sent:
                 await session.execute(
                     update(t)
@@ -145,6 +174,29 @@ class OutboxRelay:
                     .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
                 )
             return len(sent)
+
+    async def _send_in_waves(
+        self, messages: list[OutboxMessage]
+    ) -> tuple[list[int], list[tuple[OutboxMessage, BaseException]]]:
+        queues: dict[bytes, list[OutboxMessage]] = {}
+        for message in messages:  # already in id order
+            queues.setdefault(message.key, []).append(message)
+        sent: list[int] = []
+        failed: list[tuple[OutboxMessage, BaseException]] = []
+        while queues:
+            wave = [queue.pop(0) for queue in queues.values()]
+            results = await asyncio.gather(*(self._send_and_wait(m) for m in wave), return_exceptions=True)
+            for message, result in zip(wave, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append((message, result))
+                    queues[message.key].clear()  # the rest of this case waits for the next batch
+                else:
+                    sent.append(message.id)
+            queues = {key: queue for key, queue in queues.items() if queue}
+        return sent, failed
+
+    async def _send_and_wait(self, message: OutboxMessage) -> Any:
+        return await (await self._send(message))
 
     async def _send(self, message: OutboxMessage) -> Awaitable[Any]:
         # Publish inside the writer's trace so the producer span (and the traceparent header the

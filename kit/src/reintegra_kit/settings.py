@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
@@ -74,6 +75,13 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=300,
         description="Pause before redelivering a message after a database/broker outage.",
+    )
+    timer_enabled: bool = Field(default=True, description="Whether this process fires due durable timers.")
+    timer_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="How often due durable timers are looked for."
+    )
+    timer_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Durable timers fired per transaction."
     )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, le=300, description="Time allowed for a graceful stop."
@@ -186,6 +194,23 @@ class ServiceSettings(BaseSettings):
     def effective_consumer_group(self) -> str:
         """The consumer group, defaulting to ``reintegra-<service>``."""
         return self.consumer_group or f"reintegra-{self.service_name}"
+
+    def kafka_client_options(self, *, client_id: str) -> dict[str, object]:
+        """Options every aiokafka client of this service takes (bootstrap servers, identity, security)."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "client_id": client_id,
+        }
+        if self.kafka_security_protocol != "PLAINTEXT":
+            options.update(
+                security_protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_username,
+                sasl_plain_password=self.kafka_password.get_secret_value(),
+            )
+            if self.kafka_security_protocol == "SASL_SSL":
+                options["ssl_context"] = ssl.create_default_context()
+        return options
 
     @property
     def event_source(self) -> str:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from reintegra_contracts import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .clock import Clock
 from .db import Database
 from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .timers import Timers
+
+
+class HandlerCommitError(RuntimeError):
+    """A handler tried to commit: the caller (HTTP bus, consumer, timer runner) owns the transaction."""
 
 
 class UnitOfWork:
     """``async with uow:`` opens a transaction; ``await uow.commit()`` commits it; leaving without
-    committing rolls back. Services subclass it to expose their repositories."""
+    committing rolls back. Services subclass it to expose their repositories.
+
+    Handlers never commit (docs/adr/0012-handler-contract.md): whoever runs a handler does, after it
+    returned, so that a message's inbox claim, its effects and the events they imply commit together.
+    """
 
     def __init__(self, db: Database, outbox: Outbox, on_commit: Callable[[], None] | None = None) -> None:
         self._db = db
@@ -23,6 +36,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
         self._staged = 0
+        self._in_handler = False
 
     @property
     def session(self) -> AsyncSession:
@@ -47,12 +61,34 @@ class UnitOfWork:
             await session.close()
             self._session = None
 
+    @property
+    def timers(self) -> Timers:
+        """Durable timers scheduled in this transaction (see :mod:`reintegra_kit.timers`)."""
+        from .timers import Timers
+
+        return Timers(self.session, self._outbox.tables.timers, self._outbox.clock)
+
+    @property
+    def clock(self) -> Clock:
+        return self._outbox.clock
+
     async def emit(self, event: Event) -> str:
         """Stage ``event`` in the outbox of this transaction; return its CloudEvents id."""
         self._staged += 1
         return await self._outbox.add(self.session, event)
 
+    @contextmanager
+    def handler_scope(self) -> Iterator[None]:
+        """While a handler runs, :meth:`commit` refuses (the contract says handlers never commit)."""
+        self._in_handler = True
+        try:
+            yield
+        finally:
+            self._in_handler = False
+
     async def commit(self) -> None:
+        if self._in_handler:
+            raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
         await self.session.commit()
         if self._staged and self._on_commit is not None:
             self._on_commit()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reintegra_assessment.domain import overall_priority, scheduled_for, triage
+from reintegra_assessment.domain.rules import overall_priority, scheduled_for, triage
 from reintegra_contracts.codelists import Priority, Vulnerability
 
 

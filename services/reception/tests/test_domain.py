@@ -1,34 +1,36 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from uuid import uuid4
 
 import pytest
 from reintegra_contracts.codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
-from reintegra_reception.domain import (
-    ArrivalRejectedError,
-    PersonalData,
-    RegisterArrival,
-    age_at,
-    immediate_needs_of,
-    vulnerabilities_of,
-)
+from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_reception.domain import ArrivalFacts, ArrivalRejectedError, Case, PersonalData, RegisterArrival
+from reintegra_reception.domain.rules import age_at, immediate_needs_of, vulnerabilities_of
+
+ARRIVED = datetime(2026, 11, 20, 14, tzinfo=UTC)
 
 
-def command(birth: date, **kw: object) -> RegisterArrival:
-    values: dict[str, object] = {
-        "person": PersonalData("Ana", "Reyes", birth),
-        "sex": Sex.FEMALE,
-        "arrived_at": datetime(2026, 11, 20, 14, tzinfo=UTC),
-        "port_of_entry": "HN-SAP",
-        "reception_centre": "HN-CAMR-SPS",
-        "country_of_return": "HN",
-        "returned_from": "US",
-        "return_type": ReturnType.FORCED,
-        "transport_mode": TransportMode.AIR,
-        "destination_municipality": "HN-0501",
-    }
-    values.update(kw)
-    return RegisterArrival(**values)  # type: ignore[arg-type]
+def facts(**kw: object) -> ArrivalFacts:
+    base = ArrivalFacts(
+        sex=Sex.FEMALE,
+        arrived_at=ARRIVED,
+        port_of_entry="HN-SAP",
+        reception_centre="HN-CAMR-SPS",
+        country_of_return="HN",
+        returned_from="US",
+        return_type=ReturnType.FORCED,
+        transport_mode=TransportMode.AIR,
+        destination_municipality="HN-0501",
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def register(birth: date, **kw: object) -> Case:
+    cmd = RegisterArrival(PersonalData("Ana", "Reyes", birth), facts(**kw))
+    return Case.register(cmd, case_id=uuid4(), returnee_id=uuid4(), travel_group_id=None, now=ARRIVED)
 
 
 def test_age_counts_completed_years() -> None:
@@ -36,32 +38,46 @@ def test_age_counts_completed_years() -> None:
     assert age_at(date(2010, 11, 20), date(2026, 11, 20)) == 16
 
 
-def test_a_birth_after_the_arrival_is_rejected() -> None:
-    with pytest.raises(ArrivalRejectedError):
-        age_at(date(2027, 1, 1), date(2026, 11, 20))
+def test_a_birth_after_the_arrival_is_refused_as_a_domain_rule() -> None:
+    with pytest.raises(ArrivalRejectedError, match="date_of_birth is after the arrival") as caught:
+        register(date(2027, 1, 1))
+    assert caught.value.http_status == 422
 
 
 def test_a_child_travelling_alone_is_an_unaccompanied_child_needing_child_protection() -> None:
-    cmd = command(date(2011, 1, 1))
-    flags = vulnerabilities_of(cmd, 15)
+    alone = facts()
+    flags = vulnerabilities_of(alone, 15)
     assert flags == [Vulnerability.UNACCOMPANIED_CHILD]
-    assert immediate_needs_of(cmd, flags) == [ServiceCategory.CHILD_PROTECTION]
+    assert immediate_needs_of(alone, flags) == [ServiceCategory.CHILD_PROTECTION]
 
 
 def test_a_child_with_family_is_flagged_as_such_and_not_as_unaccompanied() -> None:
-    cmd = command(date(2016, 1, 1), travelling_with_family=True)
-    assert vulnerabilities_of(cmd, 10) == [Vulnerability.CHILD_IN_FAMILY]
-    assert immediate_needs_of(cmd, [Vulnerability.CHILD_IN_FAMILY]) == []
+    with_family = facts(travelling_with_family=True)
+    assert vulnerabilities_of(with_family, 10) == [Vulnerability.CHILD_IN_FAMILY]
+    assert immediate_needs_of(with_family, [Vulnerability.CHILD_IN_FAMILY]) == []
+
+
+def test_a_separated_child_stays_separated_and_is_not_also_called_unaccompanied() -> None:
+    separated = facts(vulnerabilities=frozenset({Vulnerability.SEPARATED_CHILD}))
+    assert vulnerabilities_of(separated, 12) == [Vulnerability.SEPARATED_CHILD]
+
+
+@pytest.mark.parametrize(
+    ("age", "child", "older"), [(17, True, False), (18, False, False), (59, False, False), (60, False, True)]
+)
+def test_the_age_boundaries_are_exactly_18_and_60(age: int, child: bool, older: bool) -> None:
+    flags = vulnerabilities_of(facts(), age)
+    assert (Vulnerability.UNACCOMPANIED_CHILD in flags) is child
+    assert (Vulnerability.OLDER_ADULT in flags) is older
 
 
 def test_age_disability_and_people_add_their_flags_to_the_declared_ones() -> None:
-    cmd = command(
-        date(1950, 1, 1),
+    declared = facts(
         has_disability=True,
         indigenous_people="Garífuna",
-        declared_vulnerabilities=frozenset({Vulnerability.CHRONIC_ILLNESS}),
+        vulnerabilities=frozenset({Vulnerability.CHRONIC_ILLNESS}),
     )
-    assert vulnerabilities_of(cmd, 76) == sorted(
+    assert vulnerabilities_of(declared, 76) == sorted(
         [
             Vulnerability.CHRONIC_ILLNESS,
             Vulnerability.DISABILITY,
@@ -69,3 +85,14 @@ def test_age_disability_and_people_add_their_flags_to_the_declared_ones() -> Non
             Vulnerability.OLDER_ADULT,
         ]
     )
+
+
+def test_registration_records_arrival_registered_with_the_facts_and_what_follows_from_them() -> None:
+    case = register(date(2011, 1, 1), previous_returns=2, immediate_needs=(ServiceCategory.HEALTH,))
+    [event] = case.pull_events()
+    assert isinstance(event, ArrivalRegistered)
+    assert (event.case_id, event.returnee_id, event.age) == (case.case_id, case.returnee_id, 15)
+    assert event.reception_centre == "HN-CAMR-SPS" and event.sex is Sex.FEMALE
+    assert event.immediate_needs == [ServiceCategory.HEALTH, ServiceCategory.CHILD_PROTECTION]
+    assert event.is_repeat_return and event.previous_returns == 2
+    assert case.pull_events() == []  # pulled once

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from reintegra_contracts.codelists import Priority, ServiceCategory
 from reintegra_referral.domain import DirectoryService, match, respond_by
-from reintegra_referral.handlers import SAMPLE_DIRECTORY, load_directory
+from reintegra_referral.directory_file import SAMPLE_DIRECTORY, load_directory
 
 
 def service(service_id: str, municipalities: tuple[str, ...] = (), hours: int = 48) -> DirectoryService:

@@ -27,7 +27,6 @@ from . import issuer
 from . import kafka_acls as kafka_acls_apply
 from .processes import (
     DEMO_TIMINGS,
-    SERVICES,
     Layout,
     Service,
     StackError,
@@ -39,6 +38,7 @@ from .processes import (
     kafka_status,
     log_tail,
     running_pid,
+    services,
     start_service,
     stop_service,
 )
@@ -153,7 +153,7 @@ class Failed(Exception):
 
 def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
     by_name = {s.service.name: s for s in started or []}
-    for service in (*reversed(SERVICES), issuer_service()):  # consumers first, reception, the issuer last
+    for service in (*reversed(services()), issuer_service()):  # consumers first, the issuer last
         outcome = stop_service(layout, service, by_name.get(service.name))
         console.print(f"  {service.name:<10} {outcome}")
 
@@ -173,7 +173,7 @@ def run_demo(flight_size: int, seed: int) -> bool:
 def _running_banner(stop_kafka: bool) -> None:
     console.print()
     console.print("[bold]Reintegra is running:[/]")
-    for s in SERVICES:
+    for s in services():
         console.print(f"  {s.name:<10} {s.base_url}/docs", highlight=False)
     console.print(
         f"  {'issuer':<10} {issuer_service().base_url}/jwks.json  (a token: "
@@ -219,7 +219,7 @@ def up(
             console.print(
                 f"  {'issuer':<10} {'started' if item.process else 'already running'}, pid {item.pid}"
             )
-            for service in SERVICES:
+            for service in services():
                 item = start_service(layout, service, bootstrap, extra)
                 started.append(item)
                 how = "started" if item.process else "already running (started earlier; its timings kept)"
@@ -273,7 +273,7 @@ def status() -> None:
     """Readiness of each service, the local issuer and the status of Kafka."""
     layout = Layout.discover()
     all_ready = True
-    for service in (*SERVICES, issuer_service()):
+    for service in (*services(), issuer_service()):
         pid = running_pid(layout, service)
         ok, detail = _ready(service)
         all_ready &= ok

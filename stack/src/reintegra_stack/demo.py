@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .processes import SERVICES
+from .processes import services
 from .scenario import Flight, Returnee
 
 PHASE_TIMEOUT_S = 60.0
@@ -86,7 +86,7 @@ class Urls:
 
     @classmethod
     def default(cls) -> Urls:
-        return cls(**{s.name: s.base_url for s in SERVICES})
+        return cls(**{s.name: s.base_url for s in services()})
 
 
 def _progress(console: Console) -> Progress:

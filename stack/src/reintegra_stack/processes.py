@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from reintegra_kit.registry import RegistryError, discover
 
 from . import issuer
 
@@ -43,12 +46,14 @@ class Service:
         return f"http://{HOST}:{self.port}"
 
 
-SERVICES: tuple[Service, ...] = (
-    Service("reception", "reintegra_reception", 8101),
-    Service("assessment", "reintegra_assessment", 8102),
-    Service("referral", "reintegra_referral", 8103),
-    Service("followup", "reintegra_followup", 8104),
-)
+@functools.cache
+def services() -> tuple[Service, ...]:
+    """The services of the registry (each ``services/<name>/…/service.toml``), in start order."""
+    try:
+        specs = discover(find_repo_root())
+    except RegistryError as exc:
+        raise StackError(str(exc)) from exc
+    return tuple(Service(spec.name, spec.module, spec.port) for spec in specs)
 
 
 def issuer_service() -> Service:
@@ -230,7 +235,7 @@ class Started:
 
 def check_ports(layout: Layout) -> None:
     """Refuse before starting anything if a service's port is held by a program that is not ours."""
-    taken = [s for s in SERVICES if running_pid(layout, s) is None and not port_is_free(s.port)]
+    taken = [s for s in services() if running_pid(layout, s) is None and not port_is_free(s.port)]
     if taken:
         ports = ", ".join(f"{s.port} ({s.name})" for s in taken)
         raise StackError(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,31 @@ def default_path() -> Path | None:
     """``docs/events.md`` of the source checkout, if running from one."""
     root = source_checkout()
     return root.parent / "docs" / "events.md" if root else None
+
+
+def implemented_by(root: Path | None = None) -> dict[str, list[str]]:
+    """Event type → the services whose registry entry (``services/*/src/*/service.toml``) says they
+    emit it. Read as data: the contracts do not import the kit or any service."""
+    checkout = root or source_checkout()
+    if checkout is None:
+        return {}
+    repo = checkout.parent if checkout.name == "contracts" else checkout
+    found: dict[str, list[str]] = {}
+    for path in sorted(repo.glob("services/*/src/*/service.toml")):
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        for types in spec.get("produces", {}).values():
+            for event_type in types:
+                found.setdefault(event_type, []).append(str(spec["name"]))
+    return found
+
+
+def _status(cls: type[Event], implemented: Mapping[str, list[str]]) -> str:
+    emitters = implemented.get(cls.event_type)
+    if emitters:
+        return f"implemented (emitted by {', '.join(emitters)})"
+    if cls.kind == "command":
+        return "planned (no service accepts it yet)"
+    return "planned (in the published language; no service emits it yet)"
 
 
 def _type_name(node: dict[str, Any]) -> str:
@@ -64,7 +90,7 @@ def _fields_table(schema: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _section(cls: type[Event], example: Event) -> list[str]:
+def _section(cls: type[Event], example: Event, implemented: Mapping[str, list[str]]) -> list[str]:
     schema = schema_for(cls)
     doc = (cls.__doc__ or "").strip().splitlines()[0]
     topic = cls.topic.replace("{agency_id}", "<agency>")
@@ -74,6 +100,7 @@ def _section(cls: type[Event], example: Event) -> list[str]:
         doc,
         "",
         f"- **type**: `{cls.event_type}` ({cls.kind})",
+        f"- **status**: {_status(cls, implemented)}",
         f"- **topic**: `{topic}`",
         "- **key / ce_subject**: `case_id`",
         f"- **producer**: {cls.producer}",
@@ -127,8 +154,10 @@ def _codelists() -> list[str]:
     return lines
 
 
-def render() -> str:
-    """The whole catalogue as Markdown."""
+def render(implemented: Mapping[str, list[str]] | None = None) -> str:
+    """The whole catalogue as Markdown; ``implemented`` (default: the source checkout's registry) says
+    which events a service emits today and which are planned."""
+    implemented = implemented_by() if implemented is None else implemented
     examples = all_examples()
     by_context: dict[str, list[type[Event]]] = {}
     for cls in Event.registry.values():  # declaration order: the life cycle of each context
@@ -156,11 +185,25 @@ def render() -> str:
         f"| `{topics.PARTNER_RESPONSES}` | commands from agencies (accept, reject, record delivery) |",
         "| `<topic>.dlq` | messages parked after failing validation or processing |",
         "",
+        "## Implemented and planned",
+        "",
+        "The catalogue is the whole v1 language; each entry says whether a service emits it today (its",
+        "`service.toml` lists it, and the service's AsyncAPI document in `docs/asyncapi/` shows it) or it is",
+        "planned.",
+        "",
+        "| context | implemented | planned |",
+        "|---|---|---|",
     ]
+    for context, title, _topic in CONTEXTS:
+        members = [c for c in Event.registry.values() if c.event_type.split(".")[2] == context]
+        done = [c.__name__ for c in members if implemented.get(c.event_type)]
+        todo = [c.__name__ for c in members if not implemented.get(c.event_type)]
+        lines.append(f"| {title} | {', '.join(done) or '—'} | {', '.join(todo) or '—'} |")
+    lines.append("")
     for context, title, _topic in CONTEXTS:
         lines += [f"## {title}", ""]
         for cls in by_context.get(context, []):
-            lines += _section(cls, examples[cls.event_type])
+            lines += _section(cls, examples[cls.event_type], implemented)
     lines += _codelists()
     return "\n".join(lines).rstrip() + "\n"
 

@@ -7,6 +7,7 @@ own topic prefix and its own PostgreSQL databases, dropped at the end.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Iterator
 from uuid import uuid4
 
@@ -74,3 +75,13 @@ def make_database(postgres_server: str, session_tag: str) -> Iterator[Callable[[
 async def postgres_url(make_database: Callable[[str], Awaitable[str]]) -> str:
     """A fresh PostgreSQL database for one test (dropped with the session's others)."""
     return await make_database("t")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.connected)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind the kit supports, one per test: the same test runs on both
+    (the adapter-contract pattern: one suite, every adapter)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    make: Callable[[str], Awaitable[str]] = request.getfixturevalue("make_database")
+    return await make("h")

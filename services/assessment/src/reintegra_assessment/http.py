@@ -1,21 +1,25 @@
-"""Assessment's HTTP API."""
+"""Assessment's HTTP API: translate the request into a command, hand it to the bus, show the result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from reintegra_contracts.codelists import Level, Priority, ServiceCategory
-from reintegra_contracts.events.assessment import DimensionScores
-from reintegra_kit.clock import Clock
+from reintegra_contracts.events.assessment import DimensionScores, Need
+from reintegra_kit.domain import NotFoundError
+from reintegra_kit.handlers import MessageBus
+from reintegra_kit.runtime.http import problems
 
-from .domain import AssessmentAlreadyCompletedError, AssessmentNotFoundError
-from .handlers import CompleteAssessment, NeedFound, complete_assessment
-from .repository import Assessment, AssessmentUnitOfWork
+from .domain import Assessment, AssessmentStatus, CompleteAssessment, NeedFound
+from .repository import AssessmentUnitOfWork
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
 
 
 class NeedIn(BaseModel):
@@ -36,67 +40,73 @@ class CompletionIn(BaseModel):
     scores: DimensionScores | None = None
     needs: list[NeedIn] = Field(default_factory=list, max_length=50)
 
+    def to_command(self, assessment_id: UUID) -> CompleteAssessment:
+        return CompleteAssessment(
+            assessment_id=assessment_id,
+            instrument=self.instrument,
+            instrument_version=self.instrument_version,
+            scores=self.scores,
+            needs=tuple(NeedFound(n.category, n.priority, n.level) for n in self.needs),
+        )
+
 
 class AssessmentOut(BaseModel):
+    """An assessment as the API shows it (no personal data)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     assessment_id: UUID
     case_id: UUID
-    status: Literal["scheduled", "completed"]
+    status: AssessmentStatus
     priority: Priority
     scheduled_for: datetime
     completed_at: datetime | None
     instrument: str | None
     instrument_version: str | None
-    scores: dict[str, float] | None
-    needs: list[dict[str, Any]]
+    scores: DimensionScores | None
+    needs: list[Need]
 
     @classmethod
     def of(cls, a: Assessment) -> AssessmentOut:
-        return cls.model_validate(a.__dict__)
+        return cls.model_validate(a)
 
 
-def router(uow_factory: Callable[[], AssessmentUnitOfWork], clock: Clock) -> APIRouter:
+def router(bus: MessageBus[AssessmentUnitOfWork], uow: Callable[[], AssessmentUnitOfWork]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["assessment"])
 
     @api.post(
         "/assessments/{assessment_id}/completion",
         response_model=AssessmentOut,
         summary="Complete an assessment with the needs it found",
-        responses={404: {"description": "No such assessment"}, 409: {"description": "Already completed"}},
+        responses=problems(404, 409),
     )
     async def complete(assessment_id: UUID, body: CompletionIn) -> AssessmentOut:
-        cmd = CompleteAssessment(
-            assessment_id=assessment_id,
-            instrument=body.instrument,
-            instrument_version=body.instrument_version,
-            scores=body.scores,
-            needs=tuple(NeedFound(n.category, n.priority, n.level) for n in body.needs),
-        )
-        try:
-            return AssessmentOut.of(await complete_assessment(cmd, uow_factory(), clock))
-        except AssessmentNotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-        except AssessmentAlreadyCompletedError as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        return AssessmentOut.of(await bus.handle(body.to_command(assessment_id)))
 
-    @api.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="One assessment")
+    @api.get(
+        "/assessments/{assessment_id}",
+        response_model=AssessmentOut,
+        summary="One assessment",
+        responses=problems(404),
+    )
     async def get_one(assessment_id: UUID) -> AssessmentOut:
-        async with uow_factory() as uow:
-            a = await uow.assessments.get(assessment_id)
-        if a is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"assessment {assessment_id} not found")
-        return AssessmentOut.of(a)
+        async with uow() as u:
+            found = await u.assessments.get(assessment_id)
+        if found is None:
+            raise NotFoundError(f"assessment {assessment_id} not found")
+        return AssessmentOut.of(found)
 
     @api.get("/assessments", response_model=list[AssessmentOut], summary="Assessments, by case or status")
     async def list_all(
         case_id: UUID | None = None,
-        status_: Annotated[Literal["scheduled", "completed"] | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        status: AssessmentStatus | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[AssessmentOut]:
-        async with uow_factory() as uow:
+        async with uow() as u:
             if case_id is not None:
-                found = await uow.assessments.for_case(case_id)
+                found = await u.assessments.for_case(case_id)
                 return [AssessmentOut.of(found)] if found else []
-            return [AssessmentOut.of(a) for a in await uow.assessments.page(status_, limit, offset)]
+            return [AssessmentOut.of(a) for a in await u.assessments.page(status, limit, offset)]
 
     return api

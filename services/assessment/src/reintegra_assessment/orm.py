@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, Uuid
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, Uuid, text
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
@@ -26,4 +26,5 @@ assessments = Table(
     Column("scores", Text, nullable=True, comment="JSON object of dimension scores"),
     Column("needs", Text, nullable=True, comment="JSON list of needs"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
 )

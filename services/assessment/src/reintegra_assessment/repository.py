@@ -1,108 +1,96 @@
-"""Assessment's unit of work and repository."""
+"""Assessment's unit of work and repository: they map the aggregate to rows, nothing else."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from reintegra_contracts.codelists import Priority, Vulnerability
+from reintegra_contracts.events.assessment import DimensionScores, Need
 from reintegra_kit.clock import as_utc
+from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
+from .domain import Assessment, AssessmentStatus
 from .orm import assessments
 
 
-@dataclass
-class Assessment:
-    assessment_id: UUID
-    case_id: UUID
-    status: str
-    priority: str
-    scheduled_for: datetime
-    arrived_at: datetime
-    age: int
-    destination_municipality: str
-    vulnerabilities: list[str]
-    created_at: datetime
-    completed_at: datetime | None = None
-    instrument: str | None = None
-    instrument_version: str | None = None
-    scores: dict[str, float] | None = None
-    needs: list[dict[str, Any]] = field(default_factory=list)
-
-
-class AssessmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
+class AssessmentRepository(Repository):
     async def get(self, assessment_id: UUID, *, for_update: bool = False) -> Assessment | None:
         stmt = select(assessments).where(assessments.c.assessment_id == assessment_id)
         if for_update:
             stmt = stmt.with_for_update()
-        row = (await self._session.execute(stmt)).first()
+        row = (await self.session.execute(stmt)).first()
         return _entity(row) if row else None
 
     async def for_case(self, case_id: UUID) -> Assessment | None:
         row = (
-            await self._session.execute(select(assessments).where(assessments.c.case_id == case_id))
+            await self.session.execute(select(assessments).where(assessments.c.case_id == case_id))
         ).first()
         return _entity(row) if row else None
 
-    async def page(self, status: str | None, limit: int, offset: int) -> list[Assessment]:
+    async def page(self, status: AssessmentStatus | None, limit: int, offset: int) -> list[Assessment]:
         stmt = select(assessments).order_by(assessments.c.scheduled_for, assessments.c.assessment_id)
         if status:
-            stmt = stmt.where(assessments.c.status == status)
-        rows = await self._session.execute(stmt.limit(limit).offset(offset))
+            stmt = stmt.where(assessments.c.status == status.value)
+        rows = await self.session.execute(stmt.limit(limit).offset(offset))
         return [_entity(r) for r in rows]
 
-    async def add(self, a: Assessment) -> None:
-        values = dict(a.__dict__)
-        values["vulnerabilities"] = json.dumps(a.vulnerabilities)
-        values["scores"] = json.dumps(a.scores) if a.scores is not None else None
-        values["needs"] = json.dumps(a.needs)
-        await self._session.execute(insert(assessments).values(**values))
-
-    async def save_completion(self, a: Assessment) -> None:
-        await self._session.execute(
-            update(assessments)
-            .where(assessments.c.assessment_id == a.assessment_id)
-            .values(
-                status=a.status,
-                priority=a.priority,
-                completed_at=a.completed_at,
-                instrument=a.instrument,
-                instrument_version=a.instrument_version,
-                scores=json.dumps(a.scores) if a.scores is not None else None,
-                needs=json.dumps(a.needs),
-            )
-        )
+    async def save(self, a: Assessment) -> None:
+        """Insert a new assessment or update a loaded one (optimistic), then stage its events."""
+        values = _row(a)
+        if a.version == 0:
+            await self.insert_versioned(assessments, a, values)
+        else:
+            key = {"assessment_id": values.pop("assessment_id")}
+            await self.update_versioned(assessments, key, a, values)
+        await self.publish_events(a)
 
 
 class AssessmentUnitOfWork(UnitOfWork):
     @property
     def assessments(self) -> AssessmentRepository:
-        return AssessmentRepository(self.session)
+        return AssessmentRepository(self)
+
+
+def _row(a: Assessment) -> dict[str, Any]:
+    return {
+        "assessment_id": a.assessment_id,
+        "case_id": a.case_id,
+        "status": a.status.value,
+        "priority": a.priority.value,
+        "scheduled_for": a.scheduled_for,
+        "arrived_at": a.arrived_at,
+        "age": a.age,
+        "destination_municipality": a.destination_municipality,
+        "vulnerabilities": json.dumps([v.value for v in a.vulnerabilities]),
+        "created_at": a.created_at,
+        "completed_at": a.completed_at,
+        "instrument": a.instrument,
+        "instrument_version": a.instrument_version,
+        "scores": a.scores.model_dump_json() if a.scores is not None else None,
+        "needs": json.dumps([n.model_dump(mode="json") for n in a.needs]),
+    }
 
 
 def _entity(row: Any) -> Assessment:
     return Assessment(
         assessment_id=UUID(str(row.assessment_id)),
         case_id=UUID(str(row.case_id)),
-        status=row.status,
-        priority=row.priority,
+        status=AssessmentStatus(row.status),
+        priority=Priority(row.priority),
         scheduled_for=as_utc(row.scheduled_for),
         arrived_at=as_utc(row.arrived_at),
         age=row.age,
         destination_municipality=row.destination_municipality,
-        vulnerabilities=json.loads(row.vulnerabilities),
+        vulnerabilities=[Vulnerability(v) for v in json.loads(row.vulnerabilities)],
         created_at=as_utc(row.created_at),
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         instrument=row.instrument,
         instrument_version=row.instrument_version,
-        scores=json.loads(row.scores) if row.scores else None,
-        needs=json.loads(row.needs) if row.needs else [],
+        scores=DimensionScores.model_validate_json(row.scores) if row.scores else None,
+        needs=[Need.model_validate(n) for n in json.loads(row.needs or "[]")],
+        version=row.version,
     )

@@ -4,45 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from reintegra_contracts.events.followup import FollowupReason
 
-from .repository import Followup, FollowupUnitOfWork
+from .domain import FollowupStatus
+from .repository import FollowupUnitOfWork
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
 
 
 class FollowupOut(BaseModel):
-    """A follow-up as the API shows it (without its internal trace context)."""
+    """A follow-up as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     followup_id: UUID
     case_id: UUID
-    reason: str
+    reason: FollowupReason
     referral_id: UUID | None
     due_at: datetime
-    status: str
+    status: FollowupStatus
     scheduled_at: datetime
     fired_at: datetime | None
 
-    @classmethod
-    def of(cls, f: Followup) -> FollowupOut:
-        return cls(**f.__dict__)
 
-
-def router(uow_factory: Callable[[], FollowupUnitOfWork]) -> APIRouter:
+def router(uow: Callable[[], FollowupUnitOfWork]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["followup"])
 
     @api.get("/followups", response_model=list[FollowupOut], summary="Follow-ups, by case or status")
     async def list_followups(
         case_id: UUID | None = None,
-        status_: Annotated[Literal["scheduled", "due"] | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        status: FollowupStatus | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[FollowupOut]:
-        async with uow_factory() as uow:
+        async with uow() as u:
             if case_id is not None:
-                return [FollowupOut.of(f) for f in await uow.followups.for_case(case_id)]
-            return [FollowupOut.of(f) for f in await uow.followups.page(status_, limit, offset)]
+                return [FollowupOut.model_validate(f) for f in await u.followups.for_case(case_id)]
+            return [FollowupOut.model_validate(f) for f in await u.followups.page(status, limit, offset)]
 
     return api

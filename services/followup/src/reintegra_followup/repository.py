@@ -1,88 +1,79 @@
-"""Follow-up's unit of work and repository."""
+"""Follow-up's unit of work and repository: they map the aggregate to rows, nothing else."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.clock import as_utc
+from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
+from .domain import Followup, FollowupStatus
 from .orm import followups
 
 
-@dataclass(frozen=True)
-class Followup:
-    followup_id: UUID
-    case_id: UUID
-    reason: str
-    referral_id: UUID | None
-    due_at: datetime
-    status: str
-    scheduled_at: datetime
-    fired_at: datetime | None = None
-    traceparent: str | None = None
+class FollowupRepository(Repository):
+    async def get(self, followup_id: UUID) -> Followup | None:
+        row = (
+            await self.session.execute(select(followups).where(followups.c.followup_id == followup_id))
+        ).first()
+        return _entity(row) if row else None
 
-
-class FollowupRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, f: Followup) -> None:
-        await self._session.execute(insert(followups).values(**f.__dict__))
+    async def by_business_key(self, key: str) -> Followup | None:
+        row = (await self.session.execute(select(followups).where(followups.c.business_key == key))).first()
+        return _entity(row) if row else None
 
     async def for_case(self, case_id: UUID) -> list[Followup]:
-        rows = await self._session.execute(
+        rows = await self.session.execute(
             select(followups).where(followups.c.case_id == case_id).order_by(followups.c.due_at)
         )
         return [_entity(r) for r in rows]
 
-    async def page(self, status: str | None, limit: int, offset: int) -> list[Followup]:
+    async def page(self, status: FollowupStatus | None, limit: int, offset: int) -> list[Followup]:
         stmt = select(followups).order_by(followups.c.due_at, followups.c.followup_id)
         if status:
-            stmt = stmt.where(followups.c.status == status)
-        return [_entity(r) for r in await self._session.execute(stmt.limit(limit).offset(offset))]
+            stmt = stmt.where(followups.c.status == status.value)
+        return [_entity(r) for r in await self.session.execute(stmt.limit(limit).offset(offset))]
 
-    async def claim_due(self, now: datetime, limit: int) -> list[Followup]:
-        """Lock up to ``limit`` scheduled follow-ups due at ``now`` that no other replica holds."""
-        rows = await self._session.execute(
-            select(followups)
-            .where(followups.c.status == "scheduled", followups.c.due_at <= now)
-            .order_by(followups.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_entity(r) for r in rows]
-
-    async def mark_due(self, followup_id: UUID, now: datetime) -> bool:
-        """Move one follow-up from scheduled to due; False if another process already did."""
-        result = await self._session.execute(
-            update(followups)
-            .where(followups.c.followup_id == followup_id, followups.c.status == "scheduled")
-            .values(status="due", fired_at=now)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
+    async def save(self, f: Followup) -> None:
+        """Insert a new follow-up or update a loaded one (optimistic), then stage its events."""
+        values = {
+            "followup_id": f.followup_id,
+            "case_id": f.case_id,
+            "reason": f.reason.value,
+            "referral_id": f.referral_id,
+            "business_key": f.business_key,
+            "due_at": f.due_at,
+            "status": f.status.value,
+            "scheduled_at": f.scheduled_at,
+            "fired_at": f.fired_at,
+        }
+        if f.version == 0:
+            await self.insert_versioned(followups, f, values)
+        else:
+            key = {"followup_id": values.pop("followup_id")}
+            await self.update_versioned(followups, key, f, values)
+        await self.publish_events(f)
 
 
 class FollowupUnitOfWork(UnitOfWork):
     @property
     def followups(self) -> FollowupRepository:
-        return FollowupRepository(self.session)
+        return FollowupRepository(self)
 
 
 def _entity(row: Any) -> Followup:
     return Followup(
         followup_id=UUID(str(row.followup_id)),
         case_id=UUID(str(row.case_id)),
-        reason=row.reason,
+        reason=FollowupReason(row.reason),
         referral_id=UUID(str(row.referral_id)) if row.referral_id else None,
         due_at=as_utc(row.due_at),
-        status=row.status,
+        status=FollowupStatus(row.status),
         scheduled_at=as_utc(row.scheduled_at),
         fired_at=as_utc(row.fired_at) if row.fired_at else None,
-        traceparent=row.traceparent,
+        version=row.version,
     )

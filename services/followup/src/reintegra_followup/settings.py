@@ -19,10 +19,3 @@ class FollowupSettings(ServiceSettings):
     referral_check_after: timedelta = Field(
         default=timedelta(days=14), description="Delay from a referral to the check that it was answered."
     )
-    timer_interval_s: float = Field(
-        default=1.0, gt=0, le=3600, description="How often due follow-ups are fired."
-    )
-    timer_batch_size: int = Field(
-        default=200, ge=1, le=10_000, description="Follow-ups fired per transaction."
-    )
-    timer_enabled: bool = Field(default=True, description="Whether this process fires due follow-ups.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, Uuid, text
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
@@ -46,4 +46,12 @@ cases = Table(
     Column("immediate_needs", Text, nullable=False, comment="JSON list of service categories"),
     Column("is_repeat_return", Boolean, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+manifest_lines = Table(
+    "manifest_lines",
+    metadata,
+    Column("manifest_ref", String(100), primary_key=True, comment="A line of a flight or bus manifest"),
+    Column("case_id", Uuid, nullable=False, comment="The case registered for it"),
 )

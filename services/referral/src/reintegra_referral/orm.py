@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint, Uuid
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint, Uuid, text
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
@@ -39,5 +39,6 @@ referrals = Table(
     Column("agency_id", String(50), nullable=True),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("respond_by", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
     UniqueConstraint("need_id", name="uq_referrals_need_id"),
 )

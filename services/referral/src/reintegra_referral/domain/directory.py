@@ -1,4 +1,4 @@
-"""The referral domain: matching a need to a service of the directory. Pure: no I/O."""
+"""The service directory and matching a need to one of its services. Pure: no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The assessment domain: who is seen first, and what an assessment found. Pure: no I/O."""
+"""Triage rules: who is seen first, and how urgent a case becomes. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -25,18 +25,6 @@ SCHEDULING_DELAY = {
 """How long after arrival an assessment takes place, by priority."""
 
 PRIORITY_ORDER = [Priority.URGENT, Priority.HIGH, Priority.MEDIUM, Priority.LOW]
-
-
-class AssessmentError(Exception):
-    """An assessment cannot change as asked."""
-
-
-class AssessmentNotFoundError(AssessmentError):
-    pass
-
-
-class AssessmentAlreadyCompletedError(AssessmentError):
-    pass
 
 
 def triage(vulnerabilities: list[Vulnerability], immediate_needs: int) -> Priority:

@@ -1,0 +1,38 @@
+"""Telling an outage (retry later, the message is fine) from a failure (the message or the code is wrong)."""
+
+from __future__ import annotations
+
+import errno
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database or the network failed, not the message or the request."""
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        return True
+    if isinstance(exc, DBAPIError) and bool(exc.connection_invalidated):
+        return True
+    if isinstance(exc, OSError) and exc.errno in NETWORK_ERRNOS:  # e.g. refused while reconnecting
+        return True
+    cause = exc.__cause__
+    return cause is not None and cause is not exc and is_infrastructure_error(cause)

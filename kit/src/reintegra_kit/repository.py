@@ -1,0 +1,65 @@
+"""Repositories map aggregates to rows, and nothing else (docs/adr/0013-aggregates.md).
+
+A service's repository subclasses :class:`Repository`; its ``save`` writes the aggregate's row(s)
+and then calls :meth:`Repository.publish_events`, which stages the events the aggregate recorded in
+the outbox of the same transaction, in the order they were recorded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .domain import AggregateRoot
+
+if TYPE_CHECKING:
+    from .uow import UnitOfWork
+
+
+class StaleAggregateError(Exception):
+    """The row changed since the aggregate was loaded (another writer won); retry the whole command.
+
+    Not a domain error: it says nothing about the request, only that it raced another one.
+    """
+
+
+class Repository:
+    """Base of a service's repositories: the session of the unit of work, and event publication."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def session(self) -> AsyncSession:
+        return self._uow.session
+
+    async def publish_events(self, aggregate: AggregateRoot) -> None:
+        """Stage the events ``aggregate`` recorded (in order) in this transaction's outbox."""
+        for event in aggregate.pull_events():
+            await self._uow.emit(event)
+
+    async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:
+        """Insert the first row of a new aggregate (version 1)."""
+        await self.session.execute(insert(table).values(**values, version=1))
+        aggregate.version = 1
+
+    async def update_versioned(
+        self, table: Table, key: dict[str, Any], aggregate: AggregateRoot, values: dict[str, Any]
+    ) -> None:
+        """Update an aggregate's row only if nobody changed it since it was loaded.
+
+        Raises :class:`StaleAggregateError` when the stored version is not the loaded one.
+        """
+        conditions = [table.c[name] == value for name, value in key.items()]
+        result = await self.session.execute(
+            update(table)
+            .where(*conditions, table.c.version == aggregate.version)
+            .values(**values, version=aggregate.version + 1)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise StaleAggregateError(
+                f"{table.name} {', '.join(str(v) for v in key.values())} changed since it was loaded"
+            )
+        aggregate.version += 1

@@ -1,0 +1,276 @@
+"""The HTTP part of the runtime: one FastAPI app per service, one error shape, one error mapping.
+
+Every error answer is an RFC 9457 *problem details* object (``application/problem+json``)::
+
+    {"type": "urn:reintegra:problem:conflict", "title": "Conflicts with the current state",
+     "status": 409, "detail": "referral is 'completed'; it cannot accept", "instance": "/v1/...",
+     "code": "conflict", "errors": null}
+
+The mapping lives here and nowhere else: request validation → 422 (400 when the body is not JSON at
+all), a :class:`~reintegra_kit.domain.DomainError` → its ``http_status``, a concurrent change → 409,
+an unknown route → 404, a database or broker outage → 503 with ``Retry-After`` (counted), anything
+else → 500 without details. The OpenAPI document is completed to match: every operation documents
+the problem answers it can give, so that what a service returns is what it promises (schemathesis
+checks it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..domain import DomainError
+from ..errors import is_infrastructure_error
+from ..logging import get_logger
+from ..repository import StaleAggregateError
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:reintegra:problem:"
+RETRY_AFTER_S = 5
+
+
+class FieldProblem(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field (e.g. person.date_of_birth), or 'body'.")
+    message: str = Field(description="What is wrong with it.")
+    type: str = Field(description="Machine-readable kind of error (pydantic's error type).")
+
+
+class Problem(BaseModel):
+    """An error answer: RFC 9457 problem details, with Reintegra's ``code`` and per-field ``errors``."""
+
+    type: str = Field(description="URI naming the kind of problem (urn:reintegra:problem:<code>).")
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong with this request.")
+    instance: str | None = Field(default=None, description="The request path.")
+    code: str = Field(description="Stable machine-readable name of the problem.")
+    errors: list[FieldProblem] | None = Field(default=None, description="Invalid fields (validation).")
+
+
+STANDARD_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not well-formed JSON",
+    401: "Not authenticated (no token, or a bad one)",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "Invalid request: each bad field is named",
+    503: "The database or the broker is unavailable; retry after Retry-After seconds",
+}
+
+
+def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for the problem answers it can give beyond the standard ones
+    (e.g. ``problems(404, 409)``); ``descriptions`` override the text per status (``_409="…"``)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        text = descriptions.get(f"_{status}", STANDARD_DESCRIPTIONS.get(status, "Problem"))
+        out[status] = {"description": text, "model": Problem, "content": {PROBLEM_JSON: {}}}
+    return out
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None,
+    request: Request,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_TYPE_PREFIX + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+        errors=[FieldProblem(**e) for e in errors] if errors is not None else None,
+    )
+    return JSONResponse(
+        status_code=status,
+        content=body.model_dump(mode="json"),
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+OnUnavailable = Callable[[], None]
+
+
+def install_error_handlers(app: FastAPI, on_unavailable: OnUnavailable | None = None) -> None:
+    """Map every error to a problem-details answer (the one place that does)."""
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
+                or str(err["loc"][0] if err["loc"] else "body"),
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                400, "malformed-body", "Malformed body", "the body is not well-formed JSON", request
+            )
+        return problem_response(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors)[:1000],
+            request,
+            errors=errors,
+        )
+
+    async def domain(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return problem_response(exc.http_status, exc.code, exc.title, str(exc), request)
+
+    async def stale(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            409,
+            "concurrent-change",
+            "Changed concurrently",
+            f"{exc}; read it again and retry",
+            request,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated", 403: "forbidden"}
+        return problem_response(
+            exc.status_code,
+            code.get(exc.status_code, f"http-{exc.status_code}"),
+            STANDARD_DESCRIPTIONS.get(exc.status_code, "Problem"),
+            str(exc.detail),
+            request,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    async def infrastructure(request: Request, exc: Exception) -> JSONResponse:
+        if not is_infrastructure_error(exc):
+            log.error("http.unexpected_error", path=request.url.path, error=repr(exc)[:500])
+            return problem_response(500, "internal", "Internal error", None, request)
+        log.warning("http.unavailable", path=request.url.path, error=repr(exc)[:300])
+        if on_unavailable is not None:
+            on_unavailable()
+        return problem_response(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database or the broker does not answer; retry later",
+            request,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(DomainError, domain)
+    app.add_exception_handler(StaleAggregateError, stale)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    for cls in (DBAPIError, OSError, TimeoutError, Exception):
+        app.add_exception_handler(cls, infrastructure)
+
+
+def _problem_ref(components: dict[str, Any]) -> dict[str, Any]:
+    schemas = components.setdefault("schemas", {})
+    for name in ("Problem", "FieldProblem"):
+        if name not in schemas:
+            model = Problem if name == "Problem" else FieldProblem
+            schemas[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas[name].pop("$defs", None)
+    return {"$ref": "#/components/schemas/Problem"}
+
+
+def _problem_response(description: str, ref: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref}}, **extra}
+
+
+def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dict[str, Any]:
+    """Document the answers the error mapping gives on every operation outside ``open_paths``: 422
+    (parameters or a body), 400 (a body), 503, each as problem details."""
+    components = document.setdefault("components", {})
+    ref = _problem_ref(components)
+    for path, operations in document.get("paths", {}).items():
+        if path in open_paths:
+            continue  # health and metrics answer in their own shapes
+        for operation in operations.values():
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and PROBLEM_JSON not in content:
+                    responses[status] = _problem_response(response.get("description", "Problem"), ref)
+                elif status.startswith(("4", "5")):
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
+            has_input = bool(operation.get("parameters")) or "requestBody" in operation
+            if has_input:
+                responses["422"] = _problem_response(STANDARD_DESCRIPTIONS[422], ref)
+            if "requestBody" in operation:
+                responses["400"] = _problem_response(STANDARD_DESCRIPTIONS[400], ref)
+            responses["503"] = _problem_response(
+                STANDARD_DESCRIPTIONS[503],
+                ref,
+                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
+            )
+    schemas = components.get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[Any],
+    lifespan: Callable[[], contextlib.AbstractAsyncContextManager[None]],
+    open_paths: Sequence[str] = ("/livez", "/readyz", "/metrics"),
+    on_unavailable: OnUnavailable | None = None,
+    dependencies: Sequence[Any] = (),
+) -> FastAPI:
+    """The service's FastAPI app: its routers, the error mapping and the completed OpenAPI document."""
+
+    @contextlib.asynccontextmanager
+    async def run(_: FastAPI) -> AsyncIterator[None]:
+        async with lifespan():
+            yield
+
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=run, dependencies=list(dependencies)
+    )
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app, on_unavailable)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = complete_openapi(document, open_paths)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+Check = Callable[[], Awaitable[None]]

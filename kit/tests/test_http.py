@@ -1,0 +1,118 @@
+"""One error shape (RFC 9457 problem details), mapped in one place, and documented on every route."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, StrictInt
+from reintegra_kit.domain import ConflictError, IllegalTransitionError, NotFoundError
+from reintegra_kit.repository import StaleAggregateError
+from reintegra_kit.runtime.http import PROBLEM_JSON, create_app, problems
+from sqlalchemy.exc import OperationalError
+
+
+class Body(BaseModel):
+    count: StrictInt
+
+
+@contextlib.asynccontextmanager
+async def nothing() -> AsyncIterator[None]:
+    yield
+
+
+def app(unavailable: list[int] | None = None) -> TestClient:
+    api = APIRouter(prefix="/v1")
+
+    @api.post("/things", responses=problems(409))
+    async def post(body: Body) -> dict[str, int]:
+        if body.count == 409:
+            raise ConflictError("thing already exists")
+        if body.count == 410:
+            raise IllegalTransitionError("referral", "completed", "be accepted")
+        if body.count == 411:
+            raise StaleAggregateError("referrals r1 changed since it was loaded")
+        if body.count == 503:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        if body.count == 500:
+            raise RuntimeError("a bug")
+        return {"count": body.count}
+
+    @api.get("/things/{thing_id}", responses=problems(404))
+    async def get(thing_id: int) -> dict[str, int]:
+        raise NotFoundError(f"thing {thing_id} not found")
+
+    counted = unavailable if unavailable is not None else []
+    built = create_app(
+        title="t",
+        description="d",
+        version="1",
+        routers=[api],
+        lifespan=nothing,
+        on_unavailable=lambda: counted.append(1),
+    )
+    return TestClient(built, raise_server_exceptions=False)
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] == f"urn:reintegra:problem:{code}"
+    return body
+
+
+def test_an_invalid_request_names_each_field_and_rejects_lax_types() -> None:
+    body = problem(app().post("/v1/things", json={"count": 4.0}), 422, "invalid-request")
+    assert body["errors"][0]["field"] == "count"
+    assert body["instance"] == "/v1/things"
+    problem(app().post("/v1/things", json={"count": False}), 422, "invalid-request")
+
+
+def test_a_body_that_is_not_json_is_400() -> None:
+    response = app().post("/v1/things", content=b"{nope", headers={"content-type": "application/json"})
+    problem(response, 400, "malformed-body")
+
+
+def test_domain_errors_become_their_status_with_the_reason() -> None:
+    client = app()
+    assert problem(client.post("/v1/things", json={"count": 409}), 409, "conflict")["detail"] == (
+        "thing already exists"
+    )
+    illegal = problem(client.post("/v1/things", json={"count": 410}), 409, "illegal-transition")
+    assert illegal["detail"] == "referral is 'completed'; it cannot be accepted"
+    problem(client.post("/v1/things", json={"count": 411}), 409, "concurrent-change")
+    problem(client.get("/v1/things/7"), 404, "not-found")
+    problem(client.get("/v1/nowhere"), 404, "not-found")
+
+
+def test_a_database_outage_is_503_with_retry_after_and_counted() -> None:
+    counted: list[int] = []
+    response = app(counted).post("/v1/things", json={"count": 503})
+    body = problem(response, 503, "unavailable")
+    assert int(response.headers["retry-after"]) > 0
+    assert "connection refused" not in body["detail"]
+    assert counted == [1]
+
+
+def test_an_unexpected_error_is_500_without_details() -> None:
+    body = problem(app().post("/v1/things", json={"count": 500}), 500, "internal")
+    assert body["detail"] is None
+
+
+def test_the_openapi_document_promises_exactly_these_answers() -> None:
+    document = app().get("/openapi.json").json()
+    post = document["paths"]["/v1/things"]["post"]["responses"]
+    assert set(post) == {"200", "400", "409", "422", "503"}
+    for status in ("400", "409", "422", "503"):
+        assert post[status]["content"] == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert "Retry-After" in post["503"]["headers"]
+    get = document["paths"]["/v1/things/{thing_id}"]["get"]["responses"]
+    assert set(get) == {"200", "404", "422", "503"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert {"Problem", "FieldProblem"} <= set(document["components"]["schemas"])

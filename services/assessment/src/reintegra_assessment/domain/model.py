@@ -1,0 +1,112 @@
+"""The assessment aggregate: scheduled on arrival (triage decides how soon), completed once."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from reintegra_contracts.codelists import SERVICE_CATEGORY_DIMENSION, Priority, Vulnerability
+from reintegra_contracts.events.assessment import (
+    AssessmentCompleted,
+    AssessmentScheduled,
+    DimensionScores,
+    Need,
+)
+from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_kit.domain import AggregateRoot, Lifecycle
+
+from .commands import CompleteAssessment
+from .rules import overall_priority, scheduled_for, triage
+
+
+class AssessmentStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+
+
+LIFECYCLE: Lifecycle[AssessmentStatus] = Lifecycle(
+    "assessment", {AssessmentStatus.SCHEDULED: {AssessmentStatus.COMPLETED}}
+)
+
+
+@dataclass(eq=False)
+class Assessment(AggregateRoot):
+    """One case's needs and vulnerability assessment."""
+
+    assessment_id: UUID
+    case_id: UUID
+    status: AssessmentStatus
+    priority: Priority
+    scheduled_for: datetime
+    arrived_at: datetime
+    age: int
+    destination_municipality: str
+    vulnerabilities: list[Vulnerability]
+    created_at: datetime
+    completed_at: datetime | None = None
+    instrument: str | None = None
+    instrument_version: str | None = None
+    scores: DimensionScores | None = None
+    needs: list[Need] = field(default_factory=list)
+    version: int = 0
+
+    @classmethod
+    def schedule(cls, arrival: ArrivalRegistered, now: datetime) -> Assessment:
+        """A new assessment for an arrival: children alone, trafficking, GBV and displacement first."""
+        flags = [Vulnerability(v) for v in arrival.vulnerabilities]
+        priority = triage(flags, len(arrival.immediate_needs))
+        assessment = cls(
+            assessment_id=uuid4(),
+            case_id=arrival.case_id,
+            status=AssessmentStatus.SCHEDULED,
+            priority=priority,
+            scheduled_for=scheduled_for(arrival.arrived_at, priority),
+            arrived_at=arrival.arrived_at,
+            age=arrival.age,
+            destination_municipality=arrival.destination_municipality,
+            vulnerabilities=flags,
+            created_at=now,
+        )
+        assessment.record(
+            AssessmentScheduled(
+                case_id=assessment.case_id,
+                assessment_id=assessment.assessment_id,
+                scheduled_for=assessment.scheduled_for,
+                priority=priority,
+            )
+        )
+        return assessment
+
+    def complete(self, cmd: CompleteAssessment, now: datetime) -> None:
+        """Record the result; the case's priority becomes the most urgent of its triage and its needs."""
+        self.status = LIFECYCLE.check(self.status, AssessmentStatus.COMPLETED, "be completed again")
+        self.needs = [
+            Need(
+                need_id=uuid4(),
+                category=n.category,
+                dimension=SERVICE_CATEGORY_DIMENSION[n.category],
+                level=n.level,
+                priority=n.priority,
+            )
+            for n in cmd.needs
+        ]
+        self.priority = overall_priority(self.priority, [n.priority for n in self.needs])
+        self.completed_at = now
+        self.instrument = cmd.instrument
+        self.instrument_version = cmd.instrument_version
+        self.scores = cmd.scores
+        self.record(
+            AssessmentCompleted(
+                case_id=self.case_id,
+                assessment_id=self.assessment_id,
+                completed_at=now,
+                instrument=cmd.instrument,
+                instrument_version=cmd.instrument_version,
+                scores=cmd.scores,
+                priority=self.priority,
+                destination_municipality=self.destination_municipality,
+                needs=self.needs,
+            )
+        )

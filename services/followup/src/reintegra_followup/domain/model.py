@@ -1,0 +1,93 @@
+"""The follow-up aggregate: a contact with the person, scheduled for a date, which falls due once.
+
+Its durable timer (kind :data:`DUE_TIMER`, keyed by the follow-up id) lives in the kit's timers table;
+when it fires, :meth:`Followup.fall_due` emits ``followup_due``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
+from reintegra_kit.domain import AggregateRoot, Lifecycle
+
+DUE_TIMER = "followup.due"
+
+
+class FollowupStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    DUE = "due"
+
+
+LIFECYCLE: Lifecycle[FollowupStatus] = Lifecycle(
+    "follow-up", {FollowupStatus.SCHEDULED: {FollowupStatus.DUE}}
+)
+
+
+def business_key(reason: FollowupReason, case_id: UUID, referral_id: UUID | None) -> str:
+    """What makes a follow-up unique: one post-arrival contact per case, one check per referral."""
+    if reason is FollowupReason.REFERRAL_CHECK and referral_id is not None:
+        return f"{reason.value}:{referral_id}"
+    return f"{reason.value}:{case_id}"
+
+
+@dataclass(eq=False)
+class Followup(AggregateRoot):
+    followup_id: UUID
+    case_id: UUID
+    reason: FollowupReason
+    referral_id: UUID | None
+    due_at: datetime
+    status: FollowupStatus
+    scheduled_at: datetime
+    fired_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def business_key(self) -> str:
+        return business_key(self.reason, self.case_id, self.referral_id)
+
+    @classmethod
+    def schedule(
+        cls,
+        case_id: UUID,
+        reason: FollowupReason,
+        due_at: datetime,
+        now: datetime,
+        referral_id: UUID | None = None,
+    ) -> Followup:
+        followup = cls(
+            followup_id=uuid4(),
+            case_id=case_id,
+            reason=reason,
+            referral_id=referral_id,
+            due_at=due_at,
+            status=FollowupStatus.SCHEDULED,
+            scheduled_at=now,
+        )
+        followup.record(
+            FollowupScheduled(
+                case_id=case_id,
+                followup_id=followup.followup_id,
+                reason=reason,
+                due_at=due_at,
+                referral_id=referral_id,
+            )
+        )
+        return followup
+
+    def fall_due(self, now: datetime) -> None:
+        self.status = LIFECYCLE.check(self.status, FollowupStatus.DUE, "fall due again")
+        self.fired_at = now
+        self.record(
+            FollowupDue(
+                case_id=self.case_id,
+                followup_id=self.followup_id,
+                reason=self.reason,
+                due_at=self.due_at,
+                referral_id=self.referral_id,
+            )
+        )
