@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .auth.tokens import ASYMMETRIC_ALGORITHMS, split_names
 
 ENV_PREFIX = "REINTEGRA_"
 
@@ -90,6 +95,41 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, le=300, description="Time allowed for a graceful stop."
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How to talk to Kafka: PLAINTEXT, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_username: str = Field(default="", description="Kafka user (SASL); e.g. reintegra-<service>.")
+    kafka_password: SecretStr = Field(default=SecretStr(""), description="Password of the Kafka user.")
+
+    auth_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer whose tokens are accepted (the tokens' iss), e.g. "
+        "https://id.example.org/realms/reintegra.",
+    )
+    auth_audience: str = Field(default="", description="The audience (aud) tokens must be meant for.")
+    auth_jwks_url: str = Field(
+        default="", description="The issuer's JWK set; empty: from its /.well-known/openid-configuration."
+    )
+    auth_leeway_s: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on exp, nbf and iat (seconds)."
+    )
+    auth_algorithms: str = Field(
+        default="RS256,PS256,ES256",
+        description="Signature algorithms accepted (comma-separated; asymmetric only, never none or HS*).",
+    )
+    auth_policy_file: Path | None = Field(
+        default=None, description="Access policy (TOML); unset: the policy shipped with the kit."
+    )
+    auth_agency_claim: str = Field(default="reintegra_agency", description="Claim with the agency code.")
+    auth_country_claim: str = Field(default="reintegra_country", description="Claim with the country.")
+    auth_centre_claim: str = Field(default="reintegra_centre", description="Claim with the centre code.")
+    auth_roles_claims: str = Field(
+        default="roles,realm_access.roles",
+        description="Claims holding role lists (comma-separated, dotted paths); roles from all are used.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -107,6 +147,51 @@ class ServiceSettings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        if not value:
+            return value
+        url = urlsplit(value)
+        if url.scheme not in {"https", "http"} or not url.hostname:
+            raise ValueError("must be an https:// URL")
+        if url.scheme == "http" and not is_loopback(url.hostname):
+            raise ValueError("must be https:// (plain http only on a loopback address)")
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric_algorithms(cls, value: str) -> str:
+        names = split_names(value)
+        refused = [a for a in names if a not in ASYMMETRIC_ALGORITHMS]
+        if refused or not names:
+            raise ValueError(
+                f"{', '.join(refused) or 'no algorithm'} not allowed; choose among "
+                + ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+                + " (none and HS* are never accepted)"
+            )
+        return value
+
+    @field_validator("auth_policy_file")
+    @classmethod
+    def _policy_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent_security(self) -> ServiceSettings:
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
+            self.kafka_username and self.kafka_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"REINTEGRA_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "REINTEGRA_KAFKA_USERNAME and REINTEGRA_KAFKA_PASSWORD"
+            )
+        if bool(self.auth_issuer) != bool(self.auth_audience):
+            raise ValueError("REINTEGRA_AUTH_ISSUER and REINTEGRA_AUTH_AUDIENCE go together: set both")
+        return self
+
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file of this service."""
@@ -121,12 +206,35 @@ class ServiceSettings(BaseSettings):
 
     def kafka_client_options(self, *, client_id: str) -> dict[str, object]:
         """Options every aiokafka client of this service takes (bootstrap servers, identity, security)."""
-        return {"bootstrap_servers": self.kafka_bootstrap_servers, "client_id": client_id}
+        options: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "client_id": client_id,
+        }
+        if self.kafka_security_protocol != "PLAINTEXT":
+            options.update(
+                security_protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_username,
+                sasl_plain_password=self.kafka_password.get_secret_value(),
+            )
+            if self.kafka_security_protocol == "SASL_SSL":
+                options["ssl_context"] = ssl.create_default_context()
+        return options
 
     @property
     def event_source(self) -> str:
         """The CloudEvents ``source`` of the events this service publishes."""
         return f"/reintegra/{self.service_name}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -139,8 +247,12 @@ def load_settings(cls: type[S], **overrides: object) -> S:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
+            if not err["loc"]:  # a rule across variables: its message names them
+                problems.append(err["msg"].removeprefix("Value error, "))
+                continue
             name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             value = err.get("input")
-            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            secret = "password" in name.lower()
+            shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError(problems) from None

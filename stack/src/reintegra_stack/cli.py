@@ -5,18 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import httpx
 import typer
+from reintegra_contracts.topics import is_agency_code
+from reintegra_kit import acl
+from reintegra_kit.auth.issuing import SigningKey, access_token_claims
+from reintegra_kit.auth.policy import PolicyError, load_policy
 from rich.console import Console
 
 from . import demo as demo_flow
+from . import issuer
+from . import kafka_acls as kafka_acls_apply
 from .processes import (
     DEMO_TIMINGS,
     Layout,
@@ -25,6 +33,7 @@ from .processes import (
     Started,
     check_ports,
     ensure_kafka,
+    issuer_service,
     kafka,
     kafka_status,
     log_tail,
@@ -144,7 +153,7 @@ class Failed(Exception):
 
 def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
     by_name = {s.service.name: s for s in started or []}
-    for service in reversed(services()):  # consumers first, reception last
+    for service in (*reversed(services()), issuer_service()):  # consumers first, the issuer last
         outcome = stop_service(layout, service, by_name.get(service.name))
         console.print(f"  {service.name:<10} {outcome}")
 
@@ -166,6 +175,11 @@ def _running_banner(stop_kafka: bool) -> None:
     console.print("[bold]Reintegra is running:[/]")
     for s in services():
         console.print(f"  {s.name:<10} {s.base_url}/docs", highlight=False)
+    console.print(
+        f"  {'issuer':<10} {issuer_service().base_url}/jwks.json  (a token: "
+        "uv run reintegra-stack token --role case_worker --centre HN-CAMR-SPS --country HN)",
+        highlight=False,
+    )
     kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
     console.print(
         f"Stop with Ctrl-C or `uv run reintegra-stack down` ({kafka_note}). Logs: .local/logs/<service>.log",
@@ -200,6 +214,11 @@ def up(
                     markup=False,
                 )
             check_ports(layout)
+            item = start_service(layout, issuer_service(), bootstrap)
+            started.append(item)
+            console.print(
+                f"  {'issuer':<10} {'started' if item.process else 'already running'}, pid {item.pid}"
+            )
             for service in services():
                 item = start_service(layout, service, bootstrap, extra)
                 started.append(item)
@@ -251,10 +270,10 @@ def down(
 
 @app.command()
 def status() -> None:
-    """Readiness of each service and the status of Kafka."""
+    """Readiness of each service, the local issuer and the status of Kafka."""
     layout = Layout.discover()
     all_ready = True
-    for service in services():
+    for service in (*services(), issuer_service()):
         pid = running_pid(layout, service)
         ok, detail = _ready(service)
         all_ready &= ok
@@ -277,6 +296,107 @@ def demo(
     """Play the demo flight against services that are already running (idempotent per seed and day)."""
     if not run_demo(flight_size, seed):
         raise typer.Exit(1)
+
+
+@app.command("kafka-acls")
+def kafka_acls(
+    directory: Annotated[
+        Path, typer.Option(help="Service directory whose agencies get users (JSON).")
+    ] = acl.SAMPLE_DIRECTORY,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Passwords of the users (JSON, created; default <kafka state>/credentials.json)."),
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="Prefix of every physical topic name.")] = "",
+) -> None:
+    """Create the Kafka users (SCRAM-SHA-512), topics and ACLs on the local SASL broker.
+
+    Start that broker first: REINTEGRA_KAFKA_SECURITY=sasl deploy/local/kafka.sh start. Each service
+    then runs with REINTEGRA_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT, REINTEGRA_KAFKA_USERNAME=
+    reintegra-<service> and its password from the credentials file.
+    """
+    layout = Layout.discover()
+    env = {**os.environ, "REINTEGRA_KAFKA_SECURITY": "sasl"}
+    try:
+        bootstrap = _sasl_kafka(layout, env, "bootstrap")
+        password = _sasl_kafka(layout, env, "admin-password")
+        state = Path(os.environ.get("REINTEGRA_KAFKA_DIR") or layout.root / ".local" / "kafka-sasl")
+        users = acl.kafka_users(acl.agencies_in_directory(directory), topic_prefix=topic_prefix)
+        passwords = kafka_acls_apply.load_credentials(credentials or state / "credentials.json", users)
+        done = kafka_acls_apply.apply(bootstrap, password, users, passwords)
+    except (StackError, ValueError, RuntimeError, OSError) as exc:
+        print(f"reintegra-stack kafka-acls: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # kafka-python's errors (broker down, authentication failed)
+        print(f"reintegra-stack kafka-acls: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]✓[/] {done.users} users on {bootstrap}: {len(done.topics_created)} topics created, "
+        f"{done.acls_created} ACLs added, {done.acls_deleted} removed; passwords in "
+        f"{credentials or state / 'credentials.json'}",
+        highlight=False,
+    )
+
+
+def _sasl_kafka(layout: Layout, env: dict[str, str], command: str) -> str:
+    result = subprocess.run(
+        ["bash", str(layout.kafka_script), command], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0 or not result.stdout.strip():
+        raise StackError(f"deploy/local/kafka.sh {command} failed: {result.stderr.strip()}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+@app.command()
+def token(
+    role: Annotated[
+        list[str], typer.Option("--role", help="A role of the access policy (repeat for several).")
+    ],
+    agency: Annotated[str | None, typer.Option(help="Agency code, e.g. hn-senaf.")] = None,
+    centre: Annotated[str | None, typer.Option(help="Reception centre code, e.g. HN-CAMR-SPS.")] = None,
+    country: Annotated[str | None, typer.Option(help="Two-letter country code, e.g. HN.")] = None,
+    subject: Annotated[str | None, typer.Option(help="The token's sub (default: a new random id).")] = None,
+    ttl: Annotated[int, typer.Option(min=60, max=86_400, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print an access token signed by the local issuer (for the APIs' Authorize button or curl).
+
+    Example: curl -H "Authorization: Bearer $(uv run reintegra-stack token --role agency_partner
+    --agency hn-senaf --country HN)" http://127.0.0.1:8103/v1/referrals
+    """
+    problems = []
+    try:
+        policy = load_policy(os.environ.get("REINTEGRA_AUTH_POLICY_FILE") or None)
+    except PolicyError as exc:
+        print(f"reintegra-stack token: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    for name in role:
+        if name not in policy.roles:
+            problems.append(f"unknown role {name!r}; roles of the policy: {', '.join(sorted(policy.roles))}")
+    if agency is not None and not is_agency_code(agency):
+        problems.append(f"--agency {agency!r} is not an agency code (lowercase letters, digits, hyphens)")
+    if country is not None and not (len(country) == 2 and country.isalpha() and country.isupper()):
+        problems.append(f"--country {country!r} is not a two-letter country code such as HN")
+    if problems:
+        for problem in problems:
+            print(f"reintegra-stack token: {problem}", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        key = SigningKey.load_or_create(issuer.key_file(Layout.discover().root))
+        url = issuer.issuer_url()
+    except (OSError, ValueError, StackError) as exc:
+        print(f"reintegra-stack token: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    claims = access_token_claims(
+        issuer=url,
+        audience=issuer.AUDIENCE,
+        subject=subject,
+        roles=role,
+        agency=agency,
+        country=country,
+        centre=centre,
+        ttl_s=ttl,
+    )
+    print(key.sign(claims))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from reintegra_kit.registry import RegistryError, discover
 
+from . import issuer
+
 BOOTSTRAP_ENV = "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS"
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 15.0
@@ -52,6 +54,11 @@ def services() -> tuple[Service, ...]:
     except RegistryError as exc:
         raise StackError(str(exc)) from exc
     return tuple(Service(spec.name, spec.module, spec.port) for spec in specs)
+
+
+def issuer_service() -> Service:
+    """The local OpenID Connect issuer, run like a service (pid file, log, ``/readyz``)."""
+    return Service("issuer", "reintegra_stack.issuer", issuer.port())
 
 
 def find_repo_root() -> Path:
@@ -199,6 +206,8 @@ def service_env(
     layout: Layout, service: Service, bootstrap: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     env = dict(os.environ)
+    for name, value in issuer.service_auth_env().items():
+        env.setdefault(name, value)  # the local issuer, unless the caller points at another provider
     env.update(
         {
             "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -23,6 +23,7 @@ from reintegra_contracts import Event
 
 from ..asyncapi import documented_body
 from ..consumer import EventConsumer, RedeliverError
+from ..kafka_auth import broker_security, without_security
 from ..logging import get_logger
 from ..outbox import OutboxMessage
 from ..settings import ServiceSettings
@@ -35,15 +36,18 @@ class KafkaConnection:
 
     def __init__(self, settings: ServiceSettings, tracer_provider: TracerProvider) -> None:
         self._settings = settings
-        options = settings.kafka_client_options(client_id=f"reintegra-{settings.service_name}")
+        options = without_security(
+            settings.kafka_client_options(client_id=f"reintegra-{settings.service_name}")
+        )
         bootstrap = options.pop("bootstrap_servers")
         self.broker = KafkaBroker(
-            bootstrap,  # type: ignore[arg-type]
+            bootstrap,
             acks="all",
             enable_idempotence=True,
             middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
             logger=None,
-            **options,  # type: ignore[arg-type]
+            security=broker_security(settings),
+            **options,
         )
         self.started = asyncio.Event()
 
