@@ -82,6 +82,11 @@ async def test_an_arrival_reaches_all_four_services(
 
         records = await reader.wait_for(complete, what="referrals and follow-ups", timeout_s=45)
 
+        # What SRE dashboards read: each service's /metrics agrees with what was sent.
+        scraped = {
+            p.name: (await http.get(f"{p.url}/metrics")).text for p in (reception, assessment, followup)
+        }
+
     case_records = [r for r in records if r.key == case_id.encode()]
     types = sorted(header(r, "ce_type") or "" for r in case_records)
     assert types == sorted(
@@ -155,6 +160,28 @@ async def test_an_arrival_reaches_all_four_services(
         ("referral_check", "scheduled"),
         ("referral_check", "scheduled"),
     ]
+    assert (
+        metric(scraped["reception"], "reintegra_http_requests_total", route="/v1/arrivals", status="201") == 1
+    )
+    assert (
+        metric(
+            scraped["assessment"],
+            "reintegra_events_consumed_total",
+            event_type="org.reintegra.reception.arrival_registered.v1",
+            outcome="processed",
+        )
+        == 1
+    )
+    assert (
+        metric(
+            scraped["followup"],
+            "reintegra_events_consumed_total",
+            event_type="org.reintegra.referral.referral_requested.v1",
+            outcome="processed",
+        )
+        == 2
+    )
+    assert metric(scraped["followup"], "reintegra_timers_pending", kind="followup.due") >= 0
     for p in (reception, assessment, referral, followup):
         pending = await rows(db[p.name], "SELECT count(*) FROM outbox WHERE published_at IS NULL")
         assert pending[0][0] == 0, f"{p.name} has unpublished outbox rows"
@@ -163,6 +190,18 @@ async def test_an_arrival_reaches_all_four_services(
         assert '"service": "' in log
         for value in PERSONAL_VALUES:
             assert value not in log, f"{p.name} logged {value!r}"
+
+
+def metric(exposition: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus metric's samples whose labels include ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
 
 
 async def test_bad_http_input_gets_422_naming_each_field_and_nothing_is_published(

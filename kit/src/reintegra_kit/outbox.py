@@ -13,6 +13,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -20,7 +21,7 @@ from reintegra_contracts import Event, encode
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .clock import Clock, SystemClock
+from .clock import Clock, SystemClock, as_utc
 from .db import Database, KitTables
 from .logging import get_logger
 from .telemetry import context_from_traceparent, current_traceparent
@@ -95,6 +96,18 @@ class Outbox:
             )
         )
         return headers["ce_id"]
+
+    async def backlog(self, session: AsyncSession) -> tuple[int, datetime | None]:
+        """How many rows wait to be published, and when the oldest of them was written."""
+        t = self._table
+        row = (
+            await session.execute(
+                select(func.count(), func.min(t.c.created_at))
+                .select_from(t)
+                .where(t.c.published_at.is_(None))
+            )
+        ).one()
+        return int(row[0]), as_utc(row[1]) if row[1] is not None else None
 
     async def pending_count(self, session: AsyncSession) -> int:
         """How many rows wait to be published (the outbox backlog)."""

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from reintegra_contracts import Event
@@ -36,6 +37,7 @@ from ..handlers import Dependencies, Handler, MessageBus
 from ..health import health_router
 from ..inbox import Inbox
 from ..logging import configure_logging, get_logger
+from ..metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
 from ..migrations import upgrade_to_head_async
 from ..outbox import Outbox, OutboxMessage, OutboxRelay
 from ..registry import TOPIC_PARAMETER, RegistryError, ServiceSpec
@@ -98,7 +100,11 @@ class ServiceRuntime(Generic[U]):
         self.consumers: dict[str, EventConsumer[U]] = {}
         self._subscribed: set[str] = set()
         self._timer_runner: TimerRunner[U] | None = None
+        self.metrics = ServiceMetrics(settings.service_name)
         self.observe: OutcomeObserver | None = None
+        self.metrics.refresh_with("outbox", self._refresh_outbox_metrics)
+        self.metrics.refresh_with("timers", self._refresh_timer_metrics)
+        self.metrics.refresh_with("lag", self._refresh_lag_metrics)
         self.topics.declare(t for t in spec.static_topics)
         self.topics.declare(dead_letter_topic(t) for t in spec.consumes if TOPIC_PARAMETER not in t)
         for logical, types in spec.produces.items():
@@ -213,6 +219,7 @@ class ServiceRuntime(Generic[U]):
         return self.dependencies.bind(handler, leading=3)
 
     def _observe(self, record: Any, event_type: str | None, outcome: Any, seconds: float) -> None:
+        self.metrics.consumed(record.topic, event_type, outcome.value, seconds)
         if self.observe is not None:
             self.observe(record, event_type, outcome, seconds)
 
@@ -255,6 +262,28 @@ class ServiceRuntime(Generic[U]):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    async def _refresh_outbox_metrics(self) -> None:
+        async with self.db.session() as session:
+            backlog, oldest = await self.outbox.backlog(session)
+        self.metrics.outbox(backlog, oldest, self.clock.now())
+
+    async def _refresh_timer_metrics(self) -> None:
+        if self._timer_runner is None:
+            return
+        async with self.uow() as uow:
+            counts = await uow.timers.counts(self.clock.now())
+        self.metrics.timers(counts, self._timer_runner.kinds)
+
+    async def _refresh_lag_metrics(self) -> None:
+        for subscriber in self.kafka.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    self.metrics.lag(tp.topic, tp.partition, highwater - await consumer.position(tp))
+
     async def _start_kafka(self) -> None:
         await self.kafka.start(before=self.topics.create_missing)
 
@@ -278,6 +307,7 @@ class ServiceRuntime(Generic[U]):
         await upgrade_to_head_async(self.spec.migrations, self.db.url)
         if self.settings.relay_enabled:
             self.lifecycle.background("outbox-relay", self.relay.run, after=self.kafka.started, first=True)
+        self.lifecycle.background("metrics", self.metrics.run, after=self.kafka.started)
         self.lifecycle.background("broker-start", self._start_kafka, first=True)
         await self.lifecycle.start()
         log.info("runtime.started", http_port=self.settings.http_port)
@@ -317,7 +347,18 @@ class ServiceRuntime(Generic[U]):
             routers=[health_router(self.health_checks), *routers],
             lifespan=self.running,
             dependencies=dependencies,
+            on_unavailable=self.metrics.unavailable,
         )
+        app.add_api_route(
+            "/metrics",
+            metrics_endpoint,
+            methods=["GET"],
+            tags=["health"],
+            summary="Prometheus metrics (open, like the health endpoints)",
+            response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"}},
+        )
+        app.add_middleware(HttpMetricsMiddleware, service=self.settings.service_name)
         app.state.runtime = self
         FastAPIInstrumentor.instrument_app(
             app,
