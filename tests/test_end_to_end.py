@@ -128,8 +128,11 @@ async def test_an_arrival_reaches_all_four_services(
         if b'"post_arrival"' in r.value
     ]
     assert (header(post_arrival[0], "traceparent") or "").split("-")[1] == arrival_trace
-    # ... and so is the follow-up that fell due later, fired by the durable timer.
+    # ... and so is the follow-up that fell due later, fired by the durable timer, and what the case
+    # worker's completion over HTTP caused: the command joined the case's trace (linked to its own).
     assert trace_of("followup.followup_due") == arrival_trace
+    assert trace_of("assessment.assessment_completed") == arrival_trace
+    assert trace_of("referral.referral_requested") == arrival_trace
 
     # Each service holds its own state in its own database.
     db = {p.name: p.db_url for p in (reception, assessment, referral, followup)}  # type: ignore[attr-defined]

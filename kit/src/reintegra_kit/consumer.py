@@ -288,7 +288,8 @@ class EventConsumer(Generic[U]):
             if not claimed:
                 log.debug("consumer.duplicate_skipped")
                 return Outcome.DUPLICATE
-            with uow.handler_scope():
+            follow = decoded.event.kind == "command"  # an agency's answer starts in a trace of its own
+            with uow.handler_scope(), uow.trace_scope(attributes.type, follow=follow):
                 for handler in handlers:
                     await handler(decoded.event, uow)
         log.debug("consumer.processed")

@@ -50,6 +50,7 @@ class KitTables:
     outbox: Table
     inbox: Table
     timers: Table
+    case_traces: Table
 
 
 def define_kit_tables(metadata: MetaData) -> KitTables:
@@ -112,7 +113,14 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         UniqueConstraint("kind", "timer_key", name="uq_timers_kind_key"),
         Index("ix_timers_due", "status", "due_at"),
     )
-    return KitTables(outbox=outbox, inbox=inbox, timers=timers)
+    case_traces = Table(
+        "case_traces",
+        metadata,
+        Column("case_id", String(64), primary_key=True),
+        Column("traceparent", String(64), nullable=False, comment="Trace the case started in"),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+    )
+    return KitTables(outbox=outbox, inbox=inbox, timers=timers, case_traces=case_traces)
 
 
 async def insert_or_ignore(

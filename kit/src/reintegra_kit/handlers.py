@@ -117,7 +117,7 @@ class MessageBus(Generic[U]):
     async def run(self, handler: BoundHandler[U], message: Any) -> Any:
         """Run an already-bound ``handler`` on ``message`` in its own committed unit of work."""
         async with self._uow_factory() as uow:
-            with uow.handler_scope():
+            with uow.handler_scope(), uow.trace_scope(type(message).__name__, follow=True):
                 result = await handler(message, uow)
             await uow.commit()
         return result

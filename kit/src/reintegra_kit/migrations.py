@@ -127,8 +127,9 @@ def drop_kit_tables_v1() -> None:
 
 
 def upgrade_kit_tables_v2() -> None:
-    """Version 2 of the kit's tables: the inbox records refusals (``outcome``, ``detail``) and the
-    durable ``timers`` table. Frozen, like :func:`create_kit_tables_v1`."""
+    """Version 2 of the kit's tables: the inbox records refusals (``outcome``, ``detail``), the durable
+    ``timers`` table and ``case_traces`` (the trace each case started in). Frozen, like
+    :func:`create_kit_tables_v1`."""
     with op.batch_alter_table("inbox") as batch:
         batch.add_column(
             Column(
@@ -165,10 +166,18 @@ def upgrade_kit_tables_v2() -> None:
         UniqueConstraint("kind", "timer_key", name="uq_timers_kind_key"),
     )
     op.create_index("ix_timers_due", "timers", ["status", "due_at"], unique=False)
+    op.create_table(
+        "case_traces",
+        Column("case_id", String(length=64), nullable=False),
+        Column("traceparent", String(length=64), nullable=False, comment="Trace the case started in"),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("case_id", name="pk_case_traces"),
+    )
 
 
 def downgrade_kit_tables_v2() -> None:
     """Undo :func:`upgrade_kit_tables_v2`."""
+    op.drop_table("case_traces")
     op.drop_index("ix_timers_due", table_name="timers")
     op.drop_table("timers")
     with op.batch_alter_table("inbox") as batch:

@@ -36,8 +36,12 @@ class Repository:
         return self._uow.session
 
     async def publish_events(self, aggregate: AggregateRoot) -> None:
-        """Stage the events ``aggregate`` recorded (in order) in this transaction's outbox."""
-        for event in aggregate.pull_events():
+        """Stage the events ``aggregate`` recorded (in order) in this transaction's outbox, in the case's
+        trace (remembered the first time, continued by commands: :mod:`reintegra_kit.case_trace`)."""
+        events = aggregate.pull_events()
+        for case_id in dict.fromkeys(e.case_id for e in events):
+            await self._uow.track_case(case_id)
+        for event in events:
             await self._uow.emit(event)
 
     async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:

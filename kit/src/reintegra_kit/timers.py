@@ -228,7 +228,7 @@ class TimerRunner(Generic[U]):
             ):
                 try:
                     async with uow.session.begin_nested():
-                        with uow.handler_scope():
+                        with uow.handler_scope(), uow.trace_scope(timer.kind, follow=True):
                             await handler(timer, uow)
                 except Exception as exc:
                     await self._failed(uow, row, now, exc)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Self
 from reintegra_contracts import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .case_trace import CaseTraceScope
 from .clock import Clock
 from .db import Database
 from .outbox import Outbox
@@ -37,6 +38,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._staged = 0
         self._in_handler = False
+        self._trace: CaseTraceScope | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -53,6 +55,9 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
         session = self.session
         try:
             if session.in_transaction():
@@ -76,6 +81,26 @@ class UnitOfWork:
         """Stage ``event`` in the outbox of this transaction; return its CloudEvents id."""
         self._staged += 1
         return await self._outbox.add(self.session, event)
+
+    @contextmanager
+    def trace_scope(self, name: str, *, follow: bool) -> Iterator[None]:
+        """While one message is handled: remember each case's trace, and — for a command (``follow``)
+        — continue the case's trace from the moment the command changes the case
+        (:mod:`reintegra_kit.case_trace`)."""
+        previous, self._trace = self._trace, CaseTraceScope(name, follow=follow)
+        try:
+            yield
+        finally:
+            self._trace.close()
+            self._trace = previous
+
+    async def track_case(self, case_id: object) -> None:
+        """Called by repositories before staging a case's events (see :meth:`trace_scope`)."""
+        if self._trace is None:
+            self._trace = CaseTraceScope("write", follow=False)
+        await self._trace.case(
+            self.session, self._outbox.tables.case_traces, self._outbox.clock, str(case_id)
+        )
 
     @contextmanager
     def handler_scope(self) -> Iterator[None]:

@@ -1,0 +1,89 @@
+"""One returnee, one trace: each case keeps the trace context it started in (docs/adr/0016-one-trace-per-case.md).
+
+The first time a service stages events about a case, it remembers the current trace context for
+that case (``case_traces``: case id → ``traceparent``). Events of the case carry that context from
+service to service, so the consumers of an event are in the case's trace already. A *command* —
+a case worker's HTTP request, an agency's answer over Kafka — starts in a trace of its own; when it
+changes a case whose trace is known, :class:`CaseTraceScope` opens a span **in the case's trace**,
+linked to the command's own span, and everything the command emits from then on continues the case's
+trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .clock import Clock
+from .db import insert_or_ignore
+from .telemetry import TRACER_NAME, context_from_traceparent, current_traceparent
+
+
+def tracer() -> trace.Tracer:
+    """The tracer of the spans that carry commands into a case's trace (the process's provider)."""
+    return trace.get_tracer(TRACER_NAME)
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 else None
+
+
+class CaseTraceScope:
+    """The trace bookkeeping of one message's handling inside a unit of work."""
+
+    def __init__(self, name: str, *, follow: bool) -> None:
+        self.name = name
+        self.follow = follow
+        self._seen: set[str] = set()
+        self._spans: list[tuple[Any, Any]] = []
+
+    async def case(self, session: AsyncSession, table: Table, clock: Clock, case_id: str) -> None:
+        """Remember the case's trace if it has none; when following, continue the case's trace."""
+        if case_id in self._seen:
+            return
+        self._seen.add(case_id)
+        current = current_traceparent()
+        if not self.follow:
+            if current is not None:
+                await insert_or_ignore(
+                    session,
+                    table,
+                    {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
+                    ["case_id"],
+                )
+            return
+        stored = (
+            await session.execute(select(table.c.traceparent).where(table.c.case_id == case_id))
+        ).scalar_one_or_none()
+        if stored is None:
+            if current is not None:
+                await insert_or_ignore(
+                    session,
+                    table,
+                    {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
+                    ["case_id"],
+                )
+            return
+        if _trace_id(stored) == _trace_id(current):
+            return
+        request = trace.get_current_span().get_span_context()
+        span = tracer().start_span(
+            f"{self.name} (case)",
+            context=context_from_traceparent(stored),
+            kind=trace.SpanKind.INTERNAL,
+            links=[trace.Link(request)] if request.is_valid else [],
+            attributes={"reintegra.case_id": case_id, "reintegra.command": self.name},
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        self._spans.append((span, token))
+
+    def close(self) -> None:
+        for span, token in reversed(self._spans):
+            otel_context.detach(token)
+            span.end()
+        self._spans.clear()

@@ -1,0 +1,101 @@
+"""One returnee, one trace: a later command on a case continues the case's trace, linked to its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reintegra_contracts.events.followup import FollowupDue, FollowupReason
+from reintegra_kit import case_trace as case_trace_module
+from reintegra_kit.db import Database
+from reintegra_kit.domain import AggregateRoot
+from reintegra_kit.handlers import Dependencies, MessageBus
+from reintegra_kit.outbox import Outbox
+from reintegra_kit.repository import Repository
+from reintegra_kit.uow import UnitOfWork
+from sqlalchemy import select
+
+from .conftest import Schema
+
+
+@dataclass(eq=False)
+class Thing(AggregateRoot):
+    case_id: UUID
+
+    def happen(self) -> None:
+        self.record(
+            FollowupDue(
+                case_id=self.case_id,
+                followup_id=uuid4(),
+                reason=FollowupReason.POST_ARRIVAL,
+                due_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Touch:
+    case_id: UUID
+
+
+async def touch(cmd: Touch, uow: UnitOfWork) -> None:
+    thing = Thing(cmd.case_id)
+    thing.happen()
+    await Repository(uow).publish_events(thing)
+
+
+async def traceparents(db: Database, schema: Schema) -> list[str]:
+    async with db.session() as s:
+        return list(
+            (
+                await s.execute(select(schema.kit.outbox.c.traceparent).order_by(schema.kit.outbox.c.id))
+            ).scalars()
+        )
+
+
+async def test_a_later_command_on_a_case_continues_the_case_trace_with_a_link_to_its_own(
+    db: Database, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    monkeypatch.setattr(case_trace_module, "tracer", lambda: tracer)
+    outbox = Outbox(schema.kit, "/test")
+    bus: MessageBus[UnitOfWork] = MessageBus(lambda: UnitOfWork(db, outbox), Dependencies())
+    bus.register({Touch: touch})
+    case_id = uuid4()
+
+    with tracer.start_as_current_span("POST /v1/arrivals") as first:
+        await bus.handle(Touch(case_id))
+        case_trace = format(first.get_span_context().trace_id, "032x")
+    with tracer.start_as_current_span("POST /v1/assessments/{id}/completion") as second:
+        await bus.handle(Touch(case_id))
+        request_trace = second.get_span_context().trace_id
+    with tracer.start_as_current_span("another case") as third:
+        await bus.handle(Touch(uuid4()))
+        other_trace = format(third.get_span_context().trace_id, "032x")
+
+    first_row, second_row, third_row = await traceparents(db, schema)
+    assert first_row.split("-")[1] == case_trace
+    assert second_row.split("-")[1] == case_trace  # the case worker's command joined the case's trace
+    assert third_row.split("-")[1] == other_trace  # a new case starts its own
+    async with db.session() as s:
+        stored = dict(
+            (
+                await s.execute(
+                    select(schema.kit.case_traces.c.case_id, schema.kit.case_traces.c.traceparent)
+                )
+            ).all()
+        )
+    assert stored[str(case_id)].split("-")[1] == case_trace
+    # the span that carried the command into the case's trace is linked to the request's own
+    joined = [s for s in exporter.get_finished_spans() if s.name == "Touch (case)"]
+    assert len(joined) == 1
+    assert format(joined[0].context.trace_id, "032x") == case_trace
+    assert [link.context.trace_id for link in joined[0].links] == [request_trace]
