@@ -36,6 +36,8 @@ DERIVED = {
     "kafka_bootstrap_servers": "kafka.bootstrapServers",
     "consumer_group": "topicPrefix + reintegra-<service> (the group of the KafkaUser ACLs and KEDA)",
     "topic_prefix": "topicPrefix",
+    # from the Strimzi KafkaUser when kafka.strimzi.users.enabled, else secretConfig.kafkaUsername
+    "kafka_username": "the service's KafkaUser, or secretConfig.kafkaUsername",
 }
 # Settings that may only come from a Secret (they must never appear under config).
 SECRET_ONLY = re.compile(r"(password|secret|token|database_url|encryption_key|private_key)")

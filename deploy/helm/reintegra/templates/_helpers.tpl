@@ -82,10 +82,13 @@ app.kubernetes.io/component: {{ .name }}
 {{- printf "REINTEGRA_%s" (snakecase . | upper) -}}
 {{- end -}}
 
-{{/* A value as an environment string: whole numbers without exponent, everything else as printed. */}}
+{{/* A value as an environment string: whole numbers without exponent, lists and maps as JSON (as
+     pydantic-settings reads them), everything else as printed. */}}
 {{- define "reintegra.envValue" -}}
 {{- if and (kindIs "float64" .) (eq (floor .) .) -}}
 {{- int64 . -}}
+{{- else if or (kindIs "slice" .) (kindIs "map" .) -}}
+{{- toJson . -}}
 {{- else -}}
 {{- . -}}
 {{- end -}}
