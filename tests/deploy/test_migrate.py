@@ -49,17 +49,26 @@ async def revision_and_tables(url: str) -> tuple[str, set[str]]:
     return str(revision), tables
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_migrates_a_sqlite_database_to_head_and_exits(service: str, tmp_path: Path) -> None:
-    result = run_migrate(service, REINTEGRA_DATA_DIR=str(tmp_path / "data"))
-
-    assert result.returncode == 0, result.stderr
-    assert f"{service} database at head" in result.stdout
-    revision, tables = asyncio.run(
-        revision_and_tables(f"sqlite+aiosqlite:///{tmp_path / 'data' / service}.db")
-    )
-    assert revision == head_of(service)
-    assert {"outbox", "inbox"} <= tables
+def test_migrates_each_service_s_sqlite_database_to_head_and_exits(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("REINTEGRA_")}
+    data = tmp_path / "data"  # does not exist yet: created as the service would
+    running = {
+        service: subprocess.Popen(
+            [sys.executable, "-m", "reintegra_kit.migrate", service],
+            env={**clean, "REINTEGRA_DATA_DIR": str(data)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for service in SERVICES
+    }
+    for service, proc in running.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert f"{service} database at head" in out
+        revision, tables = asyncio.run(revision_and_tables(f"sqlite+aiosqlite:///{data / service}.db"))
+        assert revision == head_of(service)
+        assert {"outbox", "inbox"} <= tables
 
 
 def test_a_second_run_is_a_no_op(tmp_path: Path) -> None:
