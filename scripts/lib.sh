@@ -18,3 +18,27 @@ ensure_uv() {
   fi
   export UV_PYTHON_DOWNLOADS=never
 }
+
+# Deployment test tools, cached under ${REINTEGRA_CACHE_DIR:-~/.cache/reintegra} so that only the first
+# run on a machine pays for them: Helm 4 (built once with `go install`, ~3-6 min), the tools venv of
+# deploy/tools (checkov, a JDK for Strimzi's CRD generator) and the operators' CRDs (deploy/helm/crds.sh).
+ensure_deploy_tools() {
+  local helm
+  helm="$(bash deploy/helm/helm.sh path)"
+  echo "helm: $helm ($("$helm" version --template '{{.Version}}'))"
+  "${UV[@]}" sync --frozen --quiet --project deploy/tools
+  echo "CRDs: $(bash deploy/helm/crds.sh)"
+}
+
+# Starts the local tracing backend (deploy/local/jaeger.sh; the first start builds Jaeger, see
+# docs/adr/0020-tracing-backend.md) unless REINTEGRA_TEST_OTLP_ENDPOINT and REINTEGRA_TEST_TRACES_URL
+# are both set, and exports
+# REINTEGRA_TEST_OTLP_ENDPOINT (OTLP/HTTP) and REINTEGRA_TEST_TRACES_URL (query API) for the tests.
+ensure_tracing_backend() {
+  if [[ -z "${REINTEGRA_TEST_OTLP_ENDPOINT:-}" || -z "${REINTEGRA_TEST_TRACES_URL:-}" ]]; then
+    bash deploy/local/jaeger.sh start
+    REINTEGRA_TEST_OTLP_ENDPOINT="$(bash deploy/local/jaeger.sh otlp-endpoint)"
+    REINTEGRA_TEST_TRACES_URL="$(bash deploy/local/jaeger.sh url)"
+  fi
+  export REINTEGRA_TEST_OTLP_ENDPOINT REINTEGRA_TEST_TRACES_URL
+}

@@ -4,9 +4,11 @@
 #   bash scripts/test.sh [pytest args...]
 #
 # Installs what is missing (uv, the locked Python packages; PostgreSQL through apt when run as root;
-# the Kafka jars from Maven Central), starts the local broker and database (deploy/local/), then runs
+# the Kafka jars from Maven Central; Helm and Jaeger built once from the Go module proxy), starts the
+# local broker, database and tracing backend (deploy/local/), then runs
 # the static checks (ruff, mypy, import-linter, contract drift and compatibility, AsyncAPI validation)
-# and pytest. Set REINTEGRA_TEST_KAFKA_BOOTSTRAP / REINTEGRA_TEST_PG_URL to use servers of your own.
+# and pytest. Set REINTEGRA_TEST_KAFKA_BOOTSTRAP / REINTEGRA_TEST_PG_URL / REINTEGRA_TEST_OTLP_ENDPOINT and
+# REINTEGRA_TEST_TRACES_URL to use servers of your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -28,7 +30,14 @@ if [[ -z "${REINTEGRA_TEST_PG_URL:-}" ]]; then
   REINTEGRA_TEST_PG_URL="$(bash deploy/local/postgres.sh url)"
   export REINTEGRA_TEST_PG_URL
 fi
+if [[ -z "${REINTEGRA_TEST_OTLP_ENDPOINT:-}" || -z "${REINTEGRA_TEST_TRACES_URL:-}" ]]; then
+  step "tracing backend (deploy/local/jaeger.sh start)"
+fi
+ensure_tracing_backend
 echo "kafka: ${REINTEGRA_TEST_KAFKA_BOOTSTRAP}  postgresql: ${REINTEGRA_TEST_PG_URL%%@*}@${REINTEGRA_TEST_PG_URL##*@}"
+echo "traces: OTLP ${REINTEGRA_TEST_OTLP_ENDPOINT}, query ${REINTEGRA_TEST_TRACES_URL}"
+step "deployment tools (helm, checkov, CRD schemas)"
+ensure_deploy_tools
 
 step "lint (ruff)"
 "${UV[@]}" run --frozen ruff check --output-format concise .
