@@ -1,0 +1,108 @@
+"""Add every REINTEGRA_* setting the chart does not know yet to values.yaml and values.schema.json.
+
+    uv run python deploy/helm/sync_settings.py          # add what is missing (review the diff)
+    uv run python deploy/helm/sync_settings.py --check  # fail if something is missing
+
+The kit's settings (every service has them) go under ``config``; a service's own under
+``components.<service>.config``. The schema entry comes from the setting's pydantic field (type,
+bounds, enum, pattern, description). Settings the chart derives (service name, Kafka bootstrap, …) and
+secrets (only by Secret reference, see secretConfig) are left alone; tests/deploy/test_chart.py checks
+the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from reintegra_kit.registry import discover
+from reintegra_kit.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "reintegra"
+DERIVED = {"service_name", "kafka_bootstrap_servers", "consumer_group", "topic_prefix", "kafka_username", "database_url"}
+SECRET = re.compile(r"(password|secret|token|database_url|encryption_key|private_key)")
+KEEP = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "format", "items")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def field_schema(cls: type[ServiceSettings], field: str) -> dict[str, Any]:
+    prop = cls.model_json_schema()["properties"][field]
+    options = prop.get("anyOf", [prop])
+    concrete = [o for o in options if o.get("type") != "null"]
+    out = {k: v for k, v in (concrete[0] if concrete else {}).items() if k in KEEP}
+    if out.get("format") in ("path", "duration"):
+        out.pop("format")
+    if len(concrete) < len(options):
+        out["type"] = [out.get("type", "string"), "null"]
+    return out
+
+
+def yaml_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def main(check: bool) -> int:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values_text = (CHART / "values.yaml").read_text()
+    props = schema["properties"]
+    added: list[str] = []
+    kit_fields = [f for f in ServiceSettings.model_fields if f not in DERIVED and not SECRET.search(f)]
+    global_config = props["config"]["properties"]
+    for field in kit_fields:
+        key = camel(field)
+        entry = field_schema(ServiceSettings, field)
+        for target in [global_config] + [
+            c["properties"]["config"]["properties"] for c in props["components"]["properties"].values()
+        ]:
+            if key not in target:
+                target[key] = entry
+                added.append(f"schema config.{key}")
+        if not re.search(rf"^  {key}:", values_text, re.MULTILINE):
+            default = ServiceSettings.model_fields[field].default
+            values_text = re.sub(
+                r"(^config:\n(?:  .*\n|\s*\n(?=  ))*)",
+                lambda m, k=key, d=default: m.group(1) + f"  {k}: {yaml_value(d)}\n",
+                values_text,
+                count=1,
+                flags=re.MULTILINE,
+            )
+            added.append(f"values config.{key}")
+    for spec in discover(ROOT):
+        build = importlib.import_module(f"{spec.module}.bootstrap").build
+        cls = typing.get_type_hints(build)["settings"]
+        component = props["components"]["properties"][spec.name]["properties"]["config"]["properties"]
+        for field in cls.model_fields:
+            if field in ServiceSettings.model_fields or field in DERIVED or SECRET.search(field):
+                continue
+            key = camel(field)
+            if key not in component:
+                component[key] = field_schema(cls, field)
+                added.append(f"schema components.{spec.name}.config.{key}")
+    if check:
+        for line in added:
+            print(f"missing: {line}", file=sys.stderr)
+        return 1 if added else 0
+    (CHART / "values.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    (CHART / "values.yaml").write_text(values_text)
+    print("\n".join(added) or "nothing to add")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main("--check" in sys.argv))
