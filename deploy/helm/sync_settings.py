@@ -25,9 +25,26 @@ from reintegra_kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "reintegra"
-DERIVED = {"service_name", "kafka_bootstrap_servers", "consumer_group", "topic_prefix", "kafka_username", "database_url"}
+DERIVED = {
+    "service_name",
+    "kafka_bootstrap_servers",
+    "consumer_group",
+    "topic_prefix",
+    "kafka_username",
+    "database_url",
+}
 SECRET = re.compile(r"(password|secret|token|database_url|encryption_key|private_key)")
-KEEP = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "format", "items")
+KEEP = (
+    "type",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "enum",
+    "pattern",
+    "format",
+    "items",
+)
 
 
 def camel(name: str) -> str:

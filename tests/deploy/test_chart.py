@@ -370,7 +370,10 @@ def test_every_setting_of_every_service_has_a_value(production_manifests: list[d
                 missing.append(
                     f"{service}: {env_name(field)} -> values.schema.json components.{service}.config.{key}"
                 )
-    assert missing == [], "settings the chart cannot set:\n" + "\n".join(missing)
+    assert missing == [], (
+        "settings the chart cannot set (uv run python deploy/helm/sync_settings.py adds them):\n"
+        + "\n".join(missing)
+    )
 
 
 def test_every_setting_reaches_the_container(production_manifests: list[dict[str, Any]]) -> None:
