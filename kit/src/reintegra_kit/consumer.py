@@ -24,6 +24,7 @@ import enum
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -83,6 +84,19 @@ OutcomeObserver = Callable[["Record", str | None, Outcome, float], None]
 """Called after each record with (record, event type or None, outcome, seconds spent): metrics."""
 
 
+_CURRENT_RECORD: ContextVar[Record | None] = ContextVar("reintegra_current_record", default=None)
+
+
+def current_record() -> Record | None:
+    """The Kafka record whose handlers (or refusal handler) are running, else ``None``.
+
+    Handlers take the message, not the record; a handler that must know where a message came from —
+    e.g. which agency's own topic carried a command, the only thing an agency cannot forge — reads it
+    here.
+    """
+    return _CURRENT_RECORD.get()
+
+
 class RedeliverError(Exception):
     """Raised to leave the offset uncommitted so the broker redelivers the message."""
 
@@ -133,9 +147,11 @@ class EventConsumer(Generic[U]):
         started = time.perf_counter()
         event_type: str | None = None
         outcome = Outcome.PARKED
+        token = _CURRENT_RECORD.set(record)
         try:
             event_type, outcome = await self._process(record)
         finally:
+            _CURRENT_RECORD.reset(token)
             if self._observe is not None:
                 self._observe(record, event_type, outcome, time.perf_counter() - started)
         return outcome
