@@ -11,7 +11,9 @@ from reintegra_contracts.events import assessment, followup, reception, referral
 from reintegra_contracts.privacy import _models_in
 
 CLASSES = all_event_classes()
-TYPE_PATTERN = re.compile(r"^org\.reintegra\.(reception|assessment|referral|followup|partner|directory)\.[a-z_]+\.v1$")
+TYPE_PATTERN = re.compile(
+    r"^org\.reintegra\.(reception|assessment|referral|followup|partner|directory)\.[a-z_]+\.v1$"
+)
 CONTEXT_TOPIC = {
     "reception": topics.RECEPTION_EVENTS,
     "assessment": topics.ASSESSMENT_EVENTS,

@@ -735,7 +735,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
     },
     MatchReason: {
         "local_coverage": _L("Atiende en el municipio de la persona", "Serves the person's municipality"),
-        "department_coverage": _L("Atiende en el departamento de la persona", "Serves the person's department"),
+        "department_coverage": _L(
+            "Atiende en el departamento de la persona", "Serves the person's department"
+        ),
         "national_coverage": _L("Cobertura nacional", "National coverage"),
         "fastest_response": _L("Responde más rápido", "Fastest response time"),
         "lowest_load": _L("Menor carga de trabajo", "Lowest load"),
@@ -762,7 +764,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
     },
     CommandRefusalReason: {
         "unknown_referral": _L("Derivación desconocida", "Unknown referral"),
-        "not_sent_to_agency": _L("La derivación no fue enviada a esta institución", "Not sent to this agency"),
+        "not_sent_to_agency": _L(
+            "La derivación no fue enviada a esta institución", "Not sent to this agency"
+        ),
         "agency_mismatch": _L(
             "El código de institución no corresponde al canal", "Agency code differs from the channel's"
         ),

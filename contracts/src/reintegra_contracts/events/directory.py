@@ -71,7 +71,9 @@ class AgencyChanged(Event):
         max_length=200, description="First point of contact, as a role or desk (never a person's name)."
     )
     office_hours: list[OfficeHours] = Field(description="When the first point of contact works.")
-    response_time_hours: int = Field(ge=1, description="Agreed time to answer a referral, in working hours.")
+    response_time_hours: float = Field(
+        gt=0, description="Agreed time to answer a referral, in working hours (fractions allowed)."
+    )
     channel: PartnerChannel = Field(description="How it receives and answers referrals.")
     coordinator: bool = Field(
         default=False, description="Whether it is the coordinating office escalations of its country go to."
@@ -130,8 +132,8 @@ class ServiceChanged(Event):
         default=None, ge=0, description="New referrals it can take per week; absent = not limited."
     )
     cost: CostArrangement = Field(description="Who pays for it.")
-    response_time_hours: int | None = Field(
-        default=None, ge=1, description="Its own answer time in working hours, when not the agency's."
+    response_time_hours: float | None = Field(
+        default=None, gt=0, description="Its own answer time in working hours, when not the agency's."
     )
     active: bool = Field(default=True, description="Whether it takes referrals.")
     changed_at: AwareDatetime = Field(description="When the change was made.")

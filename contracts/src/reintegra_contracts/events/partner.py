@@ -34,7 +34,12 @@ from ..codelists import (
     Sex,
     Vulnerability,
 )
-from ..topics import PARTNER_RESPONSES_TEMPLATE, PARTNER_TOPIC_TEMPLATE, partner_responses_topic, partner_topic
+from ..topics import (
+    PARTNER_RESPONSES_TEMPLATE,
+    PARTNER_TOPIC_TEMPLATE,
+    partner_responses_topic,
+    partner_topic,
+)
 
 _AGENCY = ("agency systems",)
 
@@ -76,7 +81,9 @@ class PartnerReferralRequested(Event):
         "it reveals nothing by itself.",
     )
     attempt: int | None = Field(
-        default=None, ge=1, description="1 for the first agency asked for this need, 2 after one re-routing, …"
+        default=None,
+        ge=1,
+        description="1 for the first agency asked for this need, 2 after one re-routing, …",
     )
 
     def kafka_topic(self) -> str:
@@ -141,7 +148,9 @@ class PartnerCommandRefused(Event):
     referral_id: UUID = Field(description="The referral the command was about.")
     agency_id: AgencyCode = Field(description="Code of the agency that sent it (selects the topic).")
     command_type: str = Field(max_length=200, description="CloudEvents type of the refused command.")
-    command_id: str = Field(max_length=200, description="CloudEvents id (or HTTP idempotency key) of the command.")
+    command_id: str = Field(
+        max_length=200, description="CloudEvents id (or HTTP idempotency key) of the command."
+    )
     reason: CommandRefusalReason = Field(description="Why it was refused.")
     detail: str = Field(max_length=1000, description="The refusal in words (names the current status).")
     current_status: ReferralStatus | None = Field(

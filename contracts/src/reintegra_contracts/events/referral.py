@@ -61,7 +61,9 @@ class ReferralRequested(Event):
     )
     # Added in 1.2 (optional).
     attempt: int | None = Field(
-        default=None, ge=1, description="1 for the first agency asked for this need, 2 after one re-routing, …"
+        default=None,
+        ge=1,
+        description="1 for the first agency asked for this need, 2 after one re-routing, …",
     )
     previous_referral_id: UUID | None = Field(
         default=None, description="The referral of the same need this one re-routes (rejected or overdue)."
@@ -70,7 +72,8 @@ class ReferralRequested(Event):
         default=None, ge=0, description="How many services of the directory were considered for the need."
     )
     match_reasons: list[MatchReason] = Field(
-        default_factory=list, description="Why this service was chosen (the full ranking is kept by referral)."
+        default_factory=list,
+        description="Why this service was chosen (the full ranking is kept by referral).",
     )
 
 
@@ -222,7 +225,9 @@ class ReferralCancelled(Event):
     consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
 
     referral_id: UUID = Field(description="Id of the referral.")
-    agency_id: AgencyCode = Field(description="Code of the agency.")
+    agency_id: AgencyCode | None = Field(
+        default=None, description="Code of the agency (absent for a need cancelled while unmatched)."
+    )
     cancelled_at: AwareDatetime = Field(description="When it was cancelled.")
     reason: CancellationReason = Field(description="Why it was cancelled.")
 
