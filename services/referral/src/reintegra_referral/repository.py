@@ -124,7 +124,8 @@ class DirectoryRepository(Repository):
 
     async def save_service(self, service: DirectoryService) -> None:
         f = service.facts
-        assert f.level is not None and f.dimension is not None
+        assert f.level is not None
+        assert f.dimension is not None
         values = {
             "agency_id": f.agency_id,
             "label_es": f.label_es,
@@ -723,7 +724,8 @@ class PartnerRepository(Repository):
     # escalations (the coordinating office's queue)
 
     async def open_escalation(self, r: Referral, escalated_to: str | None) -> None:
-        assert r.agency_id is not None and r.overdue_at is not None
+        assert r.agency_id is not None
+        assert r.overdue_at is not None
         await insert_or_ignore(
             self.session,
             escalations,

@@ -320,7 +320,8 @@ class DirectoryService(AggregateRoot):
 
     def _changed_event(self, at: datetime, *, created: bool) -> ServiceChanged:
         f = self.facts
-        assert f.level is not None and f.dimension is not None  # filled from the grid
+        assert f.level is not None
+        assert f.dimension is not None
         return ServiceChanged(
             case_id=directory_stream_id(f.agency_id),
             service_id=f.service_id,

@@ -138,7 +138,8 @@ def match(
                 Candidate(s.service_id, s.agency_id, False, tuple(reasons), coverage, hours, load)
             )
             continue
-        assert coverage is not None and hours is not None
+        assert coverage is not None
+        assert hours is not None
         key = (_COVERAGE_RANK[coverage], hours, load or 0.0, s.service_id)
         eligible.append(
             (

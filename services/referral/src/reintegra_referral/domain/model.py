@@ -315,7 +315,8 @@ class Referral(AggregateRoot):
         """The coordinating office sends an unmatched need to a service it chose."""
         if self.status is not S.UNMATCHED:
             raise IllegalTransitionError("referral", self.status, "be assigned to a service")
-        assert routing.agency is not None and routing.service is not None
+        assert routing.agency is not None
+        assert routing.service is not None
         self.candidates = routing.match.considered
         self.match_reasons = (MatchReason.MANUAL_ASSIGNMENT,)
         self.unmatched_reason = None
@@ -678,7 +679,7 @@ class Referral(AggregateRoot):
         channel: Channel,
         detail: str = "",
         *,
-        from_status: ReferralStatus | None | str = "current",
+        from_status: ReferralStatus | str | None = "current",
     ) -> None:
         """Move to ``target`` (the caller checked the lifecycle) and remember it in the history."""
         before = self.status if from_status == "current" else from_status
