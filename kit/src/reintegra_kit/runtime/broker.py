@@ -43,6 +43,9 @@ class KafkaConnection:
             enable_idempotence=True,
             middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
             logger=None,
+            # A consumer subscribed by pattern (per-agency topics) sees a topic created while it runs at
+            # its next metadata refresh: every 10 s rather than aiokafka's 5 minutes.
+            metadata_max_age_ms=10_000,
             **options,  # type: ignore[arg-type]
         )
         self.started = asyncio.Event()
