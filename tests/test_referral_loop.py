@@ -53,15 +53,29 @@ def example(name: str) -> ModuleType:
 
 def agency(code: str, hours: float, *, channel: str = "kafka", coordinator: bool = False) -> dict[str, Any]:
     return {
-        "agency_id": code, "label_es": code, "label_en": code, "agency_kind": "government", "country": "HN",
-        "contact_role": "Ventanilla de prueba (test desk)", "office_hours": ALWAYS, "response_time_hours": hours,
-        "channel": channel, "coordinator": coordinator,
+        "agency_id": code,
+        "label_es": code,
+        "label_en": code,
+        "agency_kind": "government",
+        "country": "HN",
+        "contact_role": "Ventanilla de prueba (test desk)",
+        "office_hours": ALWAYS,
+        "response_time_hours": hours,
+        "channel": channel,
+        "coordinator": coordinator,
     }
 
 
 def service(sid: str, code: str, category: str, **coverage: Any) -> dict[str, Any]:
-    return {"service_id": sid, "agency_id": code, "label_es": sid, "label_en": sid, "category": category,
-            "country": "HN", **({"national": True} if not coverage else coverage)}
+    return {
+        "service_id": sid,
+        "agency_id": code,
+        "label_es": sid,
+        "label_en": sid,
+        "category": category,
+        "country": "HN",
+        **(coverage if coverage else {"national": True}),
+    }
 
 
 def directory(tmp_path: Path, *, silent_hours: float = 8.0) -> str:
@@ -94,14 +108,33 @@ async def send_case(
     """What reception and assessment would publish for one person with these needs."""
     case_id = uuid4()
     arrival = example_of(ArrivalRegistered).model_copy(
-        update={"case_id": case_id, "age": age, "sex": Sex.FEMALE, "destination_municipality": "HN-0501", "vulnerabilities": []}
+        update={
+            "case_id": case_id,
+            "age": age,
+            "sex": Sex.FEMALE,
+            "destination_municipality": "HN-0501",
+            "vulnerabilities": [],
+        }
     )
     needs = {c: uuid4() for c in categories}
     assessed = AssessmentCompleted(
-        case_id=case_id, assessment_id=uuid4(), completed_at=arrival.arrived_at, instrument="rss", instrument_version="1",
-        priority=Priority.MEDIUM, destination_municipality="HN-0501",
-        needs=[Need(need_id=n, category=c, dimension=Dimension.SOCIAL, level=Level.INDIVIDUAL, priority=Priority.MEDIUM)
-               for c, n in needs.items()],
+        case_id=case_id,
+        assessment_id=uuid4(),
+        completed_at=arrival.arrived_at,
+        instrument="rss",
+        instrument_version="1",
+        priority=Priority.MEDIUM,
+        destination_municipality="HN-0501",
+        needs=[
+            Need(
+                need_id=n,
+                category=c,
+                dimension=Dimension.SOCIAL,
+                level=Level.INDIVIDUAL,
+                priority=Priority.MEDIUM,
+            )
+            for c, n in needs.items()
+        ],
     )
     for event in (arrival, assessed):
         record = encode(event, source="/test")
@@ -118,7 +151,9 @@ def types(events: list[Event], referral_id: UUID) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def kafka_agency(bootstrap: str, prefix: str, code: str, *categories: ServiceCategory) -> AsyncIterator[None]:
+async def kafka_agency(
+    bootstrap: str, prefix: str, code: str, *categories: ServiceCategory
+) -> AsyncIterator[None]:
     module = example("agency_consumer")
     policy = module.AgencyPolicy(agency_id=code, categories=frozenset(categories), serve_at_once=True)
     task = asyncio.create_task(module.run(bootstrap, policy, topic_prefix=prefix))
@@ -131,7 +166,11 @@ async def kafka_agency(bootstrap: str, prefix: str, code: str, *categories: Serv
 
 
 async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_the_next_candidate(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, service_env: dict[str, str], tmp_path: Path
+    launch: Launch,
+    topic: Callable[[str], str],
+    kafka_bootstrap: str,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     referral = await launch("referral", REINTEGRA_DIRECTORY_FILE=directory(tmp_path))
     prefix = service_env["REINTEGRA_TOPIC_PREFIX"]
@@ -140,13 +179,16 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
         kafka_agency(kafka_bootstrap, prefix, "hn-senaeh", ServiceCategory.EMPLOYMENT),
         httpx.AsyncClient(timeout=10) as http,
     ):
-        case_id, needs = await send_case(kafka_bootstrap, topic, ServiceCategory.EMPLOYMENT, ServiceCategory.SKILLS_CERTIFICATION)
+        case_id, needs = await send_case(
+            kafka_bootstrap, topic, ServiceCategory.EMPLOYMENT, ServiceCategory.SKILLS_CERTIFICATION
+        )
 
         def served(records: list[Any]) -> bool:
             names = [e.event_type for e in events_of(records, case_id)]
-            return "org.reintegra.referral.referral_completed.v1" in names and names.count(
-                "org.reintegra.referral.referral_requested.v1"
-            ) == 3
+            return (
+                "org.reintegra.referral.referral_completed.v1" in names
+                and names.count("org.reintegra.referral.referral_requested.v1") == 3
+            )
 
         records = await reader.wait_for(served, what="a completed referral and a re-routed one", timeout_s=90)
         events = events_of(records, case_id)
@@ -155,7 +197,11 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
         employment = by_need[(str(needs[ServiceCategory.EMPLOYMENT]), 1)]
         assert employment["agency_id"] == "hn-senaeh"
         assert types(events, UUID(employment["referral_id"])) == [
-            "referral_requested", "referral_received", "referral_accepted", "service_started", "service_delivered",
+            "referral_requested",
+            "referral_received",
+            "referral_accepted",
+            "service_started",
+            "service_delivered",
             "referral_completed",
         ]
         detail = (await http.get(f"{referral.url}/v1/referrals/{employment['referral_id']}")).json()
@@ -175,22 +221,32 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
         second = by_need[(str(needs[ServiceCategory.SKILLS_CERTIFICATION]), 2)]
         assert (first["agency_id"], first["status"]) == ("hn-senaeh", "rejected")
         assert (second["agency_id"], second["status"], second["previous_referral_id"]) == (
-            "hn-infop", "requested", first["referral_id"],
+            "hn-infop",
+            "requested",
+            first["referral_id"],
         )
 
         # hn-cruz-roja, on its own topic, about hn-senaeh's referral: refused, answered, nothing changes
         intruder = AcceptReferral(
-            case_id=case_id, referral_id=UUID(employment["referral_id"]), agency_id="hn-cruz-roja",
+            case_id=case_id,
+            referral_id=UUID(employment["referral_id"]),
+            agency_id="hn-cruz-roja",
             accepted_at=events[0].model_dump()["requested_at"],
         )
         record = encode(intruder, source="urn:reintegra:agency:hn-cruz-roja")
         assert record.topic == partner_responses_topic("hn-cruz-roja")
-        await produce(kafka_bootstrap, topic(record.topic), record.value, key=record.key, headers=record.headers)
+        await produce(
+            kafka_bootstrap, topic(record.topic), record.value, key=record.key, headers=record.headers
+        )
         refused = await reader.wait_for(
             lambda rs: any(header(r, "ce_type") == "org.reintegra.partner.command_refused.v1" for r in rs),
             what="the refusal on hn-cruz-roja's partner topic",
         )
-        [refusal] = [decode(r.headers, r.value).event for r in refused if header(r, "ce_type") == "org.reintegra.partner.command_refused.v1"]
+        [refusal] = [
+            decode(r.headers, r.value).event
+            for r in refused
+            if header(r, "ce_type") == "org.reintegra.partner.command_refused.v1"
+        ]
         assert refusal.model_dump()["reason"] == "not_sent_to_agency"
         after = (await http.get(f"{referral.url}/v1/referrals/{employment['referral_id']}")).json()
         assert after["history"] == detail["history"]
@@ -199,7 +255,10 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
 
 
 async def test_silence_fires_overdue_once_across_two_processes_escalates_reroutes_and_refuses_a_late_answer(
-    launch: Launch, make_database: Callable[[str], Awaitable[str]], topic: Callable[[str], str], kafka_bootstrap: str,
+    launch: Launch,
+    make_database: Callable[[str], Awaitable[str]],
+    topic: Callable[[str], str],
+    kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
     shared = await make_database("referral")
@@ -212,7 +271,10 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
     await launch("referral", database_url=shared, **settings)
     async with (
         TopicReader(
-            kafka_bootstrap, topic(REFERRAL_EVENTS), topic(partner_topic("hn-umar-sps")), topic(partner_topic("hn-cruz-roja"))
+            kafka_bootstrap,
+            topic(REFERRAL_EVENTS),
+            topic(partner_topic("hn-umar-sps")),
+            topic(partner_topic("hn-cruz-roja")),
         ) as reader,
         httpx.AsyncClient(timeout=10) as http,
     ):
@@ -220,7 +282,8 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
 
         def rerouted(records: list[Any]) -> bool:
             return any(
-                header(r, "ce_type") == "org.reintegra.partner.referral_requested.v1" and b"hn-cruz-roja" in r.value
+                header(r, "ce_type") == "org.reintegra.partner.referral_requested.v1"
+                and b"hn-cruz-roja" in r.value
                 for r in records
             )
 
@@ -241,7 +304,8 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
         # the first agency answers late, over HTTP: a clear refusal, not a second service
         silent = cancelled.model_dump()["referral_id"]
         late = await http.post(
-            f"{first.url}/v1/partner/referrals/{silent}/acceptance", json={},
+            f"{first.url}/v1/partner/referrals/{silent}/acceptance",
+            json={},
             headers={"X-Reintegra-Agency": "hn-umar-sps", "Idempotency-Key": "late-answer-1"},
         )
         assert late.status_code == 409
@@ -255,8 +319,11 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
     launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     referral = await launch(
-        "referral", REINTEGRA_DIRECTORY_FILE=directory(tmp_path), REINTEGRA_WEBHOOK_RETRY_S="0.3",
-        REINTEGRA_WEBHOOK_RETRY_MAX_S="1", REINTEGRA_WEBHOOK_INTERVAL_S="0.2",
+        "referral",
+        REINTEGRA_DIRECTORY_FILE=directory(tmp_path),
+        REINTEGRA_WEBHOOK_RETRY_S="0.3",
+        REINTEGRA_WEBHOOK_RETRY_MAX_S="1",
+        REINTEGRA_WEBHOOK_INTERVAL_S="0.2",
     )
     module = example("agency_http")
     receiver = module.WebhookReceiver(SECRET)
@@ -272,7 +339,9 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         case_id, needs = await send_case(kafka_bootstrap, topic, ServiceCategory.PSYCHOSOCIAL_SUPPORT)
 
         async def attempts() -> list[dict[str, Any]]:
-            return list((await http.get(f"{referral.url}/v1/partner/agencies/hn-umar-sps/webhook-attempts")).json())
+            return list(
+                (await http.get(f"{referral.url}/v1/partner/agencies/hn-umar-sps/webhook-attempts")).json()
+            )
 
         for _ in range(100):
             if len(await attempts()) >= 2:
@@ -290,7 +359,9 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         try:
             message_id, message = await asyncio.to_thread(receiver.received.get, True, 30)
             assert message.referral_id is not None
-            agency = module.HttpAgency(referral.url, "hn-umar-sps", frozenset({ServiceCategory.PSYCHOSOCIAL_SUPPORT}))
+            agency = module.HttpAgency(
+                referral.url, "hn-umar-sps", frozenset({ServiceCategory.PSYCHOSOCIAL_SUPPORT})
+            )
             answers = await asyncio.to_thread(agency.handle, message_id, message)
             assert [a.status_code for a in answers] == [200, 200]
             again = await asyncio.to_thread(agency.handle, message_id, message)  # a retry: same keys
@@ -300,7 +371,9 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         assert receiver.rejected == 0
 
         inbox = (
-            await http.get(f"{referral.url}/v1/partner/referrals", headers={"X-Reintegra-Agency": "hn-umar-sps"})
+            await http.get(
+                f"{referral.url}/v1/partner/referrals", headers={"X-Reintegra-Agency": "hn-umar-sps"}
+            )
         ).json()
         [item] = inbox["items"]
         assert item["status"] == "accepted"
@@ -322,7 +395,8 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         assert (await http.get(f"{referral.url}/v1/partner/referrals")).status_code == 401
         # another agency may not act on it
         other = await http.post(
-            f"{referral.url}/v1/partner/referrals/{message.referral_id}/start", json={},
+            f"{referral.url}/v1/partner/referrals/{message.referral_id}/start",
+            json={},
             headers={"X-Reintegra-Agency": "hn-cruz-roja", "Idempotency-Key": "intruder-1"},
         )
         assert other.status_code == 403
@@ -345,7 +419,9 @@ async def test_the_directory_is_managed_over_http_and_a_new_agency_answers_on_it
             "hn-late,Tarde,Late,ngo,HN,Mesa,monday mornings,8\n"
         )
         refused = await http.post(
-            f"{referral.url}/v1/directory/import/agencies.csv", content=bad_csv, headers={"Content-Type": "text/csv"}
+            f"{referral.url}/v1/directory/import/agencies.csv",
+            content=bad_csv,
+            headers={"Content-Type": "text/csv"},
         )
         assert refused.status_code == 422, refused.text
         assert "agencies.csv row 3" in refused.json()["detail"]
@@ -353,14 +429,29 @@ async def test_the_directory_is_managed_over_http_and_a_new_agency_answers_on_it
         assert (await http.get(f"{referral.url}/v1/directory/export")).json() == before  # nothing half-way
 
         new = agency("hn-inj", 8)
-        created = await http.put(f"{referral.url}/v1/directory/agencies/hn-inj", json={k: v for k, v in new.items() if k != "agency_id"})
+        created = await http.put(
+            f"{referral.url}/v1/directory/agencies/hn-inj",
+            json={k: v for k, v in new.items() if k != "agency_id"},
+        )
         assert created.status_code == 201, created.text
-        unchanged = await http.put(f"{referral.url}/v1/directory/agencies/hn-inj", json={k: v for k, v in new.items() if k != "agency_id"})
+        unchanged = await http.put(
+            f"{referral.url}/v1/directory/agencies/hn-inj",
+            json={k: v for k, v in new.items() if k != "agency_id"},
+        )
         assert unchanged.status_code == 200
-        svc = {k: v for k, v in service("HN-INJ-YOUTH", "hn-inj", "education", municipalities=["HN-0501"]).items() if k != "service_id"}
-        assert (await http.put(f"{referral.url}/v1/directory/services/HN-INJ-YOUTH", json=svc)).status_code == 201
+        svc = {
+            k: v
+            for k, v in service("HN-INJ-YOUTH", "hn-inj", "education", municipalities=["HN-0501"]).items()
+            if k != "service_id"
+        }
+        assert (
+            await http.put(f"{referral.url}/v1/directory/services/HN-INJ-YOUTH", json=svc)
+        ).status_code == 201
         found = (
-            await http.get(f"{referral.url}/v1/directory/services", params={"municipality": "HN-0501", "category": "education", "age": 30})
+            await http.get(
+                f"{referral.url}/v1/directory/services",
+                params={"municipality": "HN-0501", "category": "education", "age": 30},
+            )
         ).json()
         assert [s["service_id"] for s in found] == ["HN-INJ-YOUTH"]
 
@@ -373,17 +464,32 @@ async def test_the_directory_is_managed_over_http_and_a_new_agency_answers_on_it
         assert {topic(partner_topic("hn-inj")), topic(partner_responses_topic("hn-inj"))} <= existing
 
         await reader.wait_for(
-            lambda rs: sum(1 for r in rs if header(r, "ce_type") == "org.reintegra.directory.agency_changed.v1" and b"hn-inj" in r.value) == 1
-            and any(header(r, "ce_type") == "org.reintegra.directory.service_changed.v1" and b"HN-INJ-YOUTH" in r.value for r in rs),
+            lambda rs: (
+                sum(
+                    1
+                    for r in rs
+                    if header(r, "ce_type") == "org.reintegra.directory.agency_changed.v1"
+                    and b"hn-inj" in r.value
+                )
+                == 1
+                and any(
+                    header(r, "ce_type") == "org.reintegra.directory.service_changed.v1"
+                    and b"HN-INJ-YOUTH" in r.value
+                    for r in rs
+                )
+            ),
             what="one agency_changed (the unchanged PUT adds none) and one service_changed",
         )
 
         # a need for the new service; the new agency answers on its new topic (picked up by pattern)
-        async with kafka_agency(kafka_bootstrap, referral.env["REINTEGRA_TOPIC_PREFIX"], "hn-inj", ServiceCategory.EDUCATION):
+        async with kafka_agency(
+            kafka_bootstrap, referral.env["REINTEGRA_TOPIC_PREFIX"], "hn-inj", ServiceCategory.EDUCATION
+        ):
             case_id, _ = await send_case(kafka_bootstrap, topic, ServiceCategory.EDUCATION)
             await reader.wait_for(
                 lambda rs: any(
-                    header(r, "ce_type") == "org.reintegra.referral.referral_completed.v1" and r.key == str(case_id).encode()
+                    header(r, "ce_type") == "org.reintegra.referral.referral_completed.v1"
+                    and r.key == str(case_id).encode()
                     for r in rs
                 ),
                 what="the new agency's answers consumed from its new responses topic",

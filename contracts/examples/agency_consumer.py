@@ -27,9 +27,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from reintegra_contracts import Command, ContractError, KafkaRecord, decode, encode
-from reintegra_contracts.codelists import RejectionReason, ServiceCategory
+from reintegra_contracts.codelists import NeedOutcome, RejectionReason, ServiceCategory
 from reintegra_contracts.events.followup import CaseClosed
-from reintegra_contracts.codelists import NeedOutcome
 from reintegra_contracts.events.partner import (
     AcceptReferral,
     CompleteReferral,
@@ -91,11 +90,15 @@ def handle_record(
         ids = {"case_id": event.case_id, "referral_id": event.referral_id, "agency_id": policy.agency_id}
         answers: list[Command] = [ReceiveReferral(**ids, received_at=now)]
         if event.category in policy.categories:
-            answers.append(AcceptReferral(**ids, accepted_at=now, deliver_by=now + timedelta(days=policy.delivery_days)))
+            answers.append(
+                AcceptReferral(**ids, accepted_at=now, deliver_by=now + timedelta(days=policy.delivery_days))
+            )
             if policy.serve_at_once:
                 answers += [
                     StartService(**ids, started_at=now),
-                    RecordServiceDelivery(**ids, delivery_id=uuid4(), service_id=event.service_id, delivered_at=now),
+                    RecordServiceDelivery(
+                        **ids, delivery_id=uuid4(), service_id=event.service_id, delivered_at=now
+                    ),
                     CompleteReferral(**ids, completed_at=now, outcome=NeedOutcome.MET),
                 ]
         else:
@@ -157,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - entry
     parser.add_argument("--agency", required=True, help="agency code, e.g. hn-sne")
     parser.add_argument("--categories", default="employment", help="comma-separated service categories")
     parser.add_argument("--topic-prefix", default="", help="prefix of every topic name (default: none)")
-    parser.add_argument("--serve-at-once", action="store_true", help="also start, deliver and complete at once")
+    parser.add_argument(
+        "--serve-at-once", action="store_true", help="also start, deliver and complete at once"
+    )
     args = parser.parse_args(argv)
     policy = AgencyPolicy(
         agency_id=args.agency,

@@ -32,7 +32,11 @@ from typing import Any
 import httpx
 from reintegra_contracts import Event, event_class
 from reintegra_contracts.codelists import RejectionReason, ServiceCategory
-from reintegra_contracts.events.partner import PartnerCommandRefused, PartnerReferralCancelled, PartnerReferralRequested
+from reintegra_contracts.events.partner import (
+    PartnerCommandRefused,
+    PartnerReferralCancelled,
+    PartnerReferralRequested,
+)
 
 log = logging.getLogger("agency_http")
 
@@ -135,10 +139,14 @@ class HttpAgency:
                 answers.append(self._post(message.referral_id, "acceptance", {}, f"{message_id}-accept"))
             else:
                 reason = RejectionReason.SERVICE_NOT_OFFERED.value
-                answers.append(self._post(message.referral_id, "rejection", {"reason": reason}, f"{message_id}-reject"))
+                answers.append(
+                    self._post(message.referral_id, "rejection", {"reason": reason}, f"{message_id}-reject")
+                )
             return answers
         if isinstance(message, PartnerReferralCancelled):
-            log.info("referral %s cancelled (%s): stop working on it", message.referral_id, message.reason.value)
+            log.info(
+                "referral %s cancelled (%s): stop working on it", message.referral_id, message.reason.value
+            )
         elif isinstance(message, PartnerCommandRefused):
             log.warning("our %s was refused: %s", message.command_type, message.detail)
         return []
@@ -146,7 +154,9 @@ class HttpAgency:
     def poll(self, since: int = 0) -> Iterator[tuple[int, str, Event]]:
         """Without a webhook: every message after ``since`` from the agency's feed (cursor, id, message)."""
         response = self.client.get(
-            f"{self.referral_url}/v1/partner/messages", params={"since": since}, headers={AGENCY_HEADER: self.agency_id}
+            f"{self.referral_url}/v1/partner/messages",
+            params={"since": since},
+            headers={AGENCY_HEADER: self.agency_id},
         )
         response.raise_for_status()
         for item in response.json()["items"]:
@@ -159,22 +169,29 @@ def main() -> None:  # pragma: no cover - entry point
     parser = argparse.ArgumentParser(description="Example Reintegra agency answering over HTTP.")
     parser.add_argument("--referral", default="http://127.0.0.1:8103", help="the referral service's URL")
     parser.add_argument("--agency", required=True, help="agency code, e.g. hn-umar-sps")
-    parser.add_argument("--categories", default="psychosocial_support", help="comma-separated service categories")
+    parser.add_argument(
+        "--categories", default="psychosocial_support", help="comma-separated service categories"
+    )
     parser.add_argument("--listen", default="", help="host:port for webhooks (empty: poll the inbox instead)")
     parser.add_argument("--secret", default="", help="the webhook secret shared with Reintegra")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    agency = HttpAgency(args.referral, args.agency, frozenset(ServiceCategory(c) for c in args.categories.split(",") if c))
+    agency = HttpAgency(
+        args.referral, args.agency, frozenset(ServiceCategory(c) for c in args.categories.split(",") if c)
+    )
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         receiver = WebhookReceiver(args.secret, host, int(port)).start()
-        log.info("webhooks at %s (register: PUT /v1/directory/agencies/%s/webhook)", receiver.url, args.agency)
+        log.info(
+            "webhooks at %s (register: PUT /v1/directory/agencies/%s/webhook)", receiver.url, args.agency
+        )
         while True:
             agency.handle(*receiver.received.get())
-    since = 0
+    cursor = 0
     while True:
-        for since, message_id, message in agency.poll(since):
+        for seen, message_id, message in agency.poll(cursor):
             agency.handle(message_id, message)
+            cursor = seen
         time.sleep(2)
 
 

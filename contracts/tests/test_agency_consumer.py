@@ -95,7 +95,9 @@ def test_case_events_and_invalid_records_get_no_answer(
     assert agency.handle_record(broken.value, broken.headers, policy=_policy(agency), now=NOW) == []
 
 
-def test_serving_at_once_sends_the_whole_loop_in_order(agency: ModuleType, examples: dict[str, Event]) -> None:
+def test_serving_at_once_sends_the_whole_loop_in_order(
+    agency: ModuleType, examples: dict[str, Event]
+) -> None:
     record = encode(_view(examples, category=ServiceCategory.EMPLOYMENT), source="urn:x")
     policy = agency.AgencyPolicy(
         agency_id="hn-sne", categories=frozenset({ServiceCategory.EMPLOYMENT}), serve_at_once=True

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import PlainValidator
 from reintegra_contracts import Event, all_event_classes
@@ -155,7 +156,7 @@ def _describe_messages(document: dict[str, Any]) -> None:
 
 def _ref_name(ref: str, prefix: str) -> str:
     assert ref.startswith(prefix), ref
-    return ref.removeprefix(prefix)
+    return unquote(ref.removeprefix(prefix))  # a per-agency channel's name has {agency}, escaped in a $ref
 
 
 def _payload_names(payload: dict[str, Any], schemas: dict[str, Any]) -> list[str]:
