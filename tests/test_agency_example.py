@@ -1,7 +1,8 @@
 """The example agency consumer (contracts/examples/agency_consumer.py) against a real Kafka broker.
 
-It reads its partner topic and the follow-up case events, answers each referral with a CloudEvents
-command on the partner responses topic that both our decoder and the official CloudEvents SDK read,
+It reads its partner topic and the follow-up case events, answers each referral with CloudEvents
+commands (a receipt, then an acceptance) on its own responses topic that both our decoder and the
+official CloudEvents SDK read,
 and survives records that are not valid Reintegra messages.
 """
 
@@ -25,7 +26,7 @@ from reintegra_contracts.codelists import ServiceCategory
 from reintegra_contracts.events.followup import CaseClosed
 from reintegra_contracts.events.partner import AcceptReferral, PartnerReferralRequested
 from reintegra_contracts.samples import example_of
-from reintegra_contracts.topics import FOLLOWUP_EVENTS, PARTNER_RESPONSES, partner_topic
+from reintegra_contracts.topics import FOLLOWUP_EVENTS, partner_responses_topic, partner_topic
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 
 pytestmark = [pytest.mark.connected]
@@ -148,12 +149,13 @@ async def test_the_example_agency_accepts_a_referral_over_kafka(
         headers=case_record.headers,
     )
 
-    async with TopicReader(kafka_bootstrap, prefix + PARTNER_RESPONSES) as reader:
+    async with TopicReader(kafka_bootstrap, prefix + partner_responses_topic(AGENCY)) as reader:
         task = running_agency()
-        [answer] = await _wait_for_answers(reader, task, {view.referral_id})
-        _check_cloudevent(answer, view)
+        await _wait_for_answers(reader, task, {view.referral_id})
         await reader.settle(2.0)  # the case event is read, but answered by nothing
-        assert len(reader.records) == 1
+        receipt, answer = reader.records
+        assert header(receipt, "ce_type") == "org.reintegra.partner.receive_referral.v1"
+        _check_cloudevent(answer, view)
         assert not task.done()
 
 
@@ -174,7 +176,7 @@ async def test_malformed_records_do_not_stop_the_example_agency(
         await produce(kafka_bootstrap, topic, value, key=good.key, headers=headers)
     await produce(kafka_bootstrap, topic, b"", key=None)  # an empty record
 
-    async with TopicReader(kafka_bootstrap, prefix + PARTNER_RESPONSES) as reader:
+    async with TopicReader(kafka_bootstrap, prefix + partner_responses_topic(AGENCY)) as reader:
         task = running_agency()
         # The malformed records sit before the first good one: it is answered only if they were skipped.
         await _send_view(kafka_bootstrap, prefix, first)
@@ -187,7 +189,10 @@ async def test_malformed_records_do_not_stop_the_example_agency(
         await reader.settle(1.0)
 
     assert not task.done()
-    assert len(reader.records) == 2, [header(r, "ce_type") for r in reader.records]
-    by_referral = {decode(r.headers, r.value).event.referral_id: r for r in records}  # type: ignore[attr-defined]
+    assert len(reader.records) == 4, [
+        header(r, "ce_type") for r in reader.records
+    ]  # receipt + acceptance each
+    accepted = [r for r in records if header(r, "ce_type") == AcceptReferral.event_type]
+    by_referral = {decode(r.headers, r.value).event.referral_id: r for r in accepted}  # type: ignore[attr-defined]
     _check_cloudevent(by_referral[first.referral_id], first)
     _check_cloudevent(by_referral[second.referral_id], second)

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -38,17 +39,19 @@ AGENCIES = ("hn-senaf", "hn-sesal")
 
 
 def test_the_service_table_matches_what_each_service_declares() -> None:
-    """The ACL table is what each service's AsyncAPI document (generated from its code) says it does."""
-    for service, topics in acl.SERVICE_TOPICS.items():
+    """The ACL table (from the registry) is what each service's AsyncAPI document (generated from its
+    code) says it does."""
+    for service, topics in acl.service_topics(ROOT).items():
         document = json.loads((ROOT / "docs" / "asyncapi" / f"{service}.json").read_text())
         addresses = {name: channel["address"] for name, channel in document["channels"].items()}
         sends, receives = set(), set()
         for operation in document["operations"].values():
-            address = addresses[operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+            address = addresses[unquote(operation["channel"]["$ref"].rsplit("/", 1)[-1])]
             (sends if operation["action"] == "send" else receives).add(address)
         assert {t for t in sends if not t.endswith(".dlq")} == set(topics.produces), service
         assert receives == set(topics.consumes), service
-        assert {t for t in sends if t.endswith(".dlq")} == {dead_letter_topic(t) for t in topics.consumes}
+        literal = {t for t in topics.consumes if "{agency}" not in t}  # families park on per-agency .dlq
+        assert {t for t in sends if t.endswith(".dlq")} == {dead_letter_topic(t) for t in literal}
 
 
 def test_services_write_only_their_own_topics() -> None:
@@ -61,7 +64,9 @@ def test_services_write_only_their_own_topics() -> None:
     assert writes["reintegra-assessment"] == {ASSESSMENT_EVENTS, dead_letter_topic(RECEPTION_EVENTS)}
     assert writes["reintegra-referral"] == {
         REFERRAL_EVENTS,
+        "reintegra.directory.events.v1",
         dead_letter_topic(ASSESSMENT_EVENTS),
+        dead_letter_topic(RECEPTION_EVENTS),
         partner_topic("hn-senaf"),
         partner_topic("hn-sesal"),
         *(dead_letter_topic(acl.partner_responses_topic(a)) for a in AGENCIES),
@@ -85,7 +90,7 @@ def test_the_helm_acl_file_is_up_to_date() -> None:
                 "--output",
                 str(ROOT / acl.HELM_ACL_FILE),
                 "--directory",
-                str(ROOT / acl.SAMPLE_DIRECTORY),
+                str(ROOT / acl.SAMPLE_DIRECTORIES),
             ]
         )
         == 0
@@ -108,9 +113,13 @@ def test_the_helm_acl_file_is_up_to_date() -> None:
 def test_check_mode_reports_drift(tmp_path: Path) -> None:
     stale = tmp_path / "acls.json"
     stale.write_text('{"users": []}\n')
-    assert acl.main(["--check", "--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORY)]) == 1
-    assert acl.main(["--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORY)]) == 0
-    assert acl.main(["--check", "--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORY)]) == 0
+    assert (
+        acl.main(["--check", "--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORIES)]) == 1
+    )
+    assert acl.main(["--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORIES)]) == 0
+    assert (
+        acl.main(["--check", "--output", str(stale), "--directory", str(ROOT / acl.SAMPLE_DIRECTORIES)]) == 0
+    )
 
 
 # ------------------------------------------------------------------------------- a secured broker

@@ -2,15 +2,18 @@
 
 It subscribes to its own partner topic (``reintegra.partner.<agency>.v1``) and to the follow-up case
 events, validates every record into a typed model with :func:`reintegra_contracts.decode`, and answers
-each referral it receives with an ``AcceptReferral`` (or ``RejectReferral`` when it does not offer
-the category) command on ``reintegra.partner.responses.v1``, in CloudEvents binary mode.
+each referral it receives on its **own** responses topic (``reintegra.partner.<agency>.responses.v1``,
+the only one a Kafka ACL lets it write), in CloudEvents binary mode: a delivery receipt
+(``ReceiveReferral``), then ``AcceptReferral`` — or ``RejectReferral`` when it does not offer the
+category. With ``serve_at_once`` it also starts, delivers and completes the service at once (a demo of
+the whole loop). It logs the refusals the referral service sends back (``PartnerCommandRefused``).
 
 The decision is the pure function :func:`handle_record` (record in -> response records out), so it is
 tested without Kafka. Run it against a broker with::
 
     pip install ./contracts aiokafka
-    python contracts/examples/agency_consumer.py --bootstrap localhost:9092 --agency hn-sne \
-        --categories employment,skills_certification
+    python contracts/examples/agency_consumer.py --bootstrap localhost:9092 --agency hn-senaeh \
+        --categories employment,skills_certification --serve-at-once
 """
 
 from __future__ import annotations
@@ -21,15 +24,22 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
-from reintegra_contracts import ContractError, KafkaRecord, decode, encode
-from reintegra_contracts.codelists import RejectionReason, ServiceCategory
+from reintegra_contracts import Command, ContractError, KafkaRecord, decode, encode
+from reintegra_contracts.codelists import NeedOutcome, RejectionReason, ServiceCategory
 from reintegra_contracts.events.followup import CaseClosed
 from reintegra_contracts.events.partner import (
     AcceptReferral,
+    CompleteReferral,
+    PartnerCommandRefused,
     PartnerReferralCancelled,
+    PartnerReferralOverdue,
     PartnerReferralRequested,
+    ReceiveReferral,
+    RecordServiceDelivery,
     RejectReferral,
+    StartService,
 )
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, partner_topic
 
@@ -45,6 +55,7 @@ class AgencyPolicy:
     agency_id: str
     categories: frozenset[ServiceCategory]
     delivery_days: int = 10
+    serve_at_once: bool = False
 
     @property
     def source(self) -> str:
@@ -76,26 +87,34 @@ def handle_record(
         if event.agency_id != policy.agency_id:
             log.warning("referral %s is addressed to %s, not to us", event.referral_id, event.agency_id)
             return []
-        answer: AcceptReferral | RejectReferral
+        ids = {"case_id": event.case_id, "referral_id": event.referral_id, "agency_id": policy.agency_id}
+        answers: list[Command] = [ReceiveReferral(**ids, received_at=now)]
         if event.category in policy.categories:
-            answer = AcceptReferral(
-                case_id=event.case_id,
-                referral_id=event.referral_id,
-                agency_id=policy.agency_id,
-                accepted_at=now,
-                deliver_by=now + timedelta(days=policy.delivery_days),
+            answers.append(
+                AcceptReferral(**ids, accepted_at=now, deliver_by=now + timedelta(days=policy.delivery_days))
             )
+            if policy.serve_at_once:
+                answers += [
+                    StartService(**ids, started_at=now),
+                    RecordServiceDelivery(
+                        **ids, delivery_id=uuid4(), service_id=event.service_id, delivered_at=now
+                    ),
+                    CompleteReferral(**ids, completed_at=now, outcome=NeedOutcome.MET),
+                ]
         else:
-            answer = RejectReferral(
-                case_id=event.case_id,
-                referral_id=event.referral_id,
-                agency_id=policy.agency_id,
-                rejected_at=now,
-                reason=RejectionReason.SERVICE_NOT_OFFERED,
-            )
-        record = encode(answer, source=policy.source, time=now)
+            answers.append(RejectReferral(**ids, rejected_at=now, reason=RejectionReason.SERVICE_NOT_OFFERED))
         trace = [(k, v) for k, v in header_list if k == "traceparent"]
-        return [replace(record, headers=record.headers + trace)]
+        records = []
+        for answer in answers:
+            record = encode(answer, source=policy.source, time=now)
+            records.append(replace(record, headers=record.headers + trace))
+        return records
+    if isinstance(event, PartnerCommandRefused):
+        log.warning("our %s about %s was refused: %s", event.command_type, event.referral_id, event.detail)
+        return []
+    if isinstance(event, PartnerReferralOverdue):
+        log.warning("referral %s is overdue since %s: answer it", event.referral_id, event.due_at)
+        return []
     if isinstance(event, PartnerReferralCancelled | CaseClosed):
         log.info("%s for case %s: stop any work on it", event.event_type, event.case_id)
     return []
@@ -141,10 +160,14 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - entry
     parser.add_argument("--agency", required=True, help="agency code, e.g. hn-sne")
     parser.add_argument("--categories", default="employment", help="comma-separated service categories")
     parser.add_argument("--topic-prefix", default="", help="prefix of every topic name (default: none)")
+    parser.add_argument(
+        "--serve-at-once", action="store_true", help="also start, deliver and complete at once"
+    )
     args = parser.parse_args(argv)
     policy = AgencyPolicy(
         agency_id=args.agency,
         categories=frozenset(ServiceCategory(c) for c in args.categories.split(",") if c),
+        serve_at_once=args.serve_at_once,
     )
     logging.basicConfig(level=logging.INFO)
     asyncio.run(run(args.bootstrap, policy, topic_prefix=args.topic_prefix))

@@ -12,8 +12,16 @@ from types import ModuleType
 import pytest
 from reintegra_contracts import Event, decode, encode
 from reintegra_contracts.codelists import RejectionReason, ServiceCategory
-from reintegra_contracts.events.partner import AcceptReferral, PartnerReferralRequested, RejectReferral
-from reintegra_contracts.topics import FOLLOWUP_EVENTS, PARTNER_RESPONSES
+from reintegra_contracts.events.partner import (
+    AcceptReferral,
+    CompleteReferral,
+    PartnerReferralRequested,
+    ReceiveReferral,
+    RecordServiceDelivery,
+    RejectReferral,
+    StartService,
+)
+from reintegra_contracts.topics import FOLLOWUP_EVENTS, partner_responses_topic
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "agency_consumer.py"
 NOW = datetime(2025, 3, 11, 9, 0, tzinfo=UTC)
@@ -51,10 +59,11 @@ def test_a_referral_it_can_serve_is_accepted_in_binary_mode(
     view = _view(examples, category=ServiceCategory.EMPLOYMENT)
     record = encode(view, source="urn:reintegra:service:referral")
     headers = [*record.headers, ("traceparent", TRACEPARENT)]
-    [out] = agency.handle_record(
+    [receipt, out] = agency.handle_record(
         record.value, headers, policy=_policy(agency, ServiceCategory.EMPLOYMENT), now=NOW
     )
-    assert out.topic == PARTNER_RESPONSES
+    assert isinstance(decode(receipt.headers, receipt.value).event, ReceiveReferral)
+    assert out.topic == receipt.topic == partner_responses_topic("hn-sne")  # its own responses topic
     assert out.key == str(view.case_id).encode()
     assert ("traceparent", TRACEPARENT) in out.headers
     command = decode(out.headers, out.value)
@@ -66,7 +75,7 @@ def test_a_referral_it_can_serve_is_accepted_in_binary_mode(
 
 def test_a_referral_outside_its_catalogue_is_rejected(agency: ModuleType, examples: dict[str, Event]) -> None:
     record = encode(_view(examples, category=ServiceCategory.HOUSING), source="urn:x")
-    [out] = agency.handle_record(record.value, record.headers, policy=_policy(agency), now=NOW)
+    [_receipt, out] = agency.handle_record(record.value, record.headers, policy=_policy(agency), now=NOW)
     command = decode(out.headers, out.value).event
     assert isinstance(command, RejectReferral)
     assert command.reason is RejectionReason.SERVICE_NOT_OFFERED
@@ -84,3 +93,15 @@ def test_case_events_and_invalid_records_get_no_answer(
     assert agency.handle_record(closed.value, closed.headers, policy=_policy(agency), now=NOW) == []
     broken = replace(closed, value=b"{}")
     assert agency.handle_record(broken.value, broken.headers, policy=_policy(agency), now=NOW) == []
+
+
+def test_serving_at_once_sends_the_whole_loop_in_order(
+    agency: ModuleType, examples: dict[str, Event]
+) -> None:
+    record = encode(_view(examples, category=ServiceCategory.EMPLOYMENT), source="urn:x")
+    policy = agency.AgencyPolicy(
+        agency_id="hn-sne", categories=frozenset({ServiceCategory.EMPLOYMENT}), serve_at_once=True
+    )
+    out = agency.handle_record(record.value, record.headers, policy=policy, now=NOW)
+    kinds = [type(decode(r.headers, r.value).event) for r in out]
+    assert kinds == [ReceiveReferral, AcceptReferral, StartService, RecordServiceDelivery, CompleteReferral]

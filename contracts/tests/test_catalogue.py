@@ -11,12 +11,15 @@ from reintegra_contracts.events import assessment, followup, reception, referral
 from reintegra_contracts.privacy import _models_in
 
 CLASSES = all_event_classes()
-TYPE_PATTERN = re.compile(r"^org\.reintegra\.(reception|assessment|referral|followup|partner)\.[a-z_]+\.v1$")
+TYPE_PATTERN = re.compile(
+    r"^org\.reintegra\.(reception|assessment|referral|followup|partner|directory)\.[a-z_]+\.v1$"
+)
 CONTEXT_TOPIC = {
     "reception": topics.RECEPTION_EVENTS,
     "assessment": topics.ASSESSMENT_EVENTS,
     "referral": topics.REFERRAL_EVENTS,
     "followup": topics.FOLLOWUP_EVENTS,
+    "directory": topics.DIRECTORY_EVENTS,
 }
 
 REQUIRED_CATALOGUE = {
@@ -45,6 +48,11 @@ REQUIRED_CATALOGUE = {
         "service_delivered",
         "referral_completed",
         "referral_failed",
+        "referral_held",
+        "referral_unmatched",
+        "referral_received",
+        "referral_escalated",
+        "service_started",
     },
     "followup": {
         "followup_scheduled",
@@ -57,10 +65,17 @@ REQUIRED_CATALOGUE = {
     "partner": {
         "referral_requested",
         "referral_cancelled",
+        "referral_overdue",
+        "command_refused",
+        "receive_referral",
         "accept_referral",
         "reject_referral",
+        "start_service",
         "record_service_delivery",
+        "complete_referral",
+        "fail_referral",
     },
+    "directory": {"agency_changed", "agency_removed", "service_changed", "service_removed"},
 }
 
 
@@ -77,7 +92,9 @@ def test_type_and_topic_follow_the_naming_rules(cls: type[Event]) -> None:
     assert TYPE_PATTERN.fullmatch(cls.event_type)
     context = cls.event_type.split(".")[2]
     if context == "partner":
-        expected = topics.PARTNER_RESPONSES if issubclass(cls, Command) else topics.PARTNER_TOPIC_TEMPLATE
+        expected = (
+            topics.PARTNER_RESPONSES_TEMPLATE if issubclass(cls, Command) else topics.PARTNER_TOPIC_TEMPLATE
+        )
         assert cls.topic == expected
     else:
         assert cls.topic == CONTEXT_TOPIC[context]
@@ -94,10 +111,10 @@ def test_commands_are_imperative_and_events_past_tense(cls: type[Event]) -> None
     first_word = re.findall(r"[A-Z][a-z]+", cls.__name__)
     if issubclass(cls, Command):
         assert cls.kind == "command"
-        assert first_word[0] in {"Accept", "Reject", "Record"}
+        assert first_word[0] in {"Receive", "Accept", "Reject", "Start", "Record", "Complete", "Fail"}
     else:
         assert cls.kind == "event"
-        assert re.search(r"(ed|Due|Overdue|Withdrawn)$", cls.__name__), cls.__name__
+        assert re.search(r"(ed|Due|Overdue|Withdrawn|Held)$", cls.__name__), cls.__name__
 
 
 def _all_models(cls: type[BaseModel]) -> list[type[BaseModel]]:

@@ -1,10 +1,11 @@
-"""Add every REINTEGRA_* setting the chart does not know yet to values.yaml and values.schema.json.
+"""Keep the chart's values in step with the code: every REINTEGRA_* setting, and the directory's agencies.
 
     uv run python deploy/helm/sync_settings.py          # add what is missing (review the diff)
     uv run python deploy/helm/sync_settings.py --check  # fail if something is missing
 
 The kit's settings (every service has them) go under ``config``; a service's own under
-``components.<service>.config``. The schema entry comes from the setting's pydantic field (type,
+``components.<service>.config``; ``kafka.partners.agencies`` lists the agencies of the sample
+directories shipped with referral (each gets its partner topics and Kafka user). The schema entry comes from the setting's pydantic field (type,
 bounds, enum, pattern, description). Settings the chart derives (service name, Kafka bootstrap, …) and
 secrets (only by Secret reference, see secretConfig) are left alone; tests/deploy/test_chart.py checks
 the rest.
@@ -20,6 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from reintegra_kit.acl import SAMPLE_DIRECTORIES, agencies_in_directory
 from reintegra_kit.registry import discover
 from reintegra_kit.settings import ServiceSettings
 
@@ -74,6 +76,19 @@ def yaml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
+def _plain(value: Any) -> Any:
+    """A default as the chart writes it (durations in ISO 8601, paths as text)."""
+    from datetime import timedelta
+
+    if isinstance(value, timedelta):
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(timedelta).dump_python(value, mode="json")
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
 def main(check: bool) -> int:
     schema = json.loads((CHART / "values.schema.json").read_text())
     values_text = (CHART / "values.yaml").read_text()
@@ -111,6 +126,26 @@ def main(check: bool) -> int:
             if key not in component:
                 component[key] = field_schema(cls, field)
                 added.append(f"schema components.{spec.name}.config.{key}")
+            block = re.search(
+                rf"^  {spec.name}:\n(?:    .*\n|\s*\n(?=    ))*?    config:\n((?:      .*\n)*)",
+                values_text,
+                re.M,
+            )
+            if block is None:
+                raise SystemExit(f"values.yaml: components.{spec.name}.config not found")
+            if not re.search(rf"^      {key}:", block.group(1), re.M):
+                default = cls.model_fields[field].default
+                line = f"      {key}: {yaml_value(_plain(default))}\n"
+                values_text = values_text[: block.end(1)] + line + values_text[block.end(1) :]
+                added.append(f"values components.{spec.name}.config.{key}")
+    agencies = agencies_in_directory(ROOT / SAMPLE_DIRECTORIES)
+    listing = "".join(f"      - {code}\n" for code in agencies)
+    current = re.search(r"^    agencies:\n((?:      - .*\n)*)", values_text, re.M)
+    if current is None:
+        raise SystemExit("values.yaml: kafka.partners.agencies not found")
+    if current.group(1) != listing:
+        values_text = values_text[: current.start(1)] + listing + values_text[current.end(1) :]
+        added.append(f"values kafka.partners.agencies ({len(agencies)} agencies)")
     if check:
         for line in added:
             print(f"missing: {line}", file=sys.stderr)

@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import reintegra_contracts.topics as topics
 import yaml
+from reintegra_kit import acl as kafka_acl
+from reintegra_kit.registry import discover
 from reintegra_kit.settings import ServiceSettings
 
 from .conftest import CHART, PRODUCTION_VALUES, ROOT, Render, helm_run
@@ -543,15 +545,12 @@ def test_housekeeping_prunes_each_database_on_a_schedule(production_manifests: l
 
 
 def contract_topics() -> set[str]:
-    """Topics the services read or write according to the contracts catalogue (found, not listed)."""
-    found = set(topics.ALL_EVENT_TOPICS)
-    found |= {v for k, v in vars(topics).items() if k.startswith("PARTNER_RESPONSES") and isinstance(v, str)}
-    return found
+    """Topics the services read or write according to their registry entries (found, not listed)."""
+    return {t for spec in discover(ROOT) for t in spec.static_topics}
 
 
 def directory_agencies() -> set[str]:
-    path = ROOT / "services" / "referral" / "src" / "reintegra_referral" / "directory.json"
-    return {s["agency_id"] for s in json.loads(path.read_text(encoding="utf-8"))["services"]}
+    return set(kafka_acl.agencies_in_directory(ROOT / kafka_acl.SAMPLE_DIRECTORIES))
 
 
 def test_every_topic_of_the_contracts_has_a_kafka_topic_and_a_dead_letter_topic(

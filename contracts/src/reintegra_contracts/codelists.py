@@ -301,18 +301,103 @@ class ReferralStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     FAILED = "failed"
     COMPLETED = "completed"
+    # Added in 1.2 (compatible additions).
+    RECEIVED = "received"
+    SERVICE_DELIVERED = "service_delivered"
+    AWAITING_CONSENT = "awaiting_consent"
+    UNMATCHED = "unmatched"
 
 
 FHIR_TASK_STATUS: Final[dict[ReferralStatus, str]] = {
+    ReferralStatus.AWAITING_CONSENT: "on-hold",
+    ReferralStatus.UNMATCHED: "draft",
     ReferralStatus.REQUESTED: "requested",
+    ReferralStatus.RECEIVED: "received",
     ReferralStatus.ACCEPTED: "accepted",
     ReferralStatus.REJECTED: "rejected",
     ReferralStatus.CANCELLED: "cancelled",
     ReferralStatus.IN_PROGRESS: "in-progress",
+    ReferralStatus.SERVICE_DELIVERED: "in-progress",
     ReferralStatus.FAILED: "failed",
     ReferralStatus.COMPLETED: "completed",
 }
-"""HL7 FHIR R4/R5 ``Task.status`` code of each referral status."""
+"""HL7 FHIR R4/R5 ``Task.status`` code of each referral status (``service_delivered`` is an
+``in-progress`` Task whose ``businessStatus`` says a delivery was recorded)."""
+
+
+class AgencyKind(StrEnum):
+    """Kind of agency in the service directory. / Tipo de institución."""
+
+    GOVERNMENT = "government"
+    MUNICIPAL = "municipal"
+    NGO = "ngo"
+    UN = "un"
+    PRIVATE = "private"
+
+
+class PartnerChannel(StrEnum):
+    """How an agency receives referrals and answers them. / Canal de la institución."""
+
+    KAFKA = "kafka"
+    HTTP = "http"
+    BOTH = "both"
+
+
+class CostArrangement(StrEnum):
+    """Who pays for a service. / Arreglo de costos del servicio."""
+
+    FREE = "free"
+    PUBLIC_PROGRAMME = "public_programme"
+    PROJECT_FUNDED = "project_funded"
+    COPAYMENT = "copayment"
+    FEE = "fee"
+
+
+class MatchReason(StrEnum):
+    """Why a service was ranked as it was, or left out, when a need was matched. / Motivo del emparejamiento."""
+
+    LOCAL_COVERAGE = "local_coverage"
+    DEPARTMENT_COVERAGE = "department_coverage"
+    NATIONAL_COVERAGE = "national_coverage"
+    FASTEST_RESPONSE = "fastest_response"
+    LOWEST_LOAD = "lowest_load"
+    ONLY_CANDIDATE = "only_candidate"
+    MANUAL_ASSIGNMENT = "manual_assignment"
+    OUTSIDE_COVERAGE = "outside_coverage"
+    AGE_NOT_ELIGIBLE = "age_not_eligible"
+    SEX_NOT_ELIGIBLE = "sex_not_eligible"
+    GROUP_NOT_ELIGIBLE = "group_not_eligible"
+    NO_CAPACITY = "no_capacity"
+    ALREADY_TRIED = "already_tried"
+    INACTIVE = "inactive"
+
+
+class UnmatchedReason(StrEnum):
+    """Why a need could not be referred to any service. / Motivo de necesidad sin servicio."""
+
+    NO_SERVICE_FOR_CATEGORY = "no_service_for_category"
+    NONE_COVERS_MUNICIPALITY = "none_covers_municipality"
+    NONE_ELIGIBLE = "none_eligible"
+    NONE_WITH_CAPACITY = "none_with_capacity"
+    ALL_CANDIDATES_TRIED = "all_candidates_tried"
+    REROUTE_LIMIT_REACHED = "reroute_limit_reached"
+
+
+class HoldReason(StrEnum):
+    """Why a referral waits before it is shared with the agency. / Motivo de la espera."""
+
+    AWAITING_CONSENT = "awaiting_consent"
+
+
+class CommandRefusalReason(StrEnum):
+    """Why the referral service refused an agency's command. / Motivo del rechazo de un comando."""
+
+    UNKNOWN_REFERRAL = "unknown_referral"
+    NOT_SENT_TO_AGENCY = "not_sent_to_agency"
+    AGENCY_MISMATCH = "agency_mismatch"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    INVALID_COMMAND = "invalid_command"
 
 
 class RejectionReason(StrEnum):
@@ -624,6 +709,70 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "in_progress": _L("En curso", "In progress"),
         "failed": _L("Fallida", "Failed"),
         "completed": _L("Completada", "Completed"),
+        "received": _L("Recibida por la institución", "Received by the agency"),
+        "service_delivered": _L("Servicio prestado", "Service delivered"),
+        "awaiting_consent": _L("En espera de consentimiento", "Awaiting consent"),
+        "unmatched": _L("Sin servicio disponible", "Unmatched"),
+    },
+    AgencyKind: {
+        "government": _L("Institución de gobierno central", "Central government"),
+        "municipal": _L("Gobierno municipal", "Municipal government"),
+        "ngo": _L("Organización de la sociedad civil", "Non-governmental organisation"),
+        "un": _L("Organismo de las Naciones Unidas", "United Nations agency"),
+        "private": _L("Sector privado", "Private sector"),
+    },
+    PartnerChannel: {
+        "kafka": _L("Kafka", "Kafka"),
+        "http": _L("HTTP (bandeja y webhooks)", "HTTP (inbox and webhooks)"),
+        "both": _L("Kafka y HTTP", "Kafka and HTTP"),
+    },
+    CostArrangement: {
+        "free": _L("Gratuito", "Free of charge"),
+        "public_programme": _L("Cubierto por un programa público", "Covered by a public programme"),
+        "project_funded": _L("Financiado por un proyecto", "Project-funded"),
+        "copayment": _L("Copago", "Co-payment"),
+        "fee": _L("Con costo para la persona", "Fee paid by the person"),
+    },
+    MatchReason: {
+        "local_coverage": _L("Atiende en el municipio de la persona", "Serves the person's municipality"),
+        "department_coverage": _L(
+            "Atiende en el departamento de la persona", "Serves the person's department"
+        ),
+        "national_coverage": _L("Cobertura nacional", "National coverage"),
+        "fastest_response": _L("Responde más rápido", "Fastest response time"),
+        "lowest_load": _L("Menor carga de trabajo", "Lowest load"),
+        "only_candidate": _L("Único servicio posible", "Only candidate"),
+        "manual_assignment": _L("Asignado por coordinación", "Assigned by the coordinating office"),
+        "outside_coverage": _L("Fuera de su cobertura", "Outside its coverage"),
+        "age_not_eligible": _L("Edad fuera de los requisitos", "Age not eligible"),
+        "sex_not_eligible": _L("Sexo fuera de los requisitos", "Sex not eligible"),
+        "group_not_eligible": _L("No pertenece al grupo atendido", "Not in the group served"),
+        "no_capacity": _L("Sin cupo esta semana", "No capacity left this week"),
+        "already_tried": _L("Ya se intentó para esta necesidad", "Already tried for this need"),
+        "inactive": _L("Servicio o institución inactiva", "Service or agency inactive"),
+    },
+    UnmatchedReason: {
+        "no_service_for_category": _L("Ningún servicio de esa categoría", "No service of that category"),
+        "none_covers_municipality": _L("Ningún servicio cubre el municipio", "None covers the municipality"),
+        "none_eligible": _L("La persona no cumple requisitos de ninguno", "Not eligible for any"),
+        "none_with_capacity": _L("Ningún servicio con cupo", "None has capacity left"),
+        "all_candidates_tried": _L("Se intentaron todos los servicios posibles", "All candidates tried"),
+        "reroute_limit_reached": _L("Se alcanzó el límite de reasignaciones", "Re-routing limit reached"),
+    },
+    HoldReason: {
+        "awaiting_consent": _L("Espera el consentimiento de la persona", "Awaiting the person's consent"),
+    },
+    CommandRefusalReason: {
+        "unknown_referral": _L("Derivación desconocida", "Unknown referral"),
+        "not_sent_to_agency": _L(
+            "La derivación no fue enviada a esta institución", "Not sent to this agency"
+        ),
+        "agency_mismatch": _L(
+            "El código de institución no corresponde al canal", "Agency code differs from the channel's"
+        ),
+        "referred_elsewhere": _L("La derivación fue reasignada a otra institución", "Referred elsewhere"),
+        "illegal_transition": _L("No se permite en el estado actual", "Not allowed in the current status"),
+        "invalid_command": _L("Comando inválido", "Invalid command"),
     },
     RejectionReason: {
         "no_capacity": _L("Sin capacidad", "No capacity"),

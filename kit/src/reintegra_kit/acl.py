@@ -1,9 +1,10 @@
 """Kafka users and ACLs, derived from one source: the topic catalogue, what each service produces and
 consumes, and the agencies of the service directory.
 
-* each service (user ``reintegra-<service>``) may write only its own topics, the dead-letter topics
-  (``<topic>.dlq``) of what it consumes and — referral only — each agency's partner topic; it may read
-  only what it consumes, in its own consumer group ``reintegra-<service>``;
+* each service (user ``reintegra-<service>``) may write only the topics its ``service.toml`` says it
+  produces (a ``{agency}`` family — referral's partner topics — expands to every agency of the
+  directory) and the dead-letter topics (``<topic>.dlq``) of what it consumes; it may read only what
+  it consumes, in its own consumer group ``reintegra-<service>``;
 * each agency (user ``agency-<code>``) may read only ``reintegra.partner.<code>.v1`` and write only
   ``reintegra.partner.<code>.responses.v1``, in its consumer group ``agency-<code>``.
 
@@ -24,18 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reintegra_contracts.topics import (
-    ASSESSMENT_EVENTS,
-    FOLLOWUP_EVENTS,
-    RECEPTION_EVENTS,
-    REFERRAL_EVENTS,
-    dead_letter_topic,
-    is_agency_code,
-    partner_topic,
-)
+from reintegra_contracts.topics import dead_letter_topic, is_agency_code, partner_topic
+
+from .registry import TOPIC_PARAMETER, discover, repository_root
 
 HELM_ACL_FILE = Path("deploy/helm/reintegra/files/acls.json")
-SAMPLE_DIRECTORY = Path("services/referral/src/reintegra_referral/directory.json")
+SAMPLE_DIRECTORIES = Path("services/referral/src/reintegra_referral/directories")
+"""The sample directories shipped with referral (one JSON file per country)."""
 
 WRITE = ("Write", "Describe")
 READ = ("Read", "Describe")
@@ -44,24 +40,22 @@ GROUP_READ = ("Read",)
 
 @dataclass(frozen=True)
 class ServiceTopics:
-    """What one service does on Kafka."""
+    """What one service does on Kafka: topic addresses, where ``{agency}`` stands for every agency."""
 
     produces: tuple[str, ...]
     consumes: tuple[str, ...] = ()
-    partner_channel: bool = False
-    """Writes each agency's partner topic and reads each agency's responses topic (referral)."""
 
 
-SERVICE_TOPICS: Mapping[str, ServiceTopics] = {
-    "reception": ServiceTopics(produces=(RECEPTION_EVENTS,)),
-    "assessment": ServiceTopics(produces=(ASSESSMENT_EVENTS,), consumes=(RECEPTION_EVENTS,)),
-    "referral": ServiceTopics(
-        produces=(REFERRAL_EVENTS,), consumes=(ASSESSMENT_EVENTS,), partner_channel=True
-    ),
-    "followup": ServiceTopics(produces=(FOLLOWUP_EVENTS,), consumes=(RECEPTION_EVENTS, REFERRAL_EVENTS)),
-}
-"""The one table of who produces and consumes what, until the services' registry says it (the same as
-each service's ``bootstrap.py``; ``tests/test_kafka_acls.py`` checks it against the AsyncAPI documents)."""
+def service_topics(root: Path | None = None) -> dict[str, ServiceTopics]:
+    """Who produces and consumes what, from the service registry (each service's ``service.toml``)."""
+    specs = discover(root or repository_root())
+    return {spec.name: ServiceTopics(tuple(spec.produces), tuple(spec.consumes)) for spec in specs}
+
+
+def _expand(address: str, codes: Sequence[str]) -> list[str]:
+    if TOPIC_PARAMETER not in address:
+        return [address]
+    return [address.replace(TOPIC_PARAMETER, code) for code in codes]
 
 
 def partner_responses_topic(agency: str) -> str:
@@ -138,7 +132,7 @@ class _Grants:
 def kafka_users(
     agencies: Iterable[str],
     *,
-    services: Mapping[str, ServiceTopics] = SERVICE_TOPICS,
+    services: Mapping[str, ServiceTopics] | None = None,
     topic_prefix: str = "",
 ) -> list[KafkaUser]:
     """Every service's and every agency's Kafka user with its ACLs (services first, then agencies)."""
@@ -147,15 +141,11 @@ def kafka_users(
     if bad:
         raise ValueError(f"not agency codes: {', '.join(map(repr, bad))}")
     users: list[KafkaUser] = []
-    for service, topics in services.items():
+    for service, topics in (services if services is not None else service_topics()).items():
         grants = _Grants(topic_prefix)
-        consumed = list(topics.consumes)
-        for name in topics.produces:
+        consumed = [name for address in topics.consumes for name in _expand(address, codes)]
+        for name in (name for address in topics.produces for name in _expand(address, codes)):
             grants.topic(name, WRITE)
-        if topics.partner_channel:
-            for code in codes:
-                grants.topic(partner_topic(code), WRITE)
-                consumed.append(partner_responses_topic(code))
         for name in consumed:
             grants.topic(name, READ)
             grants.topic(dead_letter_topic(name), WRITE)
@@ -181,13 +171,19 @@ def render(users: Sequence[KafkaUser]) -> str:
 
 
 def agencies_in_directory(path: Path) -> list[str]:
-    """The agency codes of a service directory (JSON: ``services[].agency_id`` and/or ``agencies[].code``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read the service directory {path}: {exc}") from None
-    codes = {s.get("agency_id") for s in data.get("services", []) if isinstance(s, Mapping)}
-    codes |= {a.get("code") for a in data.get("agencies", []) if isinstance(a, Mapping)}
+    """The agency codes of a service directory file, or of every ``*.json`` of a folder of them
+    (``agencies[].agency_id`` / ``.code``, ``services[].agency_id``)."""
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    codes: set[object] = set()
+    for file in files:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the service directory {file}: {exc}") from None
+        codes |= {s.get("agency_id") for s in data.get("services", []) if isinstance(s, Mapping)}
+        for agency in data.get("agencies", []):
+            if isinstance(agency, Mapping):
+                codes |= {agency.get("agency_id"), agency.get("code")}
     found = sorted(c for c in codes if isinstance(c, str))
     if not found:
         raise ValueError(f"{path} names no agency")
@@ -198,7 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reintegra_kit.acl", description="Kafka users and ACLs for the Helm chart."
     )
-    parser.add_argument("--directory", type=Path, default=SAMPLE_DIRECTORY, help="service directory JSON")
+    parser.add_argument(
+        "--directory",
+        type=Path,
+        default=SAMPLE_DIRECTORIES,
+        help="service directory JSON, or a folder of them",
+    )
     parser.add_argument("--output", type=Path, default=HELM_ACL_FILE, help="file to write or check")
     parser.add_argument("--topic-prefix", default="", help="prefix of every physical topic name")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs; write nothing")

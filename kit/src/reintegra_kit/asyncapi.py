@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import PlainValidator
 from reintegra_contracts import Event, all_event_classes
@@ -105,9 +106,28 @@ def build_document(service: str) -> dict[str, Any]:
             schema_version="3.0.0",
         ).to_specification()
     document: dict[str, Any] = json.loads(spec.to_json())
+    _family_addresses(document)
     _describe_servers(document)
     _describe_messages(document)
     return document
+
+
+AGENCY_PATTERN = "[a-z0-9-]+"
+
+
+def _family_addresses(document: dict[str, Any]) -> None:
+    """A subscription by pattern (a per-agency topic family) is documented by its address template,
+    ``reintegra.partner.{agency}.responses.v1``, with the ``agency`` parameter — not by the regex."""
+    for channel in document.get("channels", {}).values():
+        address = str(channel.get("address", ""))
+        if address.startswith("^") and AGENCY_PATTERN in address:
+            channel["address"] = address.strip("^$").replace(AGENCY_PATTERN, "{agency}").replace("\\.", ".")
+        if "{agency}" in str(channel.get("address", "")):
+            channel["parameters"] = {
+                "agency": {
+                    "description": "Code of the agency (lowercase letters, digits, hyphens), e.g. hn-senaf."
+                }
+            }
 
 
 def _describe_servers(document: dict[str, Any]) -> None:
@@ -189,7 +209,7 @@ def _unwrap_batch(message: dict[str, Any], schemas: dict[str, Any]) -> None:
 
 def _ref_name(ref: str, prefix: str) -> str:
     assert ref.startswith(prefix), ref
-    return ref.removeprefix(prefix)
+    return unquote(ref.removeprefix(prefix))  # a per-agency channel's name has {agency}, escaped in a $ref
 
 
 def _payload_names(payload: dict[str, Any], schemas: dict[str, Any]) -> list[str]:

@@ -23,7 +23,9 @@ import asyncio
 import enum
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -83,6 +85,28 @@ class Outcome(enum.Enum):
 
 OutcomeObserver = Callable[["Record", str | None, Outcome, float], None]
 """Called after each record with (record, event type or None, outcome, seconds spent): metrics."""
+
+
+_CURRENT_RECORD: ContextVar[Record | None] = ContextVar("reintegra_current_record", default=None)
+
+
+@contextmanager
+def _current(record: Record) -> Iterator[None]:
+    token = _CURRENT_RECORD.set(record)
+    try:
+        yield
+    finally:
+        _CURRENT_RECORD.reset(token)
+
+
+def current_record() -> Record | None:
+    """The Kafka record whose handlers (or refusal handler) are running, else ``None``.
+
+    Handlers take the message, not the record; a handler that must know where a message came from —
+    e.g. which agency's own topic carried a command, the only thing an agency cannot forge — reads it
+    here.
+    """
+    return _CURRENT_RECORD.get()
 
 
 class RedeliverError(Exception):
@@ -264,6 +288,7 @@ class EventConsumer(Generic[U]):
         event's own trace (a ``process <topic>`` consumer span whose parent is the producer's)."""
         attributes = decoded.attributes
         with (
+            _current(record),
             bound(event_id=attributes.id, event_type=attributes.type, case_id=attributes.subject),
             self._tracer.start_as_current_span(
                 f"process {record.topic}",
@@ -307,7 +332,7 @@ class EventConsumer(Generic[U]):
                 return Outcome.DUPLICATE
             answer = self._on_refused.get(attributes.type)
             if answer is not None:
-                with uow.handler_scope():
+                with _current(record), uow.handler_scope():
                     await answer(decoded.event, refusal, uow)
             await uow.commit()
         log.warning("consumer.refused", reason=str(refusal)[:500], code=refusal.code)

@@ -302,7 +302,7 @@ def demo(
 def kafka_acls(
     directory: Annotated[
         Path, typer.Option(help="Service directory whose agencies get users (JSON).")
-    ] = acl.SAMPLE_DIRECTORY,
+    ] = acl.SAMPLE_DIRECTORIES,
     credentials: Annotated[
         Path | None,
         typer.Option(help="Passwords of the users (JSON, created; default <kafka state>/credentials.json)."),

@@ -1,5 +1,5 @@
 """The v1 messages, one module per bounded context. Importing this package registers them all."""
 
-from . import assessment, followup, partner, reception, referral
+from . import assessment, directory, followup, partner, reception, referral
 
-__all__ = ["assessment", "followup", "partner", "reception", "referral"]
+__all__ = ["assessment", "directory", "followup", "partner", "reception", "referral"]

@@ -1,8 +1,11 @@
 """Events of the referral context (topic ``reintegra.referral.events.v1``).
 
-A referral follows the HL7 FHIR ``Task`` life cycle: requested -> accepted | rejected | cancelled;
-accepted -> in-progress (service delivered) -> completed | failed. See
-:data:`reintegra_contracts.codelists.FHIR_TASK_STATUS`.
+A referral follows the HL7 FHIR ``Task`` life cycle: (on hold awaiting consent ->) requested ->
+received -> accepted | rejected; accepted -> in progress -> service delivered -> completed | failed;
+cancelled by the referring side at any point before the end. A need no service can take is
+``unmatched``. See :data:`reintegra_contracts.codelists.FHIR_TASK_STATUS`. One referral is one need
+sent to one agency: when the agency rejects it or stays silent past its answer-by time, the need is
+re-routed as a new referral (``attempt`` + 1, ``previous_referral_id``) to the next candidate.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from ..codelists import (
     CancellationReason,
     Dimension,
     FailureReason,
+    HoldReason,
     Level,
+    MatchReason,
     NeedOutcome,
     OverdueStage,
     Priority,
     RejectionReason,
     ServiceCategory,
+    UnmatchedReason,
 )
 from ..topics import REFERRAL_EVENTS
 
@@ -53,6 +59,74 @@ class ReferralRequested(Event):
         default=None,
         description="The consent that allows the referral (absent under a vital-interest override).",
     )
+    # Added in 1.2 (optional).
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        description="1 for the first agency asked for this need, 2 after one re-routing, …",
+    )
+    previous_referral_id: UUID | None = Field(
+        default=None, description="The referral of the same need this one re-routes (rejected or overdue)."
+    )
+    candidates_considered: int | None = Field(
+        default=None, ge=0, description="How many services of the directory were considered for the need."
+    )
+    match_reasons: list[MatchReason] = Field(
+        default_factory=list,
+        description="Why this service was chosen (the full ranking is kept by referral).",
+    )
+
+
+class ReferralHeld(Event):
+    """A referral waits before it is shared with the agency. / Derivación en espera (FHIR Task: on-hold)."""
+
+    event_type: ClassVar[str] = "org.reintegra.referral.referral_held.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS
+    producer: ClassVar[str] = "referral"
+    consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
+
+    referral_id: UUID = Field(description="Id of the referral.")
+    need_id: UUID = Field(description="The need referred.")
+    agency_id: AgencyCode = Field(description="Code of the agency it will be sent to.")
+    service_id: str = Field(description="Code of the service in the service directory.")
+    category: ServiceCategory = Field(description="Service category.")
+    held_at: AwareDatetime = Field(description="When it was put on hold.")
+    reason: HoldReason = Field(description="What it waits for.")
+
+
+class ReferralUnmatched(Event):
+    """No service of the directory can take a need; it waits in the unmatched queue. / Necesidad sin servicio."""
+
+    event_type: ClassVar[str] = "org.reintegra.referral.referral_unmatched.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS
+    producer: ClassVar[str] = "referral"
+    consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
+
+    referral_id: UUID = Field(description="Id of the unmatched referral (the queue entry).")
+    assessment_id: UUID = Field(description="The assessment that found the need.")
+    need_id: UUID = Field(description="The need that could not be referred.")
+    category: ServiceCategory = Field(description="Service category needed.")
+    priority: Priority = Field(description="Priority of the need.")
+    reason: UnmatchedReason = Field(description="Why no service could take it.")
+    candidates_considered: int = Field(ge=0, description="How many services of the category were considered.")
+    attempt: int = Field(default=1, ge=1, description="How many agencies were asked before, plus one.")
+    previous_referral_id: UUID | None = Field(
+        default=None, description="The last referral of the need, when it was re-routed here."
+    )
+    unmatched_at: AwareDatetime = Field(description="When it went to the queue.")
+
+
+class ReferralReceived(Event):
+    """The agency's system received the referral. / Derivación recibida (FHIR Task: received)."""
+
+    event_type: ClassVar[str] = "org.reintegra.referral.referral_received.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS
+    producer: ClassVar[str] = "referral"
+    consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
+
+    referral_id: UUID = Field(description="Id of the referral.")
+    agency_id: AgencyCode = Field(description="Code of the agency.")
+    received_at: AwareDatetime = Field(description="When the agency received it.")
 
 
 class ReferralAccepted(Event):
@@ -109,6 +183,39 @@ class ReferralOverdue(Event):
     escalated_to: AgencyCode | None = Field(default=None, description="Agency code escalated to, if any.")
 
 
+class ReferralEscalated(Event):
+    """An overdue referral was escalated to the coordinating office. / Derivación escalada a coordinación."""
+
+    event_type: ClassVar[str] = "org.reintegra.referral.referral_escalated.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS
+    producer: ClassVar[str] = "referral"
+    consumers: ClassVar[tuple[str, ...]] = ("followup", "agency systems (coordination)")
+
+    referral_id: UUID = Field(description="Id of the referral.")
+    agency_id: AgencyCode = Field(description="Code of the agency that has not answered.")
+    escalated_to: AgencyCode | None = Field(
+        default=None, description="Coordinating office of the agency's country, if the directory names one."
+    )
+    stage: OverdueStage = Field(description="Which deadline passed.")
+    escalated_at: AwareDatetime = Field(description="When it was escalated.")
+    reroute_at: AwareDatetime | None = Field(
+        default=None, description="When the need goes to the next candidate if the agency is still silent."
+    )
+
+
+class ServiceStarted(Event):
+    """The agency started serving the referral. / Atención iniciada (FHIR Task: in-progress)."""
+
+    event_type: ClassVar[str] = "org.reintegra.referral.service_started.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS
+    producer: ClassVar[str] = "referral"
+    consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
+
+    referral_id: UUID = Field(description="Id of the referral.")
+    agency_id: AgencyCode = Field(description="Code of the agency.")
+    started_at: AwareDatetime = Field(description="When the service started.")
+
+
 class ReferralCancelled(Event):
     """The referring side cancelled the referral. / Derivación cancelada (FHIR Task: cancelled)."""
 
@@ -118,7 +225,9 @@ class ReferralCancelled(Event):
     consumers: ClassVar[tuple[str, ...]] = _CONSUMERS_ALL
 
     referral_id: UUID = Field(description="Id of the referral.")
-    agency_id: AgencyCode = Field(description="Code of the agency.")
+    agency_id: AgencyCode | None = Field(
+        default=None, description="Code of the agency (absent for a need cancelled while unmatched)."
+    )
     cancelled_at: AwareDatetime = Field(description="When it was cancelled.")
     reason: CancellationReason = Field(description="Why it was cancelled.")
 

@@ -26,6 +26,7 @@ CONTEXTS = (
     ("assessment", "Assessment / Evaluación", topics.ASSESSMENT_EVENTS),
     ("referral", "Referral / Derivación", topics.REFERRAL_EVENTS),
     ("followup", "Follow-up / Seguimiento", topics.FOLLOWUP_EVENTS),
+    ("directory", "Service directory / Directorio de servicios", topics.DIRECTORY_EVENTS),
     ("partner", "Partner channel / Canal de socios", None),
 )
 
@@ -102,7 +103,8 @@ def _section(cls: type[Event], example: Event, implemented: Mapping[str, list[st
         f"- **type**: `{cls.event_type}` ({cls.kind})",
         f"- **status**: {_status(cls, implemented)}",
         f"- **topic**: `{topic}`",
-        "- **key / ce_subject**: `case_id`",
+        "- **key / ce_subject**: `case_id`"
+        + (" (the agency's directory stream id, not a case)" if cls.topic == topics.DIRECTORY_EVENTS else ""),
         f"- **producer**: {cls.producer}",
         f"- **consumers**: {', '.join(cls.consumers) or '—'}",
         f"- **schema**: [`contracts/schemas/v1/{cls.event_type}.json`](../contracts/schemas/v1/{cls.event_type}.json)",
@@ -140,11 +142,15 @@ def _codelists() -> list[str]:
         "|---|---|---|",
     ]
     events = {
+        "awaiting_consent": "ReferralHeld",
+        "unmatched": "ReferralUnmatched",
         "requested": "ReferralRequested",
+        "received": "ReferralReceived",
         "accepted": "ReferralAccepted",
         "rejected": "ReferralRejected",
         "cancelled": "ReferralCancelled",
-        "in_progress": "ServiceDelivered (first delivery)",
+        "in_progress": "ServiceStarted",
+        "service_delivered": "ServiceDelivered",
         "failed": "ReferralFailed",
         "completed": "ReferralCompleted",
     }
@@ -181,8 +187,11 @@ def render(implemented: Mapping[str, list[str]] | None = None) -> str:
         f"| `{topics.ASSESSMENT_EVENTS}` | assessment events |",
         f"| `{topics.REFERRAL_EVENTS}` | referral events |",
         f"| `{topics.FOLLOWUP_EVENTS}` | follow-up events |",
+        f"| `{topics.DIRECTORY_EVENTS}` | service directory changes (key: the agency's directory stream id) |",
         "| `reintegra.partner.<agency>.v1` | minimised views for one agency (`topics.partner_topic`) |",
-        f"| `{topics.PARTNER_RESPONSES}` | commands from agencies (accept, reject, record delivery) |",
+        "| `reintegra.partner.<agency>.responses.v1` | commands from that agency only "
+        "(`topics.partner_responses_topic`) |",
+        f"| `{topics.PARTNER_RESPONSES}` | deprecated since 1.2: nothing reads it (docs/adr/0040) |",
         "| `<topic>.dlq` | messages parked after failing validation or processing |",
         "",
         "## Implemented and planned",

@@ -47,6 +47,9 @@ class KafkaConnection:
             middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
             logger=None,
             security=broker_security(settings),
+            # A consumer subscribed by pattern (per-agency topics) sees a topic created while it runs at
+            # its next metadata refresh: every 10 s rather than aiokafka's 5 minutes.
+            metadata_max_age_ms=10_000,
             **options,
         )
         self.started = asyncio.Event()

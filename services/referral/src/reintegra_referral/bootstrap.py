@@ -2,30 +2,135 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import FastAPI
 from reintegra_contracts.events.assessment import AssessmentCompleted
+from reintegra_contracts.events.partner import AGENCY_COMMANDS
+from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.topics import dead_letter_topic, partner_responses_topic, partner_topic
+from reintegra_kit.clock import Clock
+from reintegra_kit.logging import get_logger
 from reintegra_kit.registry import ServiceSpec
 from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
-from .directory_file import SAMPLE_DIRECTORY, load_directory
-from .handlers import refer_needs, seed_directory
+from .directory_io import load_directory, load_samples
+from .domain import ANSWER_TIMER, REROUTE_TIMER, ShareEverything, SharingPolicy
+from .domain.commands import (
+    AnswerReferral,
+    AssignReferral,
+    CancelReferral,
+    ImportDirectory,
+    PutAgency,
+    PutService,
+    RemoveAgency,
+    RemoveService,
+    SetWebhook,
+)
+from .handlers import (
+    agency_command,
+    answer_referral,
+    answer_time_passed,
+    assign_referral,
+    cancel_referral,
+    grace_passed,
+    import_directory,
+    put_agency,
+    put_service,
+    record_arrival,
+    refer_needs,
+    refuse_agency_command,
+    remove_agency,
+    remove_service,
+    seed_directory,
+    set_webhook,
+)
 from .orm import kit_tables
 from .repository import ReferralUnitOfWork
 from .settings import ReferralSettings
+from .webhooks import WebhookSender
 
 SPEC = ServiceSpec.of_package(__package__ or "reintegra_referral")
 MIGRATIONS = SPEC.migrations
 
+log = get_logger(__name__)
 
-def build(settings: ReferralSettings) -> tuple[ServiceRuntime[ReferralUnitOfWork], FastAPI]:
-    runtime = ServiceRuntime(settings, spec=SPEC, tables=kit_tables, uow_class=ReferralUnitOfWork)
-    directory = load_directory(settings.directory_file or SAMPLE_DIRECTORY)
+
+def agency_topics(agency_id: str) -> list[str]:
+    """The topics of one agency: its partner topic, its responses topic and that one's dead letters."""
+    responses = partner_responses_topic(agency_id)
+    return [partner_topic(agency_id), responses, dead_letter_topic(responses)]
+
+
+class PartnerTopics:
+    """Creates the topics of agencies (at start-up from the directory, and when one is added)."""
+
+    def __init__(self, runtime: ServiceRuntime[ReferralUnitOfWork]) -> None:
+        self._runtime = runtime
+
+    def declare(self, agency_ids: Iterable[str]) -> None:
+        self._runtime.declare_topics(t for a in agency_ids for t in agency_topics(a))
+
+    async def ensure(self, agency_ids: Iterable[str]) -> None:
+        names = [t for a in agency_ids for t in agency_topics(a)]
+        if not self._runtime.kafka.started.is_set():
+            self._runtime.declare_topics(names)  # created when the broker starts
+            return
+        created = await self._runtime.topics.ensure(names)
+        if created:
+            log.info("referral.partner_topics_created", topics=created)
+
+
+def build(
+    settings: ReferralSettings, clock: Clock | None = None, sharing: SharingPolicy | None = None
+) -> tuple[ServiceRuntime[ReferralUnitOfWork], FastAPI]:
+    runtime = ServiceRuntime(
+        settings, spec=SPEC, tables=kit_tables, uow_class=ReferralUnitOfWork, clock=clock
+    )
+    agencies, services = (
+        load_directory(settings.directory_file) if settings.directory_file else load_samples()
+    )
+    topics = PartnerTopics(runtime)
+    runtime.dependencies.add(sharing=sharing or ShareEverything(), partner_topics=topics)
 
     async def seed() -> None:
-        await runtime.bus.run(runtime.dependencies.bind(seed_directory), directory)
+        seeded = await runtime.bus.run(
+            runtime.dependencies.bind(seed_directory),
+            ImportDirectory(tuple(agencies), tuple(services), seed=True),
+        )
+        if seeded:
+            log.info("referral.directory_seeded", agencies=len(agencies), services=len(services))
+        async with runtime.uow() as uow:
+            known = [a.agency_id for a in await uow.directory.agencies()]
+        topics.declare(known)
 
     runtime.on_startup(seed)
-    runtime.consume({AssessmentCompleted: [refer_needs]})
-    app = runtime.http_app([http.router(runtime.uow)])
+    runtime.commands(
+        {
+            AnswerReferral: answer_referral,
+            CancelReferral: cancel_referral,
+            AssignReferral: assign_referral,
+            PutAgency: put_agency,
+            RemoveAgency: remove_agency,
+            PutService: put_service,
+            RemoveService: remove_service,
+            SetWebhook: set_webhook,
+            ImportDirectory: import_directory,
+        }
+    )
+    runtime.consume(
+        {ArrivalRegistered: [record_arrival], AssessmentCompleted: [refer_needs]},
+        topics=list(SPEC.consumes[:2]),
+    )
+    runtime.consume(
+        {cls: [agency_command] for cls in AGENCY_COMMANDS},
+        topics=[t for t in SPEC.consumes if "{agency}" in t],
+        name="partner",
+        refusals={cls: refuse_agency_command for cls in AGENCY_COMMANDS},
+    )
+    runtime.timers({ANSWER_TIMER: answer_time_passed, REROUTE_TIMER: grace_passed})
+    sender = WebhookSender(runtime.uow, runtime.clock, settings)
+    runtime.add_background("webhooks", sender.run)
+    app = runtime.http_app([http.router(runtime.bus, runtime.uow, runtime.clock)])
     return runtime, app

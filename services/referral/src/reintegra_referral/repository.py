@@ -1,110 +1,558 @@
-"""Referral's unit of work, directory and referral repositories: they map to rows, nothing else."""
+"""Referral's unit of work and repositories: they map aggregates to rows, nothing else."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from reintegra_contracts.codelists import Dimension, Level, Priority, ServiceCategory
+from reintegra_contracts import Event
+from reintegra_contracts.codelists import (
+    AgeGroup,
+    AgencyKind,
+    CancellationReason,
+    CostArrangement,
+    Dimension,
+    FailureReason,
+    Level,
+    MatchReason,
+    NeedOutcome,
+    PartnerChannel,
+    Priority,
+    ReferralStatus,
+    RejectionReason,
+    ServiceCategory,
+    Sex,
+    UnmatchedReason,
+    Vulnerability,
+)
+from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 
-from .domain import DirectoryService, Referral, ReferralStatus
-from .orm import directory_services, referrals
+from .domain import (
+    Agency,
+    AgencyFacts,
+    Candidate,
+    DirectoryService,
+    OfficeHours,
+    Profile,
+    Referral,
+    ServiceFacts,
+)
+from .domain.model import HistoryEntry
+from .orm import (
+    agencies,
+    case_profiles,
+    directory_services,
+    escalations,
+    idempotency_keys,
+    partner_messages,
+    pending_assessments,
+    referral_history,
+    referrals,
+    webhook_attempts,
+    webhook_deliveries,
+)
+
+COUNTED_FOR_CAPACITY = (
+    ReferralStatus.REQUESTED,
+    ReferralStatus.RECEIVED,
+    ReferralStatus.ACCEPTED,
+    ReferralStatus.IN_PROGRESS,
+    ReferralStatus.SERVICE_DELIVERED,
+    ReferralStatus.COMPLETED,
+    ReferralStatus.FAILED,
+)
+"""Referrals that used a place of a service's weekly capacity (sent and not rejected or withdrawn)."""
+
+
+def _json(values: Iterable[Any]) -> str:
+    return json.dumps([v.value if hasattr(v, "value") else v for v in values])
+
+
+# -- the directory ----------------------------------------------------------------------------------
 
 
 class DirectoryRepository(Repository):
-    async def replace_all(self, services: list[DirectoryService]) -> None:
-        await self.session.execute(delete(directory_services))
-        for s in services:
+    async def agency(self, agency_id: str) -> Agency | None:
+        row = (await self.session.execute(select(agencies).where(agencies.c.agency_id == agency_id))).first()
+        return _agency(row) if row else None
+
+    async def service(self, service_id: str) -> DirectoryService | None:
+        row = (
             await self.session.execute(
-                insert(directory_services).values(
-                    service_id=s.service_id,
-                    agency_id=s.agency_id,
-                    name=s.name,
-                    category=s.category.value,
-                    level=s.level,
-                    country=s.country,
-                    municipalities=json.dumps(list(s.municipalities)),
-                    response_time_hours=s.response_time_hours,
-                )
+                select(directory_services).where(directory_services.c.service_id == service_id)
             )
+        ).first()
+        return _service(row) if row else None
 
-    async def for_category(self, category: ServiceCategory) -> list[DirectoryService]:
-        rows = await self.session.execute(
-            select(directory_services).where(directory_services.c.category == category.value)
-        )
-        return [_service(r) for r in rows]
+    async def is_empty(self) -> bool:
+        return not (await self.session.execute(select(func.count()).select_from(agencies))).scalar_one()
 
-    async def all(self) -> list[DirectoryService]:
-        rows = await self.session.execute(
-            select(directory_services).order_by(directory_services.c.service_id)
+    async def save_agency(self, agency: Agency) -> None:
+        f = agency.facts
+        values = {
+            "label_es": f.label_es,
+            "label_en": f.label_en,
+            "agency_kind": f.agency_kind.value,
+            "country": f.country,
+            "timezone": f.timezone,
+            "contact_role": f.contact_role,
+            "office_hours": json.dumps(
+                [{"days": list(h.days), "opens": h.opens, "closes": h.closes} for h in f.office_hours]
+            ),
+            "response_time_hours": f.response_time_hours,
+            "channel": f.channel.value,
+            "coordinator": f.coordinator,
+            "active": f.active,
+            "removed": agency.removed,
+            "webhook_url": agency.webhook_url,
+            "webhook_secret": agency.webhook_secret,
+        }
+        if agency.version == 0:
+            await self.insert_versioned(agencies, agency, {"agency_id": f.agency_id, **values})
+        else:
+            await self.update_versioned(agencies, {"agency_id": f.agency_id}, agency, values)
+        await self.publish_events(agency)
+
+    async def save_service(self, service: DirectoryService) -> None:
+        f = service.facts
+        assert f.level is not None
+        assert f.dimension is not None
+        values = {
+            "agency_id": f.agency_id,
+            "label_es": f.label_es,
+            "label_en": f.label_en,
+            "category": f.category.value,
+            "level": f.level.value,
+            "dimension": f.dimension.value,
+            "country": f.country,
+            "national": f.national,
+            "departments": _json(f.departments),
+            "municipalities": _json(f.municipalities),
+            "min_age": f.min_age,
+            "max_age": f.max_age,
+            "sexes": _json(f.sexes),
+            "groups": _json(f.groups),
+            "weekly_capacity": f.weekly_capacity,
+            "cost": f.cost.value,
+            "response_time_hours": f.response_time_hours,
+            "active": f.active,
+            "removed": service.removed,
+        }
+        if service.version == 0:
+            await self.insert_versioned(directory_services, service, {"service_id": f.service_id, **values})
+        else:
+            await self.update_versioned(directory_services, {"service_id": f.service_id}, service, values)
+        await self.publish_events(service)
+
+    async def agencies(self, *, country: str | None = None, include_removed: bool = False) -> list[Agency]:
+        query = select(agencies).order_by(agencies.c.agency_id)
+        if not include_removed:
+            query = query.where(agencies.c.removed.is_(False))
+        if country:
+            query = query.where(agencies.c.country == country)
+        return [_agency(r) for r in await self.session.execute(query)]
+
+    async def services(
+        self,
+        *,
+        category: ServiceCategory | None = None,
+        agency_id: str | None = None,
+        country: str | None = None,
+    ) -> list[DirectoryService]:
+        query = select(directory_services).where(directory_services.c.removed.is_(False))
+        if category is not None:
+            query = query.where(directory_services.c.category == category.value)
+        if agency_id is not None:
+            query = query.where(directory_services.c.agency_id == agency_id)
+        if country is not None:
+            query = query.where(directory_services.c.country == country)
+        return [
+            _service(r) for r in await self.session.execute(query.order_by(directory_services.c.service_id))
+        ]
+
+    async def agency_facts(self) -> dict[str, AgencyFacts]:
+        return {a.agency_id: a.facts for a in await self.agencies()}
+
+    async def coordinator_of(self, country: str) -> str | None:
+        row = (
+            await self.session.execute(
+                select(agencies.c.agency_id)
+                .where(
+                    agencies.c.country == country,
+                    agencies.c.coordinator.is_(True),
+                    agencies.c.removed.is_(False),
+                )
+                .order_by(agencies.c.agency_id)
+                .limit(1)
+            )
+        ).first()
+        return str(row[0]) if row else None
+
+
+def _agency(row: Any) -> Agency:
+    return Agency(
+        facts=AgencyFacts(
+            agency_id=row.agency_id,
+            label_es=row.label_es,
+            label_en=row.label_en,
+            agency_kind=AgencyKind(row.agency_kind),
+            country=row.country,
+            contact_role=row.contact_role,
+            office_hours=tuple(
+                OfficeHours(tuple(h["days"]), h["opens"], h["closes"]) for h in json.loads(row.office_hours)
+            ),
+            response_time_hours=float(row.response_time_hours),
+            channel=PartnerChannel(row.channel),
+            timezone=row.timezone,
+            coordinator=bool(row.coordinator),
+            active=bool(row.active),
+        ),
+        webhook_url=row.webhook_url,
+        webhook_secret=row.webhook_secret,
+        removed=bool(row.removed),
+        version=row.version,
+    )
+
+
+def _service(row: Any) -> DirectoryService:
+    return DirectoryService(
+        facts=ServiceFacts(
+            service_id=row.service_id,
+            agency_id=row.agency_id,
+            label_es=row.label_es,
+            label_en=row.label_en,
+            category=ServiceCategory(row.category),
+            country=row.country,
+            level=Level(row.level),
+            dimension=Dimension(row.dimension),
+            national=bool(row.national),
+            departments=tuple(json.loads(row.departments)),
+            municipalities=tuple(json.loads(row.municipalities)),
+            min_age=row.min_age,
+            max_age=row.max_age,
+            sexes=tuple(Sex(s) for s in json.loads(row.sexes)),
+            groups=tuple(Vulnerability(g) for g in json.loads(row.groups)),
+            weekly_capacity=row.weekly_capacity,
+            cost=CostArrangement(row.cost),
+            response_time_hours=float(row.response_time_hours)
+            if row.response_time_hours is not None
+            else None,
+            active=bool(row.active),
+        ),
+        removed=bool(row.removed),
+        version=row.version,
+    )
+
+
+# -- what matching knows of a case -----------------------------------------------------------------
+
+
+class CaseRepository(Repository):
+    async def profile(self, case_id: UUID) -> Profile | None:
+        row = (
+            await self.session.execute(select(case_profiles).where(case_profiles.c.case_id == case_id))
+        ).first()
+        if row is None:
+            return None
+        return Profile(
+            age=row.age,
+            sex=Sex(row.sex),
+            municipality=row.municipality,
+            vulnerabilities=frozenset(Vulnerability(v) for v in json.loads(row.vulnerabilities)),
+            language=row.language,
         )
-        return [_service(r) for r in rows]
+
+    async def save_profile(self, case_id: UUID, profile: Profile, at: datetime) -> bool:
+        return await insert_or_ignore(
+            self.session,
+            case_profiles,
+            {
+                "case_id": case_id,
+                "age": profile.age,
+                "sex": profile.sex.value,
+                "language": profile.language,
+                "municipality": profile.municipality,
+                "vulnerabilities": _json(sorted(profile.vulnerabilities)),
+                "recorded_at": at,
+            },
+            ["case_id"],
+        )
+
+    async def defer(self, case_id: UUID, assessment_id: UUID, payload: str, at: datetime) -> None:
+        await insert_or_ignore(
+            self.session,
+            pending_assessments,
+            {"assessment_id": assessment_id, "case_id": case_id, "payload": payload, "received_at": at},
+            ["assessment_id"],
+        )
+
+    async def take_deferred(self, case_id: UUID) -> list[str]:
+        rows = (
+            await self.session.execute(
+                select(pending_assessments.c.payload)
+                .where(pending_assessments.c.case_id == case_id)
+                .order_by(pending_assessments.c.received_at)
+            )
+        ).all()
+        await self.session.execute(
+            delete(pending_assessments).where(pending_assessments.c.case_id == case_id)
+        )
+        return [r[0] for r in rows]
+
+
+# -- referrals ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartnerMessage:
+    seq: int
+    agency_id: str
+    referral_id: UUID
+    event_id: str
+    event_type: str
+    payload: str
+    created_at: datetime
 
 
 class ReferralRepository(Repository):
-    async def for_need(self, need_id: UUID) -> Referral | None:
-        row = (await self.session.execute(select(referrals).where(referrals.c.need_id == need_id))).first()
+    async def get(self, referral_id: UUID) -> Referral | None:
+        row = (
+            await self.session.execute(select(referrals).where(referrals.c.referral_id == referral_id))
+        ).first()
         return _referral(row) if row else None
 
+    async def for_need(self, need_id: UUID) -> list[Referral]:
+        rows = await self.session.execute(
+            select(referrals).where(referrals.c.need_id == need_id).order_by(referrals.c.attempt)
+        )
+        return [_referral(r) for r in rows]
+
     async def save(self, r: Referral) -> None:
-        """Insert a new referral or update a loaded one (optimistic), then stage its events."""
+        """Insert a new referral or update a loaded one (optimistic), write its history, then stage its
+        events — partner views also in the agency's HTTP feed (and webhook queue)."""
         values = _row(r)
         if r.version == 0:
             await self.insert_versioned(referrals, r, values)
         else:
             key = {"referral_id": values.pop("referral_id")}
             await self.update_versioned(referrals, key, r, values)
-        await self.publish_events(r)
+        for entry in r.pull_history():
+            await self.session.execute(insert(referral_history).values(**_history_row(r.referral_id, entry)))
+        cursor = None
+        for event in r.pull_events():
+            event_id = await self._uow.emit(event)
+            if event.topic == PARTNER_TOPIC_TEMPLATE:
+                cursor = await self._uow.partner.record(event, event_id, r.referral_id)  # type: ignore[attr-defined]
+        if cursor is not None:
+            await self.session.execute(
+                update(referrals)
+                .where(referrals.c.referral_id == r.referral_id)
+                .values(partner_cursor=cursor)
+            )
+
+    async def history(self, referral_id: UUID) -> list[HistoryEntry]:
+        from .domain.model import Actor, Channel
+
+        rows = await self.session.execute(
+            select(referral_history)
+            .where(referral_history.c.referral_id == referral_id)
+            .order_by(referral_history.c.id)
+        )
+        return [
+            HistoryEntry(
+                at=as_utc(h.at),
+                from_status=ReferralStatus(h.from_status) if h.from_status else None,
+                to_status=ReferralStatus(h.to_status),
+                action=h.action,
+                actor=Actor(h.actor),
+                channel=Channel(h.channel),
+                detail=h.detail,
+            )
+            for h in rows
+        ]
 
     async def for_case(self, case_id: UUID) -> list[Referral]:
         rows = await self.session.execute(
-            select(referrals).where(referrals.c.case_id == case_id).order_by(referrals.c.requested_at)
-        )
-        return [_referral(r) for r in rows]
-
-    async def page(self, limit: int, offset: int) -> list[Referral]:
-        rows = await self.session.execute(
             select(referrals)
-            .order_by(referrals.c.requested_at, referrals.c.referral_id)
-            .limit(limit)
-            .offset(offset)
+            .where(referrals.c.case_id == case_id)
+            .order_by(referrals.c.requested_at, referrals.c.attempt)
         )
         return [_referral(r) for r in rows]
 
+    async def page(self, status: ReferralStatus | None, limit: int, offset: int) -> list[Referral]:
+        query = select(referrals)
+        if status is not None:
+            query = query.where(referrals.c.status == status.value)
+        rows = await self.session.execute(
+            query.order_by(referrals.c.requested_at, referrals.c.referral_id).limit(limit).offset(offset)
+        )
+        return [_referral(r) for r in rows]
 
-class ReferralUnitOfWork(UnitOfWork):
-    @property
-    def directory(self) -> DirectoryRepository:
-        return DirectoryRepository(self)
+    async def count(self, status: ReferralStatus) -> int:
+        return int(
+            (
+                await self.session.execute(
+                    select(func.count()).select_from(referrals).where(referrals.c.status == status.value)
+                )
+            ).scalar_one()
+        )
 
-    @property
-    def referrals(self) -> ReferralRepository:
-        return ReferralRepository(self)
+    async def used_this_week(self, service_ids: Sequence[str], since: datetime) -> dict[str, int]:
+        if not service_ids:
+            return {}
+        rows = await self.session.execute(
+            select(referrals.c.service_id, func.count())
+            .where(
+                referrals.c.service_id.in_(service_ids),
+                referrals.c.requested_at >= since,
+                referrals.c.status.in_([s.value for s in COUNTED_FOR_CAPACITY]),
+            )
+            .group_by(referrals.c.service_id)
+        )
+        return {str(sid): int(n) for sid, n in rows}
 
+    async def inbox(
+        self, agency_id: str, *, since: int, status: ReferralStatus | None, limit: int
+    ) -> list[tuple[int, Referral]]:
+        """Referrals sent to ``agency_id`` whose partner feed moved past ``since``, oldest change first."""
+        query = select(referrals).where(
+            referrals.c.agency_id == agency_id,
+            referrals.c.partner_cursor.is_not(None),
+            referrals.c.partner_cursor > since,
+        )
+        if status is not None:
+            query = query.where(referrals.c.status == status.value)
+        rows = await self.session.execute(query.order_by(referrals.c.partner_cursor).limit(limit))
+        return [(int(r.partner_cursor), _referral(r)) for r in rows]
 
-def _service(row: Any) -> DirectoryService:
-    return DirectoryService(
-        service_id=row.service_id,
-        agency_id=row.agency_id,
-        name=row.name,
-        category=ServiceCategory(row.category),
-        level=row.level,
-        country=row.country,
-        municipalities=tuple(json.loads(row.municipalities)),
-        response_time_hours=row.response_time_hours,
-    )
+    async def reconciliation(self, agency_id: str) -> dict[str, int]:
+        """Counts of what was sent to an agency and what became of it."""
+        r = referrals
+        answered = [
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.REJECTED,
+            ReferralStatus.IN_PROGRESS,
+            ReferralStatus.SERVICE_DELIVERED,
+            ReferralStatus.COMPLETED,
+            ReferralStatus.FAILED,
+        ]
+        sent_statuses = [
+            *answered,
+            ReferralStatus.REQUESTED,
+            ReferralStatus.RECEIVED,
+            ReferralStatus.CANCELLED,
+        ]
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.sum(
+                        case(
+                            (
+                                r.c.status.in_([ReferralStatus.RECEIVED.value, *[s.value for s in answered]]),
+                                1,
+                            ),
+                            else_=0,
+                        )
+                    ),
+                    func.sum(case((r.c.status.in_([s.value for s in answered]), 1), else_=0)),
+                    func.sum(case((r.c.overdue_at.is_not(None), 1), else_=0)),
+                    func.sum(
+                        case((r.c.cancel_reason == CancellationReason.REFERRED_ELSEWHERE.value, 1), else_=0)
+                    ),
+                    func.sum(
+                        case(
+                            (
+                                r.c.status.in_(
+                                    [ReferralStatus.REQUESTED.value, ReferralStatus.RECEIVED.value]
+                                ),
+                                1,
+                            ),
+                            else_=0,
+                        )
+                    ),
+                ).where(r.c.agency_id == agency_id, r.c.status.in_([s.value for s in sent_statuses]))
+            )
+        ).one()
+        history_received = (
+            await self.session.execute(
+                select(func.count(func.distinct(referral_history.c.referral_id)))
+                .select_from(referral_history.join(r, r.c.referral_id == referral_history.c.referral_id))
+                .where(r.c.agency_id == agency_id, referral_history.c.action == "receive")
+            )
+        ).scalar_one()
+        sent, received_now, answered_n, overdue, rerouted, waiting = (int(v or 0) for v in row)
+        return {
+            "sent": sent,
+            "received": max(received_now, int(history_received or 0)),
+            "answered": answered_n,
+            "overdue": overdue,
+            "rerouted": rerouted,
+            "awaiting_answer": waiting,
+        }
 
 
 def _row(r: Referral) -> dict[str, Any]:
-    values = {k: v for k, v in r.__dict__.items() if not k.startswith("_") and k != "version"}
-    for name in ("category", "dimension", "level", "priority", "status"):
-        values[name] = values[name].value
-    return values
+    return {
+        "referral_id": r.referral_id,
+        "case_id": r.case_id,
+        "assessment_id": r.assessment_id,
+        "need_id": r.need_id,
+        "category": r.category.value,
+        "dimension": r.dimension.value,
+        "level": r.level.value,
+        "priority": r.priority.value,
+        "status": r.status.value,
+        "service_id": r.service_id,
+        "agency_id": r.agency_id,
+        "requested_at": r.requested_at,
+        "respond_by": r.respond_by,
+        "municipality": r.municipality,
+        "age_group": r.age_group.value,
+        "sex": r.sex.value,
+        "language": r.language,
+        "vulnerabilities": _json(r.vulnerabilities),
+        "attempt": r.attempt,
+        "previous_referral_id": r.previous_referral_id,
+        "candidates": json.dumps([c.as_dict() for c in r.candidates]),
+        "match_reasons": _json(r.match_reasons),
+        "unmatched_reason": r.unmatched_reason.value if r.unmatched_reason else None,
+        "contact_reference": r.contact_reference,
+        "updated_at": r.updated_at,
+        "overdue_at": r.overdue_at,
+        "reroute_at": r.reroute_at,
+        "cancel_reason": r.cancel_reason.value if r.cancel_reason else None,
+        "reject_reason": r.reject_reason.value if r.reject_reason else None,
+        "fail_reason": r.fail_reason.value if r.fail_reason else None,
+        "outcome": r.outcome.value if r.outcome else None,
+        "deliveries": json.dumps([str(d) for d in r.deliveries]),
+    }
+
+
+def _history_row(referral_id: UUID, h: HistoryEntry) -> dict[str, Any]:
+    return {
+        "referral_id": referral_id,
+        "at": h.at,
+        "from_status": h.from_status.value if h.from_status else None,
+        "to_status": h.to_status.value,
+        "action": h.action,
+        "actor": h.actor.value,
+        "channel": h.channel.value,
+        "detail": h.detail[:500],
+    }
+
+
+def _opt(value: Any) -> datetime | None:
+    return as_utc(value) if value is not None else None
 
 
 def _referral(row: Any) -> Referral:
@@ -121,6 +569,367 @@ def _referral(row: Any) -> Referral:
         service_id=row.service_id,
         agency_id=row.agency_id,
         requested_at=as_utc(row.requested_at),
-        respond_by=as_utc(row.respond_by) if row.respond_by else None,
+        respond_by=_opt(row.respond_by),
+        municipality=row.municipality,
+        age_group=AgeGroup(row.age_group),
+        sex=Sex(row.sex),
+        language=row.language,
+        vulnerabilities=tuple(Vulnerability(v) for v in json.loads(row.vulnerabilities)),
+        attempt=row.attempt,
+        previous_referral_id=UUID(str(row.previous_referral_id)) if row.previous_referral_id else None,
+        candidates=tuple(Candidate.from_dict(c) for c in json.loads(row.candidates)),
+        match_reasons=tuple(MatchReason(m) for m in json.loads(row.match_reasons)),
+        unmatched_reason=UnmatchedReason(row.unmatched_reason) if row.unmatched_reason else None,
+        contact_reference=row.contact_reference,
+        updated_at=_opt(row.updated_at),
+        overdue_at=_opt(row.overdue_at),
+        reroute_at=_opt(row.reroute_at),
+        cancel_reason=CancellationReason(row.cancel_reason) if row.cancel_reason else None,
+        reject_reason=RejectionReason(row.reject_reason) if row.reject_reason else None,
+        fail_reason=FailureReason(row.fail_reason) if row.fail_reason else None,
+        outcome=NeedOutcome(row.outcome) if row.outcome else None,
+        deliveries=tuple(UUID(d) for d in json.loads(row.deliveries)),
         version=row.version,
     )
+
+
+# -- the partner channel: HTTP feed, webhooks, idempotency, escalations -------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    id: int
+    agency_id: str
+    message_seq: int
+    attempts: int
+    url: str
+    secret: str
+    event_id: str
+    event_type: str
+    payload: str
+
+
+class PartnerRepository(Repository):
+    async def record(self, event: Event, event_id: str, referral_id: UUID) -> int:
+        """Add a partner view to its agency's HTTP feed (and webhook queue); return its cursor."""
+        agency_id = str(getattr(event, "agency_id"))  # noqa: B009 - every partner view has one
+        now = self._uow.clock.now()
+        body = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": self._uow.event_source,  # type: ignore[attr-defined]
+            "type": event.event_type,
+            "subject": str(event.case_id),
+            "time": now.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "data": json.loads(event.model_dump_json()),
+        }
+        result = await self.session.execute(
+            insert(partner_messages)
+            .values(
+                agency_id=agency_id,
+                referral_id=referral_id,
+                event_id=event_id,
+                event_type=event.event_type,
+                payload=json.dumps(body),
+                created_at=now,
+            )
+            .returning(partner_messages.c.seq)
+        )
+        seq = int(result.scalar_one())
+        hook = (
+            await self.session.execute(
+                select(agencies.c.webhook_url).where(agencies.c.agency_id == agency_id)
+            )
+        ).scalar_one_or_none()
+        if hook:
+            await self.session.execute(
+                insert(webhook_deliveries).values(
+                    agency_id=agency_id,
+                    message_seq=seq,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        return seq
+
+    async def messages(self, agency_id: str, *, since: int, limit: int) -> list[PartnerMessage]:
+        rows = await self.session.execute(
+            select(partner_messages)
+            .where(partner_messages.c.agency_id == agency_id, partner_messages.c.seq > since)
+            .order_by(partner_messages.c.seq)
+            .limit(limit)
+        )
+        return [
+            PartnerMessage(
+                r.seq,
+                r.agency_id,
+                UUID(str(r.referral_id)),
+                r.event_id,
+                r.event_type,
+                r.payload,
+                as_utc(r.created_at),
+            )
+            for r in rows
+        ]
+
+    async def views(self, referral_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The partner view (``referral_requested`` data) each referral was sent with."""
+        if not referral_ids:
+            return {}
+        rows = await self.session.execute(
+            select(partner_messages.c.referral_id, partner_messages.c.payload)
+            .where(
+                partner_messages.c.referral_id.in_(list(referral_ids)),
+                partner_messages.c.event_type == "org.reintegra.partner.referral_requested.v1",
+            )
+            .order_by(partner_messages.c.seq)
+        )
+        return {UUID(str(rid)): json.loads(payload)["data"] for rid, payload in rows}
+
+    async def cursor_of(self, referral_id: UUID) -> int:
+        value = (
+            await self.session.execute(
+                select(referrals.c.partner_cursor).where(referrals.c.referral_id == referral_id)
+            )
+        ).scalar_one_or_none()
+        return int(value or 0)
+
+    async def seen_key(self, agency_id: str, key: str) -> tuple[str, UUID] | None:
+        row = (
+            await self.session.execute(
+                select(idempotency_keys.c.request_hash, idempotency_keys.c.referral_id).where(
+                    idempotency_keys.c.agency_id == agency_id, idempotency_keys.c.idempotency_key == key
+                )
+            )
+        ).first()
+        return (str(row[0]), UUID(str(row[1]))) if row else None
+
+    async def remember_key(self, agency_id: str, key: str, request_hash: str, referral_id: UUID) -> bool:
+        return await insert_or_ignore(
+            self.session,
+            idempotency_keys,
+            {
+                "agency_id": agency_id,
+                "idempotency_key": key,
+                "request_hash": request_hash,
+                "referral_id": referral_id,
+                "created_at": self._uow.clock.now(),
+            },
+            ["agency_id", "idempotency_key"],
+        )
+
+    # escalations (the coordinating office's queue)
+
+    async def open_escalation(self, r: Referral, escalated_to: str | None) -> None:
+        assert r.agency_id is not None
+        assert r.overdue_at is not None
+        await insert_or_ignore(
+            self.session,
+            escalations,
+            {
+                "referral_id": r.referral_id,
+                "case_id": r.case_id,
+                "agency_id": r.agency_id,
+                "escalated_to": escalated_to,
+                "escalated_at": r.overdue_at,
+                "reroute_at": r.reroute_at,
+                "status": "open",
+            },
+            ["referral_id"],
+        )
+
+    async def resolve_escalation(self, referral_id: UUID, resolution: str) -> None:
+        await self.session.execute(
+            update(escalations)
+            .where(escalations.c.referral_id == referral_id, escalations.c.status == "open")
+            .values(status="resolved", resolved_at=self._uow.clock.now(), resolution=resolution)
+        )
+
+    async def escalations(self, *, status: str | None, limit: int, offset: int) -> list[Any]:
+        query = select(escalations)
+        if status:
+            query = query.where(escalations.c.status == status)
+        return list(
+            (
+                await self.session.execute(
+                    query.order_by(escalations.c.escalated_at).limit(limit).offset(offset)
+                )
+            ).all()
+        )
+
+    # webhooks
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[WebhookDelivery]:
+        """The oldest pending delivery of each agency, if due (one at a time per agency keeps order)."""
+        d = webhook_deliveries
+        heads = (
+            select(d.c.agency_id, func.min(d.c.message_seq).label("seq"))
+            .where(d.c.status == "pending")
+            .group_by(d.c.agency_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(
+                d,
+                agencies.c.webhook_url,
+                agencies.c.webhook_secret,
+                partner_messages.c.event_id,
+                partner_messages.c.event_type,
+                partner_messages.c.payload,
+            )
+            .join(heads, and_(heads.c.agency_id == d.c.agency_id, heads.c.seq == d.c.message_seq))
+            .join(agencies, agencies.c.agency_id == d.c.agency_id)
+            .join(partner_messages, partner_messages.c.seq == d.c.message_seq)
+            .where(d.c.status == "pending", d.c.next_attempt_at <= now)
+            .order_by(d.c.next_attempt_at)
+            .limit(limit)
+        )
+        return [
+            WebhookDelivery(
+                r.id,
+                r.agency_id,
+                r.message_seq,
+                r.attempts,
+                r.webhook_url or "",
+                r.webhook_secret or "",
+                r.event_id,
+                r.event_type,
+                r.payload,
+            )
+            for r in rows
+            if r.webhook_url
+        ]
+
+    async def claim_webhook(self, delivery: WebhookDelivery, lease_until: datetime) -> bool:
+        """Take a delivery for one attempt (another replica that read it too gets False)."""
+        d = webhook_deliveries
+        result = await self.session.execute(
+            update(d)
+            .where(d.c.id == delivery.id, d.c.status == "pending", d.c.attempts == delivery.attempts)
+            .values(
+                attempts=delivery.attempts + 1,
+                next_attempt_at=lease_until,
+                last_attempt_at=self._uow.clock.now(),
+            )
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def webhook_attempted(
+        self,
+        delivery: WebhookDelivery,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        delivered: bool,
+        next_attempt_at: datetime,
+    ) -> None:
+        now = self._uow.clock.now()
+        await self.session.execute(
+            insert(webhook_attempts).values(
+                delivery_id=delivery.id,
+                agency_id=delivery.agency_id,
+                attempt=delivery.attempts + 1,
+                at=now,
+                status_code=status_code,
+                error=(error or None) and error[:500],
+                duration_ms=duration_ms,
+            )
+        )
+        await self.session.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery.id)
+            .values(
+                status="delivered" if delivered else "pending",
+                delivered_at=now if delivered else None,
+                last_status_code=status_code,
+                last_error=(error or None) and error[:500],
+                next_attempt_at=next_attempt_at,
+            )
+        )
+
+    async def webhook_status(self, agency_id: str) -> dict[str, Any]:
+        d = webhook_deliveries
+        pending, delivered = (
+            await self.session.execute(
+                select(
+                    func.sum(case((d.c.status == "pending", 1), else_=0)),
+                    func.sum(case((d.c.status == "delivered", 1), else_=0)),
+                ).where(d.c.agency_id == agency_id)
+            )
+        ).one()
+        last_error = (
+            await self.session.execute(
+                select(webhook_attempts.c.at, webhook_attempts.c.status_code, webhook_attempts.c.error)
+                .where(
+                    webhook_attempts.c.agency_id == agency_id,
+                    or_(webhook_attempts.c.error.is_not(None), webhook_attempts.c.status_code >= 300),
+                )
+                .order_by(webhook_attempts.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        attempts = (
+            await self.session.execute(
+                select(func.count())
+                .select_from(webhook_attempts)
+                .where(webhook_attempts.c.agency_id == agency_id)
+            )
+        ).scalar_one()
+        last_seq = (
+            await self.session.execute(
+                select(func.max(partner_messages.c.seq)).where(partner_messages.c.agency_id == agency_id)
+            )
+        ).scalar_one()
+        return {
+            "webhook_pending": int(pending or 0),
+            "webhook_delivered": int(delivered or 0),
+            "webhook_attempts": int(attempts or 0),
+            "last_delivery_error": (
+                {
+                    "at": as_utc(last_error.at),
+                    "status_code": last_error.status_code,
+                    "error": last_error.error,
+                }
+                if last_error
+                else None
+            ),
+            "last_cursor": int(last_seq or 0),
+        }
+
+    async def attempts_of(self, agency_id: str) -> list[Any]:
+        return list(
+            (
+                await self.session.execute(
+                    select(webhook_attempts)
+                    .where(webhook_attempts.c.agency_id == agency_id)
+                    .order_by(webhook_attempts.c.id)
+                )
+            ).all()
+        )
+
+
+class ReferralUnitOfWork(UnitOfWork):
+    @property
+    def directory(self) -> DirectoryRepository:
+        return DirectoryRepository(self)
+
+    @property
+    def cases(self) -> CaseRepository:
+        return CaseRepository(self)
+
+    @property
+    def referrals(self) -> ReferralRepository:
+        return ReferralRepository(self)
+
+    @property
+    def partner(self) -> PartnerRepository:
+        return PartnerRepository(self)
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents ``source`` of what this service publishes (also in the HTTP partner feed)."""
+        return str(getattr(self._outbox, "_source", "/reintegra/referral"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -13,5 +14,30 @@ class ReferralSettings(ServiceSettings):
     http_port: int = Field(default=8103, ge=1, le=65535)
     directory_file: Path | None = Field(
         default=None,
-        description="JSON service directory to seed; unset: the sample shipped with the service.",
+        description="JSON service directory seeded at the first start; unset: the shipped samples (HN, GT, SV, MX).",
+    )
+    reroute_grace: timedelta = Field(
+        default=timedelta(hours=4),
+        description="Time between an overdue referral's escalation and its re-routing to the next candidate.",
+    )
+    max_reroutes: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="How often a need may go to the next candidate before it is unmatched.",
+    )
+    webhook_interval_s: float = Field(
+        default=1.0, gt=0, le=600, description="How often due webhooks are looked for."
+    )
+    webhook_retry_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="First delay before a failed webhook is tried again; doubles each time.",
+    )
+    webhook_retry_max_s: float = Field(
+        default=900.0, gt=0, le=86400, description="Longest delay between two attempts of one webhook."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Time allowed for one webhook call."
     )
