@@ -16,6 +16,9 @@ FOLLOWUP_EVENTS: Final = "reintegra.followup.events.v1"
 
 ALL_EVENT_TOPICS: Final = (RECEPTION_EVENTS, ASSESSMENT_EVENTS, REFERRAL_EVENTS, FOLLOWUP_EVENTS)
 
+RECEPTION_COMMANDS: Final = "reintegra.reception.commands.v1"
+"""Commands that consulates and host countries send to reception (announce a return)."""
+
 PARTNER_RESPONSES: Final = "reintegra.partner.responses.v1"
 """Commands that agencies send back (accept, reject, record delivery)."""
 
