@@ -155,7 +155,9 @@ class Generator:
         d = person.data
         family = d.family_names.split()
         if variation == "no_accents":
-            d = replace(d, given_names=strip_accents(d.given_names), family_names=strip_accents(d.family_names))
+            d = replace(
+                d, given_names=strip_accents(d.given_names), family_names=strip_accents(d.family_names)
+            )
         elif variation == "typo_given":
             d = replace(d, given_names=self.typo(d.given_names))
         elif variation == "typo_family":
@@ -174,7 +176,11 @@ class Generator:
                 d = replace(d, family_names=" ".join(family))
         elif variation == "new_document":
             d = replace(d, document_number=self.document(d.date_of_birth))
-        elif variation == "day_month_swapped" and d.date_of_birth.day <= 12 and d.date_of_birth.day != d.date_of_birth.month:
+        elif (
+            variation == "day_month_swapped"
+            and d.date_of_birth.day <= 12
+            and d.date_of_birth.day != d.date_of_birth.month
+        ):
             b = d.date_of_birth
             d = replace(d, date_of_birth=date(b.year, b.day, b.month))
         elif variation == "birth_digit":
@@ -222,7 +228,9 @@ class Probe:
     kind: str
 
 
-def labelled_set(known: int = 2_000, probes: int = 1_000, seed: int = 2026) -> tuple[list[Person], list[Probe]]:
+def labelled_set(
+    known: int = 2_000, probes: int = 1_000, seed: int = 2026
+) -> tuple[list[Person], list[Probe]]:
     """``known`` people already registered and ``probes`` new registrations: about half are one of the
     known people again (each variation equally often), half somebody else who looks alike."""
     gen = Generator(seed)

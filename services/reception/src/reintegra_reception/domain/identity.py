@@ -101,7 +101,7 @@ def phonetic(token: str) -> str:
         return token[:1]
     head, tail = word[0], word[1:]
     consonants = "".join(c for c in tail if c not in "AEIOU")
-    collapsed = []
+    collapsed: list[str] = []
     for c in head + consonants:
         if not collapsed or collapsed[-1] != c:
             collapsed.append(c)

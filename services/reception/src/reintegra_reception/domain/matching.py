@@ -38,6 +38,8 @@ class MatchPolicy:
 
     auto_link: float = 0.92
     review: float = 0.80
+    max_candidates_per_key: int = 50
+    """A key shared by more people than this finds only the first ones (bounds the cost of a lookup)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.review <= self.auto_link <= 1:
@@ -186,9 +188,11 @@ def compare(arrival: Identity, candidate: Candidate) -> Comparison:
     caveats: list[str] = []
     if arrival.sex != known.sex and "undisclosed" not in (arrival.sex, known.sex):
         caveats.append("sex differs")
-    if not given_agree(arrival, known):
+        sure = False
+    # Once a deterministic rule holds, a typo elsewhere does not undo it.
+    if not sure and not given_agree(arrival, known):
         caveats.append("given names differ (a sibling or twin?)")
-    if not family_compatible(arrival, known):
+    if not sure and not family_compatible(arrival, known):
         caveats.append("family names differ")
     differences = sum(
         (
@@ -197,7 +201,7 @@ def compare(arrival: Identity, candidate: Candidate) -> Comparison:
             arrival.date_of_birth != known.date_of_birth,
         )
     )
-    if differences > 1:
+    if not sure and differences > 1:
         caveats.append("more than one difference")
     if same_doc and not sure:
         caveats.append("same document, different names and date of birth")
