@@ -21,13 +21,15 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_contracts.events.reception import (
     AnnouncedPerson,
-    AnnounceReturn as AnnounceReturnCommand,
     ArrivalRegistered,
     ImmediateAssistanceProvided,
     PossibleDuplicateDetected,
     ProtectionConcernRaised,
     ReturnAnnounced,
     ReturneeRecordsMerged,
+)
+from reintegra_contracts.events.reception import (
+    AnnounceReturn as AnnounceReturnCommand,
 )
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
@@ -255,7 +257,7 @@ async def test_distinct_people_stay_apart(service: Harness) -> None:
     await service.handle(
         register_arrival, command("a", PersonalData("José Ángel", "Díaz Cabrera", date(1999, 8, 5)))
     )
-    twin, _ = await service.handle(
+    _twin, _ = await service.handle(
         register_arrival,
         command("b", PersonalData("José Luis", "Díaz Cabrera", date(1999, 8, 5)), **later(90)),
     )
@@ -368,7 +370,7 @@ async def test_an_announcement_is_matched_on_arrival_by_reference_then_by_identi
             "r3", PersonalData("Otro", "Nadie", date(1977, 1, 1)), announcement_id=announced.announcement_id
         ),
     )
-    p1, p2, p3 = announced.persons
+    p1, p2, _p3 = announced.persons
     assert by_ref.announced_person_id == p1.announced_person_id
     assert (by_identity.announcement_id, by_identity.announced_person_id) == (
         announced.announcement_id,

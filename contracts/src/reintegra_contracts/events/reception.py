@@ -100,7 +100,7 @@ class AnnounceReturn(Command):
 
     event_type: ClassVar[str] = "org.reintegra.reception.announce_return.v1"
     topic: ClassVar[str] = RECEPTION_COMMANDS
-    producer: ClassVar[str] = "agency systems (consulates, host-country authorities)"
+    producer: ClassVar[str] = "agency systems"
     consumers: ClassVar[tuple[str, ...]] = ("reception",)
 
     case_id: UUID = Field(
