@@ -35,10 +35,12 @@ class Repository:
     def session(self) -> AsyncSession:
         return self._uow.session
 
-    async def publish_events(self, aggregate: AggregateRoot) -> None:
-        """Stage the events ``aggregate`` recorded (in order) in this transaction's outbox."""
-        for event in aggregate.pull_events():
-            await self._uow.emit(event)
+    async def publish_events(self, *aggregates: AggregateRoot) -> None:
+        """Stage the events the ``aggregates`` recorded (in order, aggregate by aggregate) in this
+        transaction's outbox, with one statement."""
+        events = [event for aggregate in aggregates for event in aggregate.pull_events()]
+        if events:
+            await self._uow.emit_many(events)
 
     async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:
         """Insert the first row of a new aggregate (version 1)."""

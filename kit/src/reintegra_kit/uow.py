@@ -77,6 +77,11 @@ class UnitOfWork:
         self._staged += 1
         return await self._outbox.add(self.session, event)
 
+    async def emit_many(self, events: list[Event]) -> list[str]:
+        """Stage ``events``, in order, with one statement; return their CloudEvents ids."""
+        self._staged += len(events)
+        return await self._outbox.add_many(self.session, events)
+
     @contextmanager
     def handler_scope(self) -> Iterator[None]:
         """While a handler runs, :meth:`commit` refuses (the contract says handlers never commit)."""

@@ -54,6 +54,7 @@ from reintegra_reception.handlers import (
     ManifestRejectedError,
     announce_return,
     decide_review,
+    index_identities,
     on_announce_return,
     provide_assistance,
     register_arrival,
@@ -460,3 +461,14 @@ async def test_assistance_and_screening_are_recorded_and_a_concern_is_raised_onc
             provide_assistance,
             ProvideAssistance(case.case_id, (ImmediateAssistance.FOOD,), ARRIVED - timedelta(days=1)),
         )
+
+
+async def test_returnees_registered_before_identity_matching_get_their_keys(service: Harness) -> None:
+    case, _ = await service.handle(register_arrival, command("old"))
+    async with service.uow() as uow:
+        await uow.session.execute(identity_keys.delete())
+        await uow.commit()
+    assert await service.handle(index_identities, 100) == 1
+    assert await service.handle(index_identities, 100) == 0
+    again, _ = await service.handle(register_arrival, command("new", **later(30)))
+    assert again.returnee_id == case.returnee_id

@@ -19,6 +19,7 @@ from .domain import (
 from .handlers import (
     announce_return,
     decide_review,
+    index_identities,
     on_announce_return,
     provide_assistance,
     register_arrival,
@@ -47,5 +48,13 @@ def build(settings: ReceptionSettings) -> tuple[ServiceRuntime[ReceptionUnitOfWo
         }
     )
     runtime.consume({AnnounceReturnCommand: [on_announce_return]}, name="commands")
+
+    async def index_earlier_returnees() -> None:
+        """Returnees registered before identity matching get their blocking keys (once)."""
+        index = runtime.dependencies.bind(index_identities)
+        while await runtime.bus.run(index, 1_000):
+            pass
+
+    runtime.on_startup(index_earlier_returnees)
     app = runtime.http_app([http.router(runtime.bus, runtime.uow, settings)])
     return runtime, app

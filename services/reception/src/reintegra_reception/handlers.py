@@ -397,6 +397,14 @@ async def screen_protection(cmd: ScreenProtection, uow: ReceptionUnitOfWork, clo
     return case
 
 
+async def index_identities(batch: int, uow: ReceptionUnitOfWork) -> int:
+    """Store the blocking keys of up to ``batch`` returnees registered before identity matching
+    existed (a start-up step, repeated until none is left); return how many were indexed."""
+    found = await uow.returnees.without_keys(batch)
+    await uow.returnees.add_keys({r.returnee_id: r.keys for r in found})
+    return len(found)
+
+
 # ------------------------------------------------------------------------------------ review queue
 
 
@@ -442,6 +450,7 @@ __all__ = [
     "Registered",
     "announce_return",
     "decide_review",
+    "index_identities",
     "on_announce_return",
     "provide_assistance",
     "register_arrival",

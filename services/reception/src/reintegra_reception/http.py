@@ -233,6 +233,13 @@ class AnnouncementIn(BaseModel):
         )
 
 
+_ANNOUNCEMENT_FIELDS = (
+    "announcement_id", "case_id", "announced_by", "announced_at", "expected_arrival_at", "port_of_entry",
+    "reception_centre", "country_of_return", "returned_from", "return_type", "transport_mode",
+    "transport_reference",
+)  # fmt: skip
+
+
 class AnnouncedPersonOut(BaseModel):
     announced_person_id: UUID
     reference: str | None
@@ -286,7 +293,7 @@ class AnnouncementOut(BaseModel):
         ]
         arrived = sum(1 for p in persons if p.case_id)
         return cls(
-            **{k: getattr(a, k) for k in cls.model_fields if hasattr(a, k) and k != "persons"},
+            **{k: getattr(a, k) for k in _ANNOUNCEMENT_FIELDS},
             persons_expected=len(persons),
             arrived=arrived,
             not_arrived=len(persons) - arrived,

@@ -205,7 +205,7 @@ class CaseRepository(_Bulk):
         await self._children(new)
         for case in new:
             case.version = 1
-            await self.publish_events(case)
+        await self.publish_events(*new)
 
     async def save(self, case: Case) -> None:
         """Update a loaded case (optimistic), add its new assistance and concerns, stage its events."""
@@ -312,6 +312,21 @@ class ReturneeRepository(_Bulk):
                     merged_into=UUID(str(r.merged_into)) if r.merged_into else None,
                 )
         return found
+
+    async def without_keys(self, limit: int) -> list[Returnee]:
+        """Returnees registered before identity keys existed (none of their keys is stored)."""
+        keyed = select(identity_keys.c.returnee_id).where(
+            identity_keys.c.returnee_id == returnees.c.returnee_id
+        )
+        rows = await self.session.execute(
+            select(returnees.c.returnee_id, func.max(cases.c.country_of_return))
+            .join(cases, cases.c.returnee_id == returnees.c.returnee_id, isouter=True)
+            .where(~keyed.exists(), returnees.c.merged_into.is_(None))
+            .group_by(returnees.c.returnee_id)
+            .limit(limit)
+        )
+        countries = {UUID(str(rid)): country or "" for rid, country in rows}
+        return list((await self.get_many(list(countries), countries)).values())
 
     async def merge(self, merged: UUID, surviving: UUID) -> None:
         """Merge a returnee record into another: its keys now find the surviving record."""
@@ -446,7 +461,7 @@ class ReviewRepository(_Bulk):
         await self.session.execute(insert(reviews), [{**_review_row(r), "version": 1} for r in new])
         for r in new:
             r.version = 1
-            await self.publish_events(r)
+        await self.publish_events(*new)
 
     async def get(self, review_id: UUID) -> DuplicateReview | None:
         row = (await self.session.execute(select(reviews).where(reviews.c.review_id == review_id))).first()

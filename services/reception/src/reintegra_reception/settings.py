@@ -12,13 +12,13 @@ class ReceptionSettings(ServiceSettings):
     service_name: str = Field(default="reception")
     http_port: int = Field(default=8101, ge=1, le=65535)
     match_auto_link: float = Field(
-        default=0.92,
+        default=0.95,
         gt=0,
         le=1,
         description="Score at or above which a repeat return is linked automatically.",
     )
     match_review: float = Field(
-        default=0.80, gt=0, le=1, description="Score at or above which a possible duplicate goes to review."
+        default=0.85, gt=0, le=1, description="Score at or above which a possible duplicate goes to review."
     )
     match_max_candidates: int = Field(
         default=50, ge=1, le=10_000, description="Known people one blocking key may find (bounds a lookup)."

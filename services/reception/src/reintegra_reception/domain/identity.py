@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 
 from .commands import PersonalData
@@ -85,6 +86,7 @@ _PHONETIC_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+@lru_cache(maxsize=8192)
 def phonetic(token: str) -> str:
     """A Spanish phonetic code of one folded name token: its first sound and its consonants.
 

@@ -11,7 +11,8 @@ Rules, in order (docs/adr/0050-identity-matching.md; thresholds in settings):
    birth (equal, day and month swapped, one digit wrong, one year off) and of the documents. At or above
    ``auto_link`` the arrival is linked; at or above ``review`` it goes to the review queue.
 3. **Never guessed**: a match that would otherwise be linked automatically is only *reviewed* when
-   the given names are not compatible (``José Ángel`` vs ``José Luis`` — twins and brothers share the
+   the dates of birth differ (a typo, or a namesake: common names are common), when the given names
+   are not compatible (``José Ángel`` vs ``José Luis`` — twins and brothers share the
    rest), when the sexes differ, when a document matches but the names and dates do not, when the
    candidate already arrived the same day (that is a duplicate registration, not a repeat return), or
    when two known people match equally well. A wrong automatic link merges two people's histories,
@@ -36,8 +37,8 @@ from .identity import Identity
 class MatchPolicy:
     """Thresholds of the probabilistic score (configurable: ``REINTEGRA_MATCH_*``)."""
 
-    auto_link: float = 0.92
-    review: float = 0.80
+    auto_link: float = 0.95
+    review: float = 0.85
     max_candidates_per_key: int = 50
     """A key shared by more people than this finds only the first ones (bounds the cost of a lookup)."""
 
@@ -203,6 +204,8 @@ def compare(arrival: Identity, candidate: Candidate) -> Comparison:
     )
     if not sure and differences > 1:
         caveats.append("more than one difference")
+    elif not sure and birth < 1.0:
+        caveats.append("date of birth differs (a typo, or a namesake?)")
     if same_doc and not sure:
         caveats.append("same document, different names and date of birth")
     return Comparison(
