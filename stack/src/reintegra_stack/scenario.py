@@ -404,8 +404,8 @@ REPEAT_VARIATIONS = (
     "no_accents", "swapped_family_names", "new_document", "second_given_name_dropped", "typo_in_given_name",
 )  # fmt: skip
 """How a repeat return's registration differs from the earlier one. All but the last are linked
-automatically by reception's identity matching; a typo in a given name goes to the review queue
-(that is how twins and brothers differ)."""
+automatically by reception's identity matching; a typo in a given name, without a document this time,
+goes to the review queue (a different given name is how twins and brothers differ)."""
 
 LINKED_AUTOMATICALLY = frozenset(REPEAT_VARIATIONS) - {"typo_in_given_name"}
 
@@ -439,9 +439,10 @@ def vary(person: dict[str, Any], variation: str, rng: random.Random) -> dict[str
         out["family_names"] = " ".join([_typo(family[0]), *family[1:]])
     elif variation == "second_given_name_dropped":
         out["given_names"] = out["given_names"].split()[0]
-    elif variation == "typo_in_given_name":
+    elif variation == "typo_in_given_name":  # and no papers this time: nothing sure to go by
         given = out["given_names"].split()
         out["given_names"] = " ".join([_typo(given[0]), *given[1:]])
+        out.pop("document_number", None)
     return out
 
 
