@@ -82,6 +82,8 @@ class ManifestReport:
     registered: list[Registered] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     dry_run: bool = False
+    good_lines: int = 0
+    """Lines without a problem (registered now, before, or — in a dry run — that would be)."""
 
 
 @dataclass
@@ -131,9 +133,9 @@ async def register_manifest(
         done = [
             Registered(r.line, known[r.cmd.manifest_ref], False) for r in rows if r.cmd.manifest_ref in known
         ]
-        return ManifestReport(cmd.manifest_id, done, problems, dry_run=True)
+        return ManifestReport(cmd.manifest_id, done, problems, dry_run=True, good_lines=len(rows))
     done = await _register(uow, rows, clock.now(), match_policy, whole_groups=True)
-    return ManifestReport(cmd.manifest_id, done, problems)
+    return ManifestReport(cmd.manifest_id, done, problems, good_lines=len(rows))
 
 
 def _rows(items: Sequence[tuple[int | None, RegisterArrival]], problems: list[RowProblem]) -> list[_Row]:

@@ -347,7 +347,7 @@ def _manifest_out(report: ManifestReport) -> ManifestOut:
     return ManifestOut(
         manifest_id=report.manifest_id,
         dry_run=report.dry_run,
-        lines=len(cases) + len({p.line for p in report.problems}),
+        lines=report.good_lines + len({p.line for p in report.problems}),
         registered=sum(c.created for c in cases),
         already_registered=sum(not c.created for c in cases),
         rejected_lines=len({p.line for p in report.problems}),
@@ -495,7 +495,7 @@ def router(
             )
         report: ManifestReport = await bus.handle(cmd)
         out = _manifest_out(report)
-        if not out.cases and out.errors:
+        if report.good_lines == 0 and out.errors:
             raise ManifestLinesRejectedError(
                 f"all {out.rejected_lines} line(s) are bad", errors=[e.model_dump() for e in out.errors]
             )
@@ -552,7 +552,7 @@ def router(
             ProvideAssistance(
                 case_id=case_id,
                 assistance=tuple(body.assistance),
-                provided_at=(body.provided_at or datetime.now(UTC)).astimezone(UTC),
+                provided_at=body.provided_at.astimezone(UTC) if body.provided_at else None,
                 provided_by=body.provided_by,
             )
         )

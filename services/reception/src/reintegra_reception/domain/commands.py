@@ -160,7 +160,8 @@ class ProvideAssistance:
 
     case_id: UUID
     assistance: tuple[ImmediateAssistance, ...]
-    provided_at: datetime
+    provided_at: datetime | None = None
+    """Default: when it is recorded."""
     provided_by: str | None = None
 
 

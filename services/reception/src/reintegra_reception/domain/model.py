@@ -187,11 +187,12 @@ class Case(AggregateRoot):
     def provide_assistance(self, cmd: ProvideAssistance, now: datetime) -> Assistance:
         """Record immediate assistance given at the centre (``immediate_assistance_provided``)."""
         self._check_open("receive assistance")
-        if cmd.provided_at < self.arrived_at:
+        provided_at = cmd.provided_at or now
+        if provided_at < self.arrived_at:
             raise DomainError("provided_at is before the arrival")
-        if cmd.provided_at > now:
+        if provided_at > now:
             raise DomainError("provided_at is in the future")
-        given = Assistance(uuid4(), cmd.provided_at, tuple(dict.fromkeys(cmd.assistance)), cmd.provided_by)
+        given = Assistance(uuid4(), provided_at, tuple(dict.fromkeys(cmd.assistance)), cmd.provided_by)
         self.assistance.append(given)
         self.record(
             ImmediateAssistanceProvided(
