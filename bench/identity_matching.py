@@ -3,6 +3,7 @@ PostgreSQL, and the error rates of the rules on a labelled set. Run by hand (not
 
     REINTEGRA_TEST_PG_URL=postgresql+asyncpg://user:pw@host:port uv run python bench/identity_matching.py
     uv run python bench/identity_matching.py --sizes 10000 100000 --probes 200    # quicker
+    uv run python bench/identity_matching.py --reuse       # keep the loaded databases of a previous run
     uv run python bench/identity_matching.py --quality-only                       # error rates only
 
 For each size it creates a fresh database with reception's migrations, loads that many made-up
@@ -163,13 +164,26 @@ def probes(sample: list[Person], count: int, seed: int) -> list[Person]:
     return out
 
 
-async def time_size(base_url: str, size: int, count: int, seed: int, policy: MatchPolicy) -> Timing:
-    admin = await asyncpg.connect(base_url.replace("+asyncpg", "") + "/postgres")
+async def prepare(base_url: str, size: int, seed: int, reuse: bool) -> tuple[str, list[Person]]:
+    """A database of ``size`` known returnees (reused when ``reuse`` and it already holds them)."""
     name = f"reintegra_bench_identity_{size}"
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
     url = f"{base_url}/{name}"
+    admin = await asyncpg.connect(base_url.replace("+asyncpg", "") + "/postgres")
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists and reuse:
+            conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+            try:
+                count = await conn.fetchval("SELECT count(*) FROM returnees")
+            finally:
+                await conn.close()
+            if count == size:
+                print(f"  reusing {name} ({size:,} returnees)", file=sys.stderr)
+                return url, [p for p, _ in zip(people(size, seed), range(100), strict=False)]
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
     await upgrade_to_head_async(SPEC.migrations, url)
     conn = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
@@ -178,62 +192,49 @@ async def time_size(base_url: str, size: int, count: int, seed: int, policy: Mat
         print(f"  {size:,} returnees loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     finally:
         await conn.close()
-    # The same probes for every size: drawn from the part of the population every size shares.
-    probe_people = probes(sample, count, seed + 1)
-    db = Database(url)
+    return url, sample
+
+
+async def measure(db: Database, probe_people: list[Person], policy: MatchPolicy, timing: Timing) -> None:
+    """One round over the probes: matching alone, then the whole handler (rolled back)."""
     clock = ManualClock(TODAY)
     outbox = Outbox(kit_tables, "/bench", clock, declared=SPEC.emitted_types)
-    match_ms: list[float] = []
-    register_ms: list[float] = []
-    candidates = linked = 0
-    try:
-        async with db.engine.connect() as c:
-            key = sorted(
-                blocking_keys(identity_of(probe_people[0].data, sex=probe_people[0].sex, country="HN"))
-            )
-            plan = await c.execute(
-                text("EXPLAIN SELECT key, returnee_id FROM identity_keys WHERE key = ANY(:k)"), {"k": key}
-            )
-            plan_text = " / ".join(r[0].strip() for r in plan)[:160]
-        for round_ in range(2):  # the first round warms the caches and the pool
-            for p in probe_people:
-                ident = identity_of(p.data, sex=p.sex, country="HN")
-                keys = blocking_keys(ident)
-                uow = ReceptionUnitOfWork(db, outbox, None)
-                async with uow:
-                    t0 = time.perf_counter()
-                    found = await uow.returnees.candidates(keys, policy.max_candidates_per_key)
-                    ids = sorted({rid for rs in found.values() for rid in rs}, key=str)
-                    arrivals = await uow.cases.arrivals_of(ids)
-                    known = await uow.returnees.get_many(ids, dict.fromkeys(ids, "HN"))
-                    result = match(
-                        ident,
-                        [
-                            Candidate(
-                                r, known[r].identity, arrivals[r][-1][1].date() if r in arrivals else None
-                            )
-                            for r in ids
-                            if r in known
-                        ],
-                        policy,
-                        arriving_on=TODAY.date(),
-                    )
-                    t1 = time.perf_counter()
-                uow = ReceptionUnitOfWork(db, outbox, None)
-                async with uow:  # left without commit: rolled back
-                    t2 = time.perf_counter()
-                    await register_arrival(
-                        RegisterArrival(p.data, facts(TODAY, p.sex), f"bench-{uuid4()}"), uow, clock, policy
-                    )
-                    t3 = time.perf_counter()
-                if round_ == 1:
-                    match_ms.append((t1 - t0) * 1000)
-                    register_ms.append((t3 - t2) * 1000)
-                    candidates += len(ids)
-                    linked += result.verdict.value == "link"
-    finally:
-        await db.dispose()
-    return Timing(size, match_ms, register_ms, candidates, linked, plan_text)
+    for p in probe_people:
+        ident = identity_of(p.data, sex=p.sex, country="HN")
+        keys = blocking_keys(ident)
+        uow = ReceptionUnitOfWork(db, outbox, None)
+        async with uow:
+            t0 = time.perf_counter()
+            found = await uow.returnees.candidates(keys, policy.max_candidates_per_key)
+            ids = sorted({rid for rs in found.values() for rid in rs}, key=str)
+            arrivals = await uow.cases.arrivals_of(ids)
+            known = await uow.returnees.get_many(ids, dict.fromkeys(ids, "HN"))
+            candidates = [
+                Candidate(r, known[r].identity, arrivals[r][-1][1].date() if r in arrivals else None)
+                for r in ids
+                if r in known
+            ]
+            result = match(ident, candidates, policy, arriving_on=TODAY.date())
+            t1 = time.perf_counter()
+        uow = ReceptionUnitOfWork(db, outbox, None)
+        async with uow:  # left without commit: rolled back, so every probe meets the same database
+            t2 = time.perf_counter()
+            cmd = RegisterArrival(p.data, facts(TODAY, p.sex), f"bench-{uuid4()}")
+            await register_arrival(cmd, uow, clock, policy)
+            t3 = time.perf_counter()
+        timing.match_ms.append((t1 - t0) * 1000)
+        timing.register_ms.append((t3 - t2) * 1000)
+        timing.candidates += len(ids)
+        timing.linked += result.verdict.value == "link"
+
+
+async def plan_of(db: Database, person: Person) -> str:
+    keys = sorted(blocking_keys(identity_of(person.data, sex=person.sex, country="HN")))
+    async with db.engine.connect() as c:
+        plan = await c.execute(
+            text("EXPLAIN SELECT key, returnee_id FROM identity_keys WHERE key = ANY(:k)"), {"k": keys}
+        )
+        return " / ".join(r[0].strip() for r in plan)[:160]
 
 
 def p95(values: list[float]) -> float:
@@ -267,6 +268,8 @@ async def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--probes", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds per size, alternating")
+    parser.add_argument("--reuse", action="store_true", help="reuse a database already loaded with a size")
     parser.add_argument("--quality-only", action="store_true")
     args = parser.parse_args()
     quality_table(5_000, 4_000)
@@ -279,11 +282,30 @@ async def main() -> int:
         )
         return 2
     policy = MatchPolicy()
-    timings = []
+    prepared = []
     for size in args.sizes:
         print(f"size {size:,}:", file=sys.stderr)
-        timings.append(await time_size(args.pg_url.rstrip("/"), size, args.probes, args.seed, policy))
-    print(f"\nMatching one arrival on PostgreSQL ({args.probes} probes, after a warm-up round)")
+        prepared.append((size, *await prepare(args.pg_url.rstrip("/"), size, args.seed, args.reuse)))
+    # The same probes for every size, from the people every size shares; the sizes are measured in
+    # alternating rounds, so that the load of a shared machine weighs on each alike.
+    probe_people = probes(prepared[0][2], args.probes, args.seed + 1)
+    databases = [Database(url) for _, url, _ in prepared]
+    timings = [
+        Timing(size, [], [], 0, 0, await plan_of(db, probe_people[0]))
+        for (size, _, _), db in zip(prepared, databases, strict=True)
+    ]
+    try:
+        for db in databases:  # warm-up: caches and connection pools
+            await measure(db, probe_people, policy, Timing(0, [], [], 0, 0, ""))
+        for _ in range(args.rounds):
+            for db, timing in zip(databases, timings, strict=True):
+                await measure(db, probe_people, policy, timing)
+    finally:
+        for db in databases:
+            await db.dispose()
+    print(
+        f"\nMatching one arrival on PostgreSQL ({args.probes} probes x {args.rounds} alternating rounds, after a warm-up)"
+    )
     print(
         f"{'known returnees':>15} | {'match p50':>9} {'p95':>7} | {'register p50':>12} {'p95':>7} | {'candidates/probe':>16} {'linked':>6}"
     )
@@ -291,7 +313,7 @@ async def main() -> int:
         print(
             f"{t.size:>15,} | {statistics.median(t.match_ms):>7.2f}ms {p95(t.match_ms):>5.2f}ms | "
             f"{statistics.median(t.register_ms):>10.2f}ms {p95(t.register_ms):>5.2f}ms | "
-            f"{t.candidates / len(t.match_ms):>16.2f} {t.linked:>6}"
+            f"{t.candidates / len(t.match_ms):>16.2f} {t.linked // args.rounds:>6}"
         )
     small, large = timings[0], timings[-1]
     ratio = statistics.median(large.match_ms) / statistics.median(small.match_ms)
