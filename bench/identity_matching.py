@@ -16,9 +16,11 @@ their blocking keys and one earlier case each (PostgreSQL ``COPY``), then times,
 * **register** — the whole ``register_arrival`` handler (claim, matching, writes, outbox) in a
   transaction that is rolled back, so every probe meets the same database.
 
-It prints the median and p95 of each, and the ratio between the largest and the smallest size (the
-target: at most 2). ``--quality`` (default on) prints the false-merge and missed-match rates of the
-rules on the labelled set for several thresholds (docs/adr/0050-identity-matching.md).
+The sizes are measured in alternating rounds after a warm-up, so that the load of a shared machine
+weighs on each alike. It prints the median and p95 of each, and the ratio between the largest and the
+smallest size (the target: at most 2; exit status 1 above it). The databases are kept for ``--reuse``;
+``--drop`` removes them at the end. It also prints the false-merge and missed-match rates of the rules
+on the labelled set for several thresholds (docs/adr/0050-identity-matching.md).
 """
 
 from __future__ import annotations
@@ -270,6 +272,7 @@ async def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per size, alternating")
     parser.add_argument("--reuse", action="store_true", help="reuse a database already loaded with a size")
+    parser.add_argument("--drop", action="store_true", help="drop the benchmark databases at the end")
     parser.add_argument("--quality-only", action="store_true")
     args = parser.parse_args()
     quality_table(5_000, 4_000)
@@ -303,6 +306,11 @@ async def main() -> int:
     finally:
         for db in databases:
             await db.dispose()
+        if args.drop:
+            admin = await asyncpg.connect(args.pg_url.rstrip("/").replace("+asyncpg", "") + "/postgres")
+            for size, _, _ in prepared:
+                await admin.execute(f'DROP DATABASE IF EXISTS "reintegra_bench_identity_{size}" WITH (FORCE)')
+            await admin.close()
     print(
         f"\nMatching one arrival on PostgreSQL ({args.probes} probes x {args.rounds} alternating rounds, after a warm-up)"
     )
