@@ -88,6 +88,10 @@ async def main() -> int:
                 await admin.close()
                 url = f"{base}/{name}"
             parse_ms, total_ms, created = await one_run(url, args.size, 100 + run)
+            if target == "postgresql":
+                admin = await asyncpg.connect(base.replace("+asyncpg", "") + "/postgres")
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
             totals.append(total_ms)
             print(
                 f"{target:>10} run {run + 1}: {created} registered (+10 bad lines) in {total_ms:6.0f} ms (parsing {parse_ms:.0f} ms)"
