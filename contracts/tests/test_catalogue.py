@@ -24,6 +24,7 @@ CONTEXT_TOPIC = {
 
 REQUIRED_CATALOGUE = {
     "reception": {
+        "announce_return",
         "return_announced",
         "arrival_registered",
         "immediate_assistance_provided",
@@ -96,6 +97,8 @@ def test_type_and_topic_follow_the_naming_rules(cls: type[Event]) -> None:
             topics.PARTNER_RESPONSES_TEMPLATE if issubclass(cls, Command) else topics.PARTNER_TOPIC_TEMPLATE
         )
         assert cls.topic == expected
+    elif issubclass(cls, Command):
+        assert cls.topic == topics.RECEPTION_COMMANDS
     else:
         assert cls.topic == CONTEXT_TOPIC[context]
 
@@ -111,7 +114,16 @@ def test_commands_are_imperative_and_events_past_tense(cls: type[Event]) -> None
     first_word = re.findall(r"[A-Z][a-z]+", cls.__name__)
     if issubclass(cls, Command):
         assert cls.kind == "command"
-        assert first_word[0] in {"Receive", "Accept", "Reject", "Start", "Record", "Complete", "Fail"}
+        assert first_word[0] in {
+            "Receive",
+            "Accept",
+            "Reject",
+            "Start",
+            "Record",
+            "Complete",
+            "Fail",
+            "Announce",
+        }
     else:
         assert cls.kind == "event"
         assert re.search(r"(ed|Due|Overdue|Withdrawn|Held)$", cls.__name__), cls.__name__

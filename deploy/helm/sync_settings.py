@@ -126,6 +126,13 @@ def main(check: bool) -> int:
             if key not in component:
                 component[key] = field_schema(cls, field)
                 added.append(f"schema components.{spec.name}.config.{key}")
+            values_text = re.sub(  # an empty map becomes a block the keys can go into
+                rf"(^  {spec.name}:\n(?:    .*\n)*?)    config: \{{\}}\n",
+                r"\1    config:\n",
+                values_text,
+                count=1,
+                flags=re.M,
+            )
             block = re.search(
                 rf"^  {spec.name}:\n(?:    .*\n|\s*\n(?=    ))*?    config:\n((?:      .*\n)*)",
                 values_text,
@@ -138,6 +145,18 @@ def main(check: bool) -> int:
                 line = f"      {key}: {yaml_value(_plain(default))}\n"
                 values_text = values_text[: block.end(1)] + line + values_text[block.end(1) :]
                 added.append(f"values components.{spec.name}.config.{key}")
+    specs = discover(ROOT)
+    produced = sorted({t for s in specs for t in s.produces if "{agency}" not in t})
+    consumed = sorted({t for s in specs for t in s.consumes if "{agency}" not in t} - set(produced))
+    for key, names in (("events", produced), ("extra", consumed)):
+        listing_ = "".join(f"      - {name}\n" for name in names)
+        found = re.search(rf"^    {key}:(?: \[\])?\n((?:      - .*\n)*)", values_text, re.M)
+        if found is None:
+            raise SystemExit(f"values.yaml: kafka.topics.{key} not found")
+        wanted = f"    {key}:\n{listing_}" if names else f"    {key}: []\n"
+        if found.group(0) != wanted:
+            values_text = values_text[: found.start()] + wanted + values_text[found.end() :]
+            added.append(f"values kafka.topics.{key}")
     agencies = agencies_in_directory(ROOT / SAMPLE_DIRECTORIES)
     listing = "".join(f"      - {code}\n" for code in agencies)
     current = re.search(r"^    agencies:\n((?:      - .*\n)*)", values_text, re.M)

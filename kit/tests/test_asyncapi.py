@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 from reintegra_contracts import all_event_classes
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_contracts.topics import RECEPTION_EVENTS, REFERRAL_EVENTS
 from reintegra_kit.asyncapi import documented_body, event_union
@@ -79,11 +79,15 @@ def test_a_consumer_is_documented_per_topic_with_the_events_it_handles() -> None
         if op["action"] == "receive"
     }
     assert set(receive) == {RECEPTION_EVENTS, REFERRAL_EVENTS}
-    for topic, expected in ((RECEPTION_EVENTS, ArrivalRegistered), (REFERRAL_EVENTS, ReferralRequested)):
+    handled = {
+        RECEPTION_EVENTS: [ArrivalRegistered, ReturneeRecordsMerged],
+        REFERRAL_EVENTS: [ReferralRequested],
+    }
+    for topic, expected in handled.items():
         [ref] = receive[topic]["messages"]
         channel_key, _, name = ref["$ref"].removeprefix("#/channels/").partition("/messages/")
         component = doc["channels"][channel_key]["messages"][name]["$ref"]
         message = doc["components"]["messages"][component.removeprefix("#/components/messages/")]
-        assert message["headers"]["properties"]["ce_type"]["enum"] == [expected.event_type]
+        assert message["headers"]["properties"]["ce_type"]["enum"] == sorted(e.event_type for e in expected)
     parked = {c["address"] for c in doc["channels"].values() if c["address"].endswith(".dlq")}
     assert parked == {RECEPTION_EVENTS + ".dlq", REFERRAL_EVENTS + ".dlq"}

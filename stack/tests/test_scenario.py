@@ -9,11 +9,19 @@ import pytest
 from reintegra_contracts.codelists import Priority, ServiceCategory, Vulnerability
 from reintegra_stack.demo import percentile, relative
 from reintegra_stack.scenario import (
+    BAD_ROWS,
+    LINKED_AUTOMATICALLY,
     MUNICIPALITIES,
     Flight,
     age_on,
+    announcement,
+    bad_rows,
     date_of_birth_for,
     generate_flight,
+    manifest_csv,
+    manifest_defaults,
+    manifest_row,
+    strip_accents,
 )
 
 NOW = datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
@@ -22,7 +30,7 @@ ARRIVAL_FIELDS = {
     "manifest_ref", "person", "sex", "arrived_at", "port_of_entry", "reception_centre",
     "country_of_return", "returned_from", "return_type", "transport_mode", "destination_municipality",
     "preferred_language", "indigenous_people", "has_disability", "travelling_with_family",
-    "family_group_ref", "previous_returns", "vulnerabilities", "immediate_needs",
+    "family_group_ref", "previous_returns", "vulnerabilities", "immediate_needs", "relationship",
 }  # fmt: skip
 
 
@@ -204,3 +212,39 @@ def test_relative_and_percentile() -> None:
     assert relative(datetime(2026, 3, 31, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)) == "in 89 d"
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95) == 10
     assert percentile([4.0], 0.95) == 4.0
+
+
+def test_repeat_returners_were_registered_before_and_are_written_differently_now() -> None:
+    flight = generate_flight(135, 31, now=NOW, unaccompanied=12, repeat_returns=10)
+    assert flight.count("unaccompanied_child") == 12
+    repeaters = [r for r in flight.returnees if r.repeat_of]
+    assert len(repeaters) == len(flight.earlier) == 10
+    for r, before in zip(repeaters, flight.earlier, strict=True):
+        assert before["arrived_at"] < r.arrival["arrived_at"]
+        assert before["manifest_ref"] != r.arrival["manifest_ref"]
+        now_p, then = r.arrival["person"], before["person"]
+        assert now_p != then
+        assert now_p["date_of_birth"] == then["date_of_birth"]
+        if r.repeat_of == "no_accents":
+            assert now_p["family_names"] == strip_accents(then["family_names"])
+        if r.repeat_of == "swapped_family_names":
+            assert now_p["family_names"].split() == then["family_names"].split()[::-1]
+    assert sum(r.repeat_of in LINKED_AUTOMATICALLY for r in repeaters) == 9
+
+
+def test_the_manifest_is_read_by_reception_line_by_line_with_the_bad_lines_named() -> None:
+    manifests = pytest.importorskip("reintegra_reception.manifests")
+    flight = generate_flight(135, 31, now=NOW, unaccompanied=12, repeat_returns=10)
+    data = manifest_csv([manifest_row(r) for r in flight.returnees] + bad_rows(900))
+    defaults = {k: v for k, v in manifest_defaults(flight).items() if k != "manifest_id"}
+    cmd = manifests.from_csv(data, flight.flight_ref, defaults)
+    assert len(cmd.rows) == 135
+    assert [p.field for p in cmd.problems] == [column for column, _ in BAD_ROWS]
+    assert [p.line for p in cmd.problems] == list(range(137, 147))
+
+
+def test_the_announcement_is_valid_for_reception() -> None:
+    http = pytest.importorskip("reintegra_reception.http")
+    flight = generate_flight(40, 3, now=NOW)
+    body = http.AnnouncementIn.model_validate(announcement(flight))
+    assert len(body.persons) == 40 - 2 + 2  # two not announced, two announced who do not come

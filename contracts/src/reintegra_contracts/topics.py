@@ -21,6 +21,9 @@ DIRECTORY_EVENTS: Final = "reintegra.directory.events.v1"
 
 ALL_EVENT_TOPICS: Final = (RECEPTION_EVENTS, ASSESSMENT_EVENTS, REFERRAL_EVENTS, FOLLOWUP_EVENTS)
 
+RECEPTION_COMMANDS: Final = "reintegra.reception.commands.v1"
+"""Commands that consulates and host countries send to reception (announce a return)."""
+
 PARTNER_RESPONSES: Final = "reintegra.partner.responses.v1"
 """DEPRECATED: the shared topic on which agencies answered before 1.2. Nothing reads it any more: a
 command on a shared topic cannot be attributed to its sender. Agencies answer on

@@ -24,7 +24,8 @@ class DomainError(Exception):
     """A command that the domain refuses: it breaks a rule. Subclasses say which kind of refusal.
 
     ``code`` is a stable machine-readable name (it ends the problem type URI); the message is for
-    people and must not contain personal data.
+    people and must not contain personal data. A detail ``errors=[{"field", "message", "type",
+    "line"}]`` (e.g. the bad lines of an uploaded manifest) becomes the problem's ``errors``.
     """
 
     http_status: ClassVar[int] = 422

@@ -75,27 +75,47 @@ class Outbox:
 
     async def add(self, session: AsyncSession, event: Event) -> str:
         """Stage ``event`` for publication; it is published only if the transaction commits."""
-        if self._declared is not None and event.event_type not in self._declared:
+        [event_id] = await self.add_many(session, [event])
+        return event_id
+
+    async def add_many(self, session: AsyncSession, events: list[Event]) -> list[str]:
+        """Stage ``events`` in this order with one statement (a manifest's arrivals); return their ids."""
+        if not events:
+            return []
+        undeclared = sorted(
+            {
+                e.event_type
+                for e in events
+                if self._declared is not None and e.event_type not in self._declared
+            }
+        )
+        if undeclared:
             raise UndeclaredEventError(
-                f"{event.event_type} is not among the events this service declares it emits "
+                f"{', '.join(undeclared)} is not among the events this service declares it emits "
                 "(its service.toml); declare it there so the AsyncAPI document and docs/events.md say so"
             )
         now = self._clock.now()
-        record = encode(event, source=self._source, time=now)
-        headers = {name: value.decode() for name, value in record.headers}
-        await session.execute(
-            insert(self._table).values(
-                event_id=headers["ce_id"],
-                event_type=event.event_type,
-                topic=record.topic,
-                message_key=record.key.decode(),
-                payload=record.value.decode(),
-                headers=json.dumps(headers),
-                traceparent=current_traceparent(),
-                created_at=now,
+        traceparent = current_traceparent()
+        rows: list[dict[str, object]] = []
+        ids: list[str] = []
+        for event in events:
+            record = encode(event, source=self._source, time=now)
+            headers = {name: value.decode() for name, value in record.headers}
+            ids.append(headers["ce_id"])
+            rows.append(
+                {
+                    "event_id": headers["ce_id"],
+                    "event_type": event.event_type,
+                    "topic": record.topic,
+                    "message_key": record.key.decode(),
+                    "payload": record.value.decode(),
+                    "headers": json.dumps(headers),
+                    "traceparent": traceparent,
+                    "created_at": now,
+                }
             )
-        )
-        return headers["ce_id"]
+        await session.execute(insert(self._table), rows)
+        return ids
 
     async def backlog(self, session: AsyncSession) -> tuple[int, datetime | None]:
         """How many rows wait to be published, and when the oldest of them was written."""

@@ -35,14 +35,15 @@ class Repository:
     def session(self) -> AsyncSession:
         return self._uow.session
 
-    async def publish_events(self, aggregate: AggregateRoot) -> None:
-        """Stage the events ``aggregate`` recorded (in order) in this transaction's outbox, in the case's
-        trace (remembered the first time, continued by commands: :mod:`reintegra_kit.case_trace`)."""
-        events = aggregate.pull_events()
+    async def publish_events(self, *aggregates: AggregateRoot) -> None:
+        """Stage the events the ``aggregates`` recorded (in order, aggregate by aggregate) in this
+        transaction's outbox, with one statement, in each case's trace (remembered the first time,
+        continued by commands: :mod:`reintegra_kit.case_trace`)."""
+        events = [event for aggregate in aggregates for event in aggregate.pull_events()]
         for case_id in dict.fromkeys(e.case_id for e in events):
             await self._uow.track_case(case_id)
-        for event in events:
-            await self._uow.emit(event)
+        if events:
+            await self._uow.emit_many(events)
 
     async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:
         """Insert the first row of a new aggregate (version 1)."""

@@ -82,6 +82,11 @@ class UnitOfWork:
         self._staged += 1
         return await self._outbox.add(self.session, event)
 
+    async def emit_many(self, events: list[Event]) -> list[str]:
+        """Stage ``events``, in order, with one statement; return their CloudEvents ids."""
+        self._staged += len(events)
+        return await self._outbox.add_many(self.session, events)
+
     @contextmanager
     def trace_scope(self, name: str, *, follow: bool) -> Iterator[None]:
         """While one message is handled: remember each case's trace, and — for a command (``follow``)

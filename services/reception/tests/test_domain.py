@@ -6,8 +6,15 @@ from uuid import uuid4
 
 import pytest
 from reintegra_contracts.codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
-from reintegra_contracts.events.reception import ArrivalRegistered
-from reintegra_reception.domain import ArrivalFacts, ArrivalRejectedError, Case, PersonalData, RegisterArrival
+from reintegra_contracts.events.reception import ArrivalRegistered, ProtectionConcernRaised
+from reintegra_reception.domain import (
+    ArrivalFacts,
+    ArrivalRejectedError,
+    Case,
+    PersonalData,
+    RegisterArrival,
+    Registration,
+)
 from reintegra_reception.domain.rules import age_at, immediate_needs_of, vulnerabilities_of
 
 ARRIVED = datetime(2026, 11, 20, 14, tzinfo=UTC)
@@ -28,9 +35,10 @@ def facts(**kw: object) -> ArrivalFacts:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def register(birth: date, **kw: object) -> Case:
+def register(birth: date, reg: dict[str, object] | None = None, **kw: object) -> Case:
+    reg = reg or {}
     cmd = RegisterArrival(PersonalData("Ana", "Reyes", birth), facts(**kw))
-    return Case.register(cmd, case_id=uuid4(), returnee_id=uuid4(), travel_group_id=None, now=ARRIVED)
+    return Case.register(cmd, Registration(case_id=uuid4(), returnee_id=uuid4(), now=ARRIVED, **reg))
 
 
 def test_age_counts_completed_years() -> None:
@@ -88,13 +96,22 @@ def test_age_disability_and_people_add_their_flags_to_the_declared_ones() -> Non
 
 
 def test_registration_records_arrival_registered_with_the_facts_and_what_follows_from_them() -> None:
-    case = register(date(2011, 1, 1), previous_returns=2, immediate_needs=(ServiceCategory.HEALTH,))
-    [event] = case.pull_events()
+    case = register(
+        date(2011, 1, 1),
+        {"previous_returns": 2},
+        previous_returns=5,
+        immediate_needs=(ServiceCategory.HEALTH,),
+        country_of_return="HN",
+    )
+    [event, concern] = case.pull_events()
     assert isinstance(event, ArrivalRegistered)
+    assert isinstance(concern, ProtectionConcernRaised)
+    assert concern.lead_agency == "hn-senaf"
     assert (event.case_id, event.returnee_id, event.age) == (case.case_id, case.returnee_id, 15)
     assert event.reception_centre == "HN-CAMR-SPS"
     assert event.sex is Sex.FEMALE
     assert event.immediate_needs == [ServiceCategory.HEALTH, ServiceCategory.CHILD_PROTECTION]
     assert event.is_repeat_return
-    assert event.previous_returns == 2
+    assert event.previous_returns == 2  # found by matching, not the 5 declared
+    assert case.declared_previous_returns == 5
     assert case.pull_events() == []  # pulled once

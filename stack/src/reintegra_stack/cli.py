@@ -159,7 +159,7 @@ def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
 
 
 def run_demo(flight_size: int, seed: int) -> bool:
-    flight = generate_flight(flight_size, seed, now=now_utc())
+    flight = generate_flight(flight_size, seed, now=now_utc(), repeat_returns=flight_size // 12)
     console.rule(f"Scenario: flight {flight.flight_ref}, {len(flight.returnees)} returnees (seed {seed})")
     try:
         runs = asyncio.run(demo_flow.play(flight, console))

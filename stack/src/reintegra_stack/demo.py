@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,14 @@ from rich.table import Table
 from rich.text import Text
 
 from .processes import services
-from .scenario import Flight, Returnee
+from .scenario import (
+    Flight,
+    Returnee,
+    announcement,
+    manifest_csv,
+    manifest_defaults,
+    manifest_row,
+)
 
 PHASE_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
@@ -54,6 +62,8 @@ class CaseRun:
     completed_now: bool = False
     referrals: list[dict[str, Any]] = field(default_factory=list)
     followups: list[dict[str, Any]] = field(default_factory=list)
+    matching: str | None = None
+    """What identity matching decided at import: new, link (a repeat return found) or review."""
 
     @property
     def case_id(self) -> str:
@@ -131,51 +141,88 @@ async def play(flight: Flight, console: Console, urls: Urls | None = None) -> li
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         with _progress(console) as progress:
-            await _register(client, urls, runs, progress)
+            await _earlier(client, urls, flight, progress)
+            announcement_id = await _announce(client, urls, flight, progress)
+            await _import_manifest(client, urls, flight, runs, announcement_id, progress)
             await _await_assessments(client, urls, runs, progress)
             await _complete(client, urls, runs, progress)
             await _await_referrals(client, urls, runs, progress)
     return runs
 
 
-async def _register(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress) -> None:
-    task = progress.add_task("1/4 Registering arrivals", total=len(runs))
-    rejected: list[str] = []
-
-    async def register(run: CaseRun) -> None:
+async def _earlier(client: httpx.AsyncClient, urls: Urls, flight: Flight, progress: Progress) -> None:
+    """The earlier returns of the flight's repeat returners, registered when they happened (months ago)."""
+    task = progress.add_task("0/6 Earlier returns (months ago)", total=len(flight.earlier))
+    for body in flight.earlier:
         try:
-            response = await client.post(f"{urls.reception}/v1/arrivals", json=run.returnee.arrival)
+            response = await client.post(f"{urls.reception}/v1/arrivals", json=body)
         except httpx.TransportError as exc:
             raise _unreachable("reception", urls.reception, exc) from exc
-        if response.status_code == 422:
-            body = response.json()
-            errors = body.get("errors") or body.get("detail")
-            rejected.append(f"{run.returnee.manifest_ref}: {errors}")
-        else:
-            run.case = await _json(response, f"POST /v1/arrivals {run.returnee.manifest_ref}")
-            run.created = response.status_code == 201
+        await _json(response, "POST /v1/arrivals (an earlier return)")
         progress.advance(task)
 
-    # A family goes through the desk together: its members are registered one after the other
-    # (reception creates the family's travel group on first use), families and singles in parallel.
-    units: dict[str, list[CaseRun]] = {}
-    for run in runs:
-        units.setdefault(run.returnee.family_group_ref or run.returnee.manifest_ref, []).append(run)
 
-    async def register_unit(members: list[CaseRun]) -> None:
-        for member in members:
-            await register(member)
+async def _announce(client: httpx.AsyncClient, urls: Urls, flight: Flight, progress: Progress) -> str:
+    """The consulate announces the flight the day before (the same flight: the same announcement)."""
+    task = progress.add_task("1/6 Flight announced by the consulate", total=1)
+    body = {**announcement(flight), "announcement_id": str(uuid.uuid5(uuid.NAMESPACE_URL, flight.flight_ref))}
+    try:
+        response = await client.post(f"{urls.reception}/v1/announcements", json=body)
+    except httpx.TransportError as exc:
+        raise _unreachable("reception", urls.reception, exc) from exc
+    found = await _json(response, "POST /v1/announcements")
+    progress.advance(task)
+    return str(found["announcement_id"])
 
+
+async def _import_manifest(
+    client: httpx.AsyncClient,
+    urls: Urls,
+    flight: Flight,
+    runs: list[CaseRun],
+    announcement_id: str,
+    progress: Progress,
+) -> None:
+    """The flight lands: its manifest (CSV) is registered in one request, matched against the
+    announcement and against everybody reception knows."""
+    task = progress.add_task("2/6 Importing the flight manifest", total=len(runs))
+    data = manifest_csv([manifest_row(r.returnee) for r in runs])
     started = time.monotonic()
-    await _bounded(WRITE_CONCURRENCY, list(units.values()), register_unit)
-    if rejected:
-        raise DemoError(
-            f"reception rejected {len(rejected)} of {len(runs)} arrivals:\n  " + "\n  ".join(rejected[:10])
+    try:
+        response = await client.post(
+            f"{urls.reception}/v1/manifests",
+            content=data,
+            params=manifest_defaults(flight, announcement_id),
+            headers={"content-type": "text/csv"},
         )
-    new = sum(r.created for r in runs)
+    except httpx.TransportError as exc:
+        raise _unreachable("reception", urls.reception, exc) from exc
+    report = await _json(response, "POST /v1/manifests")
+    if report["errors"]:
+        raise DemoError(f"reception refused manifest lines: {report['errors'][:5]}")
+    elapsed = time.monotonic() - started
+    by_line = {c["line"]: c for c in report["cases"]}
+
+    async def fetch(pair: tuple[int, CaseRun]) -> None:
+        line, run = pair
+        found = by_line[line]
+        response = await client.get(f"{urls.reception}/v1/cases/{found['case_id']}")
+        run.case = await _json(response, "GET /v1/cases/{id}")
+        run.created = bool(found["created"])
+        run.matching = found["matching"]
+        progress.advance(task)
+
+    # The manifest's lines are the runs in order; the header is line 1.
+    await _bounded(READ_CONCURRENCY, [(i + 2, run) for i, run in enumerate(runs)], fetch)
+    status = await _json(
+        await client.get(f"{urls.reception}/v1/announcements/{announcement_id}"), "GET /v1/announcements/{id}"
+    )
     progress.console.print(
-        f"[green]✓[/] registered {len(runs)} arrivals in {time.monotonic() - started:.1f} s "
-        f"({new} new, {len(runs) - new} already registered)"
+        f"[green]✓[/] manifest of {len(runs)} registered in {elapsed:.2f} s "
+        f"({report['registered']} new, {report['already_registered']} already registered); "
+        f"repeat returns found by matching: {report['repeat_returns']}, sent to review: {report['reviews']}; "
+        f"announcement: {status['arrived']} arrived, {status['not_arrived']} announced but not on board, "
+        f"{len(status['unannounced_case_ids'])} unannounced"
     )
 
 
@@ -217,7 +264,7 @@ async def _get_list(client: httpx.AsyncClient, name: str, base: str, path: str, 
 async def _await_assessments(
     client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
 ) -> None:
-    task = progress.add_task("2/4 Waiting for assessments to be scheduled", total=len(runs))
+    task = progress.add_task("3/6 Waiting for assessments to be scheduled", total=len(runs))
 
     async def scheduled(run: CaseRun) -> bool:
         found = await _get_list(client, "assessment", urls.assessment, "/v1/assessments", run.case_id)
@@ -240,7 +287,7 @@ async def _await_assessments(
 
 
 async def _complete(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress) -> None:
-    task = progress.add_task("3/4 Assessing (case worker interviews)", total=len(runs))
+    task = progress.add_task("4/6 Assessing (case worker interviews)", total=len(runs))
 
     async def complete(run: CaseRun) -> None:
         assert run.assessment is not None
@@ -270,7 +317,7 @@ async def _complete(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], 
 async def _await_referrals(
     client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
 ) -> None:
-    task = progress.add_task("4/4 Waiting for referrals and follow-ups", total=len(runs))
+    task = progress.add_task("5/6 Waiting for referrals and follow-ups", total=len(runs))
 
     async def settled(run: CaseRun) -> bool:
         run.referrals = await _get_list(client, "referral", urls.referral, "/v1/referrals", run.case_id)
@@ -353,12 +400,21 @@ def _group(run: CaseRun, families: Counter[str]) -> str:
     return "alone"
 
 
+def _return(run: CaseRun) -> str:
+    """``repeat (2)`` for a repeat return found by matching, ``review?`` when a person must decide."""
+    earlier = int(run.case.get("previous_returns") or 0)
+    if earlier:
+        return f"repeat ({earlier + 1})"
+    return "review?" if run.matching == "review" else "first"
+
+
 def case_table(runs: Sequence[CaseRun], now: datetime) -> Table:
     families = Counter(r.returnee.family_group_ref for r in runs if r.returnee.family_group_ref)
     table = Table(title="Cases of the flight (most urgent first)", title_justify="left", expand=False)
     table.add_column("case", no_wrap=True)
     table.add_column("age/sex", no_wrap=True)
     table.add_column("group")
+    table.add_column("return", no_wrap=True)
     table.add_column("vulnerabilities")
     table.add_column("priority", no_wrap=True)
     table.add_column("referrals")
@@ -369,6 +425,7 @@ def case_table(runs: Sequence[CaseRun], now: datetime) -> Table:
             run.short_id,
             f"{run.case.get('age', run.returnee.age)} {run.returnee.sex[0].upper()}",
             _group(run, families),
+            _return(run),
             ", ".join(run.case.get("vulnerabilities", [])) or "-",
             run.priority,
             "\n".join(_referral_text(r) for r in run.referrals) or "-",
@@ -381,6 +438,7 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
     persons = len(runs)
     families = {r.returnee.family_group_ref for r in runs if r.returnee.family_group_ref}
     unaccompanied = sum("unaccompanied_child" in r.case.get("vulnerabilities", []) for r in runs)
+    separated = sum("separated_child" in r.case.get("vulnerabilities", []) for r in runs)
     completed = sum((r.assessment or {}).get("status") == "completed" for r in runs)
     by_priority = Counter(r.priority for r in runs)
     requested: Counter[str] = Counter()
@@ -409,8 +467,9 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
         f"Flight {flight.flight_ref}: {RETURN_ROUTE}, landed {relative(flight.arrived_at, now)} "
         f"({flight.arrived_at:%Y-%m-%d %H:%M} UTC)",
         f"Persons: {persons} ({men} men, {women} women, {children} children) · families: {len(families)} · "
-        f"unaccompanied children: {unaccompanied} · repeat returns: "
-        f"{sum(bool(r.case.get('is_repeat_return')) for r in runs)}",
+        f"unaccompanied children: {unaccompanied} · separated: {separated} · repeat returns found by "
+        f"matching: {sum(bool(r.case.get('is_repeat_return')) for r in runs)} "
+        f"(+{sum(r.matching == 'review' for r in runs)} for a person to review)",
         f"Assessments completed: {completed}/{persons} · priority: "
         + ", ".join(f"{p} {by_priority[p]}" for p in PRIORITY_ORDER if by_priority[p]),
         f"Referrals: {sum(requested.values())} requested, {sum(unmatched.values())} unmatched (no service "

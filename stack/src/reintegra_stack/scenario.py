@@ -8,8 +8,11 @@ twice is idempotent (reception answers 200 for a manifest line it already knows)
 
 from __future__ import annotations
 
+import csv
+import io
 import random
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -71,6 +74,8 @@ class Returnee:
     arrival: dict[str, Any]
     needs: tuple[PlannedNeed, ...]
     scores: dict[str, float]
+    repeat_of: str | None = None
+    """For a repeat return: how this registration differs from the earlier one (see REPEAT_VARIATIONS)."""
 
     @property
     def family_label(self) -> str | None:
@@ -101,6 +106,8 @@ class Flight:
     arrived_at: datetime
     seed: int
     returnees: tuple[Returnee, ...] = field(default_factory=tuple)
+    earlier: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """``POST /v1/arrivals`` bodies of the repeat returners' earlier returns (months before)."""
 
     @property
     def families(self) -> dict[str, list[Returnee]]:
@@ -152,6 +159,7 @@ class _Builder:
         family_group_ref: str | None = None,
         municipality: str | None = None,
         indigenous_people: str | None = None,
+        relationship: str | None = None,
     ) -> Returnee:
         rng = self.rng
         line = len(self.returnees) + 1
@@ -208,6 +216,8 @@ class _Builder:
             arrival["indigenous_people"] = indigenous_people
         if family_group_ref:
             arrival["family_group_ref"] = family_group_ref
+        if relationship:
+            arrival["relationship"] = relationship
         if declared:
             arrival["vulnerabilities"] = [v.value for v in declared]
         if immediate:
@@ -306,12 +316,21 @@ def flight_ref_for(on: date, seed: int, size: int) -> str:
     return f"FLIGHT-{on:%Y%m%d}-S{seed}N{size}"
 
 
-def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flight:
+def generate_flight(
+    size: int = 120,
+    seed: int = 2026,
+    *,
+    now: datetime,
+    unaccompanied: int | None = None,
+    repeat_returns: int = 0,
+) -> Flight:
     """A charter flight of ``size`` returnees that landed a few minutes before ``now``.
 
     Composition (roughly, for 120 people): ~7 families (one or two adults with one to three children),
-    2-4 unaccompanied adolescents (12-17), a few older adults (60+), and single adults, about 85% of
-    them men, so that some 70% of the flight are adult men.
+    2-4 unaccompanied adolescents (12-17; or ``unaccompanied``), a few older adults (60+), and single
+    adults, about 85% of them men, so that some 70% of the flight are adult men. ``repeat_returns``
+    single adults were returned before: :attr:`Flight.earlier` holds those earlier arrivals, and this
+    flight writes them differently (accents, swapped family names, a new document, a typo).
     """
     if size < 1:
         raise ValueError("a flight has at least one person")
@@ -321,7 +340,8 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
     arrived_at = (now - timedelta(minutes=rng.randint(3, 9))).astimezone(UTC).replace(microsecond=0)
     builder = _Builder(flight_ref_for(arrived_at.date(), seed, size), arrived_at, rng)
 
-    unaccompanied = min(rng.randint(2, 4), max(1, size // 10))
+    alone = min(rng.randint(2, 4), max(1, size // 10))
+    unaccompanied = alone if unaccompanied is None else unaccompanied
     families_wanted = max(1, round(size / 17)) if size >= 8 else 0
     family_no = 0
     while family_no < families_wanted:
@@ -339,7 +359,7 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
         parent_sexes: list[Literal["female", "male"]] = ["female", "male"] if adults == 2 else ["female"]
         if adults == 1 and rng.random() < 0.2:
             parent_sexes = ["male"]
-        for sex in parent_sexes:
+        for n, sex in enumerate(parent_sexes):
             builder.add(
                 "parent",
                 sex,
@@ -348,6 +368,7 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
                 family_group_ref=ref,
                 municipality=municipality,
                 indigenous_people=people or "",
+                relationship="head" if n == 0 else "spouse_or_partner",
             )
         for _ in range(children):
             builder.add(
@@ -358,6 +379,7 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
                 family_group_ref=ref,
                 municipality=municipality,
                 indigenous_people=people or "",
+                relationship="child",
             )
     for _ in range(unaccompanied):
         builder.add("unaccompanied_child", "male" if rng.random() < 0.75 else "female", rng.randint(12, 17))
@@ -367,12 +389,234 @@ def generate_flight(size: int = 120, seed: int = 2026, *, now: datetime) -> Flig
         else:
             age = min(59, 18 + int(rng.gammavariate(2.2, 6.0)))
             builder.add("adult", "male" if rng.random() < 0.86 else "female", age)
+    returnees, earlier = _repeat_returns(builder.returnees, repeat_returns, arrived_at, rng)
     return Flight(
         flight_ref=builder.flight_ref,
         arrived_at=arrived_at,
         seed=seed,
-        returnees=tuple(builder.returnees),
+        returnees=tuple(returnees),
+        earlier=tuple(earlier),
     )
+
+
+REPEAT_VARIATIONS = (
+    "no_accents", "swapped_family_names", "new_document", "upper_case", "typo_in_family_name",
+    "no_accents", "swapped_family_names", "new_document", "second_given_name_dropped", "typo_in_given_name",
+)  # fmt: skip
+"""How a repeat return's registration differs from the earlier one. All but the last are linked
+automatically by reception's identity matching; a typo in a given name, without a document this time,
+goes to the review queue (a different given name is how twins and brothers differ)."""
+
+LINKED_AUTOMATICALLY = frozenset(REPEAT_VARIATIONS) - {"typo_in_given_name"}
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+def _typo(word: str) -> str:
+    """Double the third letter: ``Zelaya`` → ``Zellaya``."""
+    return word[:3] + word[2:] if len(word) > 3 else word + word[-1]
+
+
+def vary(person: dict[str, Any], variation: str, rng: random.Random) -> dict[str, Any]:
+    """``person`` written the way a later registration might write it."""
+    out = dict(person)
+    family = out["family_names"].split()
+    if variation == "no_accents":
+        out["given_names"], out["family_names"] = (
+            strip_accents(out["given_names"]),
+            strip_accents(out["family_names"]),
+        )
+    elif variation == "swapped_family_names" and len(family) == 2:
+        out["family_names"] = f"{family[1]} {family[0]}"
+    elif variation == "new_document":
+        born = date.fromisoformat(out["date_of_birth"])
+        out["document_number"] = f"DEMO-{born.year}-{rng.randrange(100000):05d}N"
+    elif variation == "upper_case":
+        out["given_names"], out["family_names"] = out["given_names"].upper(), out["family_names"].upper()
+    elif variation == "typo_in_family_name":
+        out["family_names"] = " ".join([_typo(family[0]), *family[1:]])
+    elif variation == "second_given_name_dropped":
+        out["given_names"] = out["given_names"].split()[0]
+    elif variation == "typo_in_given_name":  # and no papers this time: nothing sure to go by
+        given = out["given_names"].split()
+        out["given_names"] = " ".join([_typo(given[0]), *given[1:]])
+        out.pop("document_number", None)
+    return out
+
+
+def _repeat_returns(
+    returnees: list[Returnee], count: int, arrived_at: datetime, rng: random.Random
+) -> tuple[list[Returnee], list[dict[str, Any]]]:
+    singles = [r for r in returnees if r.kind == "adult"]
+    chosen = {r.line: REPEAT_VARIATIONS[i % len(REPEAT_VARIATIONS)] for i, r in enumerate(singles[:count])}
+    out: list[Returnee] = []
+    earlier: list[dict[str, Any]] = []
+    for r in returnees:
+        variation = chosen.get(r.line)
+        if variation is None:
+            out.append(r)
+            continue
+        person = dict(r.arrival["person"])
+        person.setdefault(
+            "document_number", f"DEMO-{person['date_of_birth'][:4]}-{rng.randrange(100000):05d}"
+        )
+        if variation == "second_given_name_dropped" and " " not in person["given_names"]:
+            person["given_names"] += " " + rng.choice(MALE_NAMES if r.sex == "male" else FEMALE_NAMES)
+        before = arrived_at - timedelta(days=rng.randint(90, 700))
+        earlier.append(
+            {
+                **r.arrival,
+                "manifest_ref": "EARLIER-" + r.arrival["manifest_ref"],
+                "person": person,
+                "arrived_at": before.isoformat(),
+            }
+        )
+        arrival = {**r.arrival, "person": vary(person, variation, rng)}
+        out.append(replace(r, arrival=arrival, repeat_of=variation))
+    return out, earlier
+
+
+MANIFEST_COLUMNS = (
+    "ref", "given_names", "family_names", "date_of_birth", "sex", "document_number", "phone",
+    "destination_municipality", "family_group", "relationship", "vulnerabilities", "immediate_needs",
+    "has_disability", "indigenous_people", "preferred_language", "announced_ref",
+)  # fmt: skip
+"""The columns of the flight manifest (English names; reception also reads the Spanish ones)."""
+
+
+def line_ref(returnee: Returnee) -> str:
+    return f"{returnee.line:03d}"
+
+
+def announced_ref(returnee: Returnee) -> str:
+    return f"ANN-{returnee.line:03d}"
+
+
+def manifest_row(returnee: Returnee, *, announced: bool = True) -> dict[str, str]:
+    """One CSV line of the flight manifest."""
+    a = returnee.arrival
+    person = a["person"]
+    group = returnee.family_label
+    return {
+        "ref": line_ref(returnee),
+        "given_names": person["given_names"],
+        "family_names": person["family_names"],
+        "date_of_birth": person["date_of_birth"],
+        "sex": a["sex"],
+        "document_number": person.get("document_number", ""),
+        "phone": person.get("phone", ""),
+        "destination_municipality": a["destination_municipality"],
+        "family_group": group or "",
+        "relationship": a.get("relationship", ""),
+        "vulnerabilities": ";".join(a.get("vulnerabilities", [])),
+        "immediate_needs": ";".join(a.get("immediate_needs", [])),
+        "has_disability": "yes" if a["has_disability"] else "no",
+        "indigenous_people": a.get("indigenous_people", ""),
+        "preferred_language": a.get("preferred_language", "es"),
+        "announced_ref": announced_ref(returnee) if announced else "",
+    }
+
+
+BAD_ROWS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("sex", {"sex": "unknown"}),
+    ("date_of_birth", {"date_of_birth": "2999-01-01"}),
+    ("given_names", {"given_names": ""}),
+    ("destination_municipality", {"destination_municipality": "San Pedro Sula"}),
+    ("date_of_birth", {"date_of_birth": "31/12/1990"}),
+    ("vulnerabilities", {"vulnerabilities": "very_sad"}),
+    ("relationship", {"relationship": "cousin_twice_removed"}),
+    ("has_disability", {"has_disability": "maybe"}),
+    ("family_names", {"family_names": ""}),
+    ("immediate_needs", {"immediate_needs": "money"}),
+)
+"""Ten bad lines, each wrong in one column (the column reception must name)."""
+
+
+def bad_rows(start_line: int) -> list[dict[str, str]]:
+    """The :data:`BAD_ROWS` as manifest lines (refs ``BAD-…``), otherwise valid."""
+    rows = []
+    for i, (_column, change) in enumerate(BAD_ROWS):
+        row = {c: "" for c in MANIFEST_COLUMNS}
+        row.update(
+            ref=f"BAD-{start_line + i:03d}",
+            given_names="Error",
+            family_names="De Prueba",
+            date_of_birth="1990-01-01",
+            sex="male",
+            destination_municipality="HN-0501",
+            has_disability="no",
+        )
+        row.update(change)
+        rows.append(row)
+    return rows
+
+
+def manifest_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def manifest_defaults(flight: Flight, announcement_id: str | None = None) -> dict[str, str]:
+    """The flight-wide values of the manifest (query parameters of ``POST /v1/manifests``)."""
+    values = {
+        "manifest_id": flight.flight_ref,
+        "arrived_at": flight.arrived_at.isoformat(),
+        "port_of_entry": PORT_OF_ENTRY,
+        "reception_centre": RECEPTION_CENTRE,
+        "country_of_return": COUNTRY_OF_RETURN,
+        "returned_from": RETURNED_FROM,
+        "return_type": "forced",
+        "transport_mode": "air",
+    }
+    if announcement_id:
+        values["announcement_id"] = announcement_id
+    return values
+
+
+def announcement(flight: Flight, *, unannounced: int = 2, no_shows: int = 2) -> dict[str, Any]:
+    """``POST /v1/announcements`` body sent the day before landing: everybody on the flight but the
+    last ``unannounced`` people, plus ``no_shows`` people who will not be on the plane."""
+    people = flight.returnees[: len(flight.returnees) - unannounced]
+    persons: list[dict[str, Any]] = [
+        {
+            "reference": announced_ref(r),
+            "age_group": _age_group(r.age),
+            "sex": r.sex,
+            "vulnerabilities": [
+                v for v in r.arrival.get("vulnerabilities", []) if v in ("pregnant", "chronic_illness")
+            ]
+            + (["unaccompanied_child"] if r.kind == "unaccompanied_child" else []),
+            "needs_medical_attention": "health" in r.arrival.get("immediate_needs", []),
+        }
+        for r in people
+    ]
+    persons += [
+        {"reference": f"ANN-NOSHOW-{i + 1}", "sex": "male", "age_group": "30_59"} for i in range(no_shows)
+    ]
+    return {
+        "announced_by": "hn-consulado-houston",
+        "expected_arrival_at": flight.arrived_at.isoformat(),
+        "port_of_entry": PORT_OF_ENTRY,
+        "reception_centre": RECEPTION_CENTRE,
+        "country_of_return": COUNTRY_OF_RETURN,
+        "returned_from": RETURNED_FROM,
+        "return_type": "forced",
+        "transport_mode": "air",
+        "transport_reference": flight.flight_ref[:40],
+        "persons": persons,
+    }
+
+
+def _age_group(age: int) -> str:
+    for limit, group in ((5, "0_5"), (11, "6_11"), (17, "12_17"), (29, "18_29"), (59, "30_59")):
+        if age <= limit:
+            return group
+    return "60_plus"
 
 
 def now_utc() -> datetime:

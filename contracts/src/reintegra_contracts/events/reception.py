@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ..base import AgencyCode, CountryCode, Event
+from ..base import AgencyCode, Command, CountryCode, Event
 from ..codelists import (
     AgeGroup,
     ConcernType,
@@ -26,7 +26,7 @@ from ..codelists import (
     Urgency,
     Vulnerability,
 )
-from ..topics import RECEPTION_EVENTS
+from ..topics import RECEPTION_COMMANDS, RECEPTION_EVENTS
 
 _COUNTRY = r"^[A-Z]{2}$"
 
@@ -48,6 +48,13 @@ class AnnouncedPerson(BaseModel):
         default_factory=list, description="Vulnerability flags known before arrival."
     )
     needs_medical_attention: bool = Field(default=False, description="Medical attention needed on arrival.")
+    # Added in 1.1 (optional).
+    reference: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The announcing authority's own reference for the person (e.g. its case or line "
+        "number); an arrival quoting it is matched to this person first.",
+    )
 
 
 class ReturnAnnounced(Event):
@@ -80,6 +87,40 @@ class ReturnAnnounced(Event):
     persons_expected: int = Field(ge=1, description="Number of persons announced.")
     persons: list[AnnouncedPerson] = Field(
         default_factory=list, description="Non-identifying attributes of each announced person, when shared."
+    )
+
+
+class AnnounceReturn(Command):
+    """Command: a consulate or host country announces a return before it happens. / Anunciar retorno.
+
+    Reception answers with ``return_announced``; the same ``announcement_id`` sent again changes
+    nothing. Announced persons are described without personal data (the log never carries it): an
+    arrival is matched to them by their ``reference``; identity matching needs the reception API.
+    """
+
+    event_type: ClassVar[str] = "org.reintegra.reception.announce_return.v1"
+    topic: ClassVar[str] = RECEPTION_COMMANDS
+    producer: ClassVar[str] = "agency systems"
+    consumers: ClassVar[tuple[str, ...]] = ("reception",)
+
+    case_id: UUID = Field(
+        description="Pseudonymous id of the pre-arrival case, chosen by the sender (Kafka key); "
+        "``return_announced`` carries it."
+    )
+    announcement_id: UUID = Field(description="Id of the announcement, chosen by the sender (idempotency).")
+    announced_by: AgencyCode = Field(description="Agency code of the consulate or host-country authority.")
+    expected_arrival_at: AwareDatetime = Field(description="Expected time of arrival at the port of entry.")
+    port_of_entry: str = Field(description="Code of the port of entry (see reference data).")
+    reception_centre: str | None = Field(default=None, description="Code of the expected reception centre.")
+    country_of_return: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country of return.")
+    returned_from: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country returning from.")
+    return_type: ReturnType = Field(description="Forced, voluntary or assisted voluntary return.")
+    transport_mode: TransportMode = Field(description="Air, land or sea.")
+    transport_reference: str | None = Field(
+        default=None, max_length=40, description="Flight or convoy reference, e.g. a charter flight number."
+    )
+    persons: list[AnnouncedPerson] = Field(
+        min_length=1, max_length=500, description="The persons announced (no personal data)."
     )
 
 
@@ -228,6 +269,13 @@ class ProtectionConcernRaised(Event):
     referral_without_consent: bool = Field(
         default=False,
         description="Whether a vital-interest referral without consent is justified (recorded override).",
+    )
+    # Added in 1.1 (optional): what referral needs to act at once, without waiting for the assessment.
+    service_category: ServiceCategory | None = Field(
+        default=None, description="Service to refer the person to at once for this concern."
+    )
+    destination_municipality: str | None = Field(
+        default=None, description="Code of the municipality the person is going to (where to refer)."
     )
 
 

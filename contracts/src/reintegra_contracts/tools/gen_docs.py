@@ -39,7 +39,8 @@ def default_path() -> Path | None:
 
 def implemented_by(root: Path | None = None) -> dict[str, list[str]]:
     """Event type → the services whose registry entry (``services/*/src/*/service.toml``) says they
-    emit it. Read as data: the contracts do not import the kit or any service."""
+    emit it (or, for a command, consume its topic). Read as data: the contracts do not import the kit
+    or any service."""
     checkout = root or source_checkout()
     if checkout is None:
         return {}
@@ -50,11 +51,16 @@ def implemented_by(root: Path | None = None) -> dict[str, list[str]]:
         for types in spec.get("produces", {}).values():
             for event_type in types:
                 found.setdefault(event_type, []).append(str(spec["name"]))
+        for cls in Event.registry.values():  # a command is implemented by the service consuming its topic
+            if cls.kind == "command" and cls.topic in spec.get("consumes", ()):
+                found.setdefault(cls.event_type, []).append(str(spec["name"]))
     return found
 
 
 def _status(cls: type[Event], implemented: Mapping[str, list[str]]) -> str:
     emitters = implemented.get(cls.event_type)
+    if emitters and cls.kind == "command":
+        return f"implemented (accepted by {', '.join(emitters)})"
     if emitters:
         return f"implemented (emitted by {', '.join(emitters)})"
     if cls.kind == "command":
@@ -192,6 +198,7 @@ def render(implemented: Mapping[str, list[str]] | None = None) -> str:
         "| `reintegra.partner.<agency>.responses.v1` | commands from that agency only "
         "(`topics.partner_responses_topic`) |",
         f"| `{topics.PARTNER_RESPONSES}` | deprecated since 1.2: nothing reads it (docs/adr/0040) |",
+        f"| `{topics.RECEPTION_COMMANDS}` | commands to reception (announce a return) |",
         "| `<topic>.dlq` | messages parked after failing validation or processing |",
         "",
         "## Implemented and planned",

@@ -46,6 +46,7 @@ class FieldProblem(BaseModel):
     field: str = Field(description="Dotted path of the field (e.g. person.date_of_birth), or 'body'.")
     message: str = Field(description="What is wrong with it.")
     type: str = Field(description="Machine-readable kind of error (pydantic's error type).")
+    line: int | None = Field(default=None, description="Line of an uploaded file (e.g. a manifest), if any.")
 
 
 class Problem(BaseModel):
@@ -88,7 +89,7 @@ def problem_response(
     detail: str | None,
     request: Request,
     *,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = Problem(
@@ -140,7 +141,15 @@ def install_error_handlers(app: FastAPI, on_unavailable: OnUnavailable | None = 
 
     async def domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        return problem_response(exc.http_status, exc.code, exc.title, str(exc), request)
+        errors = exc.details.get("errors")
+        return problem_response(
+            exc.http_status,
+            exc.code,
+            exc.title,
+            str(exc),
+            request,
+            errors=list(errors) if isinstance(errors, list | tuple) else None,
+        )
 
     async def stale(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ProtectionConcernRaised,
+    ReturneeRecordsMerged,
+)
 from reintegra_kit.registry import ServiceSpec
 from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
 from .domain import CompleteAssessment
-from .handlers import complete_assessment, schedule_assessment
+from .handlers import (
+    close_merged_cases,
+    complete_assessment,
+    escalate_for_concern,
+    schedule_assessment,
+)
 from .orm import kit_tables
 from .repository import AssessmentUnitOfWork
 from .settings import AssessmentSettings
@@ -21,6 +30,12 @@ MIGRATIONS = SPEC.migrations
 def build(settings: AssessmentSettings) -> tuple[ServiceRuntime[AssessmentUnitOfWork], FastAPI]:
     runtime = ServiceRuntime(settings, spec=SPEC, tables=kit_tables, uow_class=AssessmentUnitOfWork)
     runtime.commands({CompleteAssessment: complete_assessment})
-    runtime.consume({ArrivalRegistered: [schedule_assessment]})
+    runtime.consume(
+        {
+            ArrivalRegistered: [schedule_assessment],
+            ProtectionConcernRaised: [escalate_for_concern],
+            ReturneeRecordsMerged: [close_merged_cases],
+        }
+    )
     app = runtime.http_app([http.router(runtime.bus, runtime.uow)])
     return runtime, app

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ProtectionConcernRaised,
+    ReturneeRecordsMerged,
+)
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
 
-from .domain import Assessment, CompleteAssessment
+from .domain import Assessment, AssessmentStatus, CompleteAssessment
 from .repository import AssessmentUnitOfWork
 
 
@@ -25,3 +29,22 @@ async def complete_assessment(cmd: CompleteAssessment, uow: AssessmentUnitOfWork
     assessment.complete(cmd, clock.now())
     await uow.assessments.save(assessment)
     return assessment
+
+
+async def escalate_for_concern(
+    event: ProtectionConcernRaised, uow: AssessmentUnitOfWork, clock: Clock
+) -> None:
+    """``protection_concern_raised`` → a critical concern moves the case's assessment to the front."""
+    assessment = await uow.assessments.for_case(event.case_id)
+    if assessment is not None and assessment.escalate(event.urgency, clock.now()):
+        await uow.assessments.save(assessment)
+
+
+async def close_merged_cases(event: ReturneeRecordsMerged, uow: AssessmentUnitOfWork) -> None:
+    """``returnee_records_merged`` → a duplicate registration's scheduled assessment is closed (the
+    surviving case has its own); a completed one is kept as history."""
+    for case_id in event.merged_case_ids:
+        assessment = await uow.assessments.for_case(case_id)
+        if assessment is not None and assessment.status is AssessmentStatus.SCHEDULED:
+            assessment.close_as_duplicate()
+            await uow.assessments.save(assessment)

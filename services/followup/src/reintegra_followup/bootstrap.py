@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.registry import ServiceSpec
@@ -11,7 +11,12 @@ from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
 from .domain import DUE_TIMER
-from .handlers import followup_falls_due, schedule_after_arrival, schedule_referral_check
+from .handlers import (
+    followup_falls_due,
+    move_merged_cases,
+    schedule_after_arrival,
+    schedule_referral_check,
+)
 from .orm import kit_tables
 from .repository import FollowupUnitOfWork
 from .settings import FollowupSettings
@@ -27,7 +32,11 @@ def build(
         settings, spec=SPEC, tables=kit_tables, uow_class=FollowupUnitOfWork, clock=clock
     )
     runtime.consume(
-        {ArrivalRegistered: [schedule_after_arrival], ReferralRequested: [schedule_referral_check]}
+        {
+            ArrivalRegistered: [schedule_after_arrival],
+            ReferralRequested: [schedule_referral_check],
+            ReturneeRecordsMerged: [move_merged_cases],
+        }
     )
     runtime.timers({DUE_TIMER: followup_falls_due})
     app = runtime.http_app([http.router(runtime.uow)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from reintegra_contracts.events.followup import FollowupReason
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
@@ -49,3 +49,13 @@ async def followup_falls_due(timer: Timer, uow: FollowupUnitOfWork, clock: Clock
         raise NotFoundError(f"follow-up {timer.key} not found")
     followup.fall_due(clock.now())
     await uow.followups.save(followup)
+
+
+async def move_merged_cases(event: ReturneeRecordsMerged, uow: FollowupUnitOfWork) -> None:
+    """``returnee_records_merged`` → the follow-ups of a duplicate registration: its post-arrival
+    contact is cancelled (with its timer), its referral checks re-keyed to the surviving case."""
+    for case_id in event.merged_case_ids:
+        for followup in await uow.followups.for_case(case_id):
+            if followup.move_to(event.case_id):
+                await uow.timers.cancel(DUE_TIMER, str(followup.followup_id))
+            await uow.followups.save(followup)

@@ -1,4 +1,7 @@
-"""``python -m reintegra_reception`` runs the reception service."""
+"""``python -m reintegra_reception`` runs the reception service;
+``python -m reintegra_reception import-manifest FILE`` sends a manifest to it (see :mod:`.cli`)."""
+
+import sys
 
 from reintegra_kit.entrypoint import run_service
 
@@ -7,6 +10,10 @@ from .settings import ReceptionSettings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["import-manifest"]:
+        from .cli import main as import_manifest
+
+        sys.exit(import_manifest(sys.argv[2:]))
     run_service(ReceptionSettings, build)
 
 

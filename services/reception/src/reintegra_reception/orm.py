@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, Uuid, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
@@ -19,6 +35,21 @@ returnees = Table(
     Column("phone", String(50), nullable=True),
     Column("sex", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("merged_into", Uuid, nullable=True, comment="The returnee this record was merged into"),
+)
+
+identity_keys = Table(
+    "identity_keys",
+    metadata,
+    Column(
+        "key",
+        String(300),
+        nullable=False,
+        comment="Blocking key of a normalised identity (domain/identity.py); an HMAC blind index later",
+    ),
+    Column("returnee_id", Uuid, ForeignKey("returnees.returnee_id"), nullable=False),
+    PrimaryKeyConstraint("key", "returnee_id", name="pk_identity_keys"),
+    Index("ix_identity_keys_returnee_id", "returnee_id"),
 )
 
 travel_groups = Table(
@@ -47,6 +78,112 @@ cases = Table(
     Column("is_repeat_return", Boolean, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+    Column("country_of_return", String(2), nullable=True),
+    Column("sex", String(20), nullable=True),
+    Column(
+        "status",
+        String(20),
+        nullable=False,
+        server_default=text("'registered'"),
+        comment="registered | merged",
+    ),
+    Column(
+        "merged_into", Uuid, nullable=True, comment="The case this duplicate registration was merged into"
+    ),
+    Column(
+        "previous_returns", Integer, nullable=False, server_default=text("0"), comment="Earlier returns found"
+    ),
+    Column("declared_previous_returns", Integer, nullable=False, server_default=text("0")),
+    Column("travel_group_size", Integer, nullable=True),
+    Column("announcement_id", Uuid, nullable=True, index=True),
+    Column("announced_person_id", Uuid, nullable=True),
+    Index("ix_cases_returnee_id", "returnee_id"),
+)
+
+assistance = Table(
+    "assistance",
+    metadata,
+    Column("assistance_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.case_id"), nullable=False, index=True),
+    Column("provided_at", DateTime(timezone=True), nullable=False),
+    Column("items", Text, nullable=False, comment="JSON list of immediate-assistance codes"),
+    Column("provided_by", String(50), nullable=True),
+)
+
+protection_concerns = Table(
+    "protection_concerns",
+    metadata,
+    Column("concern_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.case_id"), nullable=False, index=True),
+    Column("concern_type", String(40), nullable=False),
+    Column("urgency", String(30), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("raised_by_role", String(40), nullable=False),
+    Column("lead_agency", String(50), nullable=True),
+    Column("service_category", String(50), nullable=True),
+    UniqueConstraint("case_id", "concern_type", name="uq_protection_concerns_case_type"),
+)
+
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("announcement_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False, unique=True, comment="The pre-arrival case (Kafka key)"),
+    Column("announced_by", String(50), nullable=False),
+    Column("announced_at", DateTime(timezone=True), nullable=False),
+    Column("expected_arrival_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("port_of_entry", String(50), nullable=False),
+    Column("reception_centre", String(50), nullable=True),
+    Column("country_of_return", String(2), nullable=False),
+    Column("returned_from", String(2), nullable=False),
+    Column("return_type", String(30), nullable=False),
+    Column("transport_mode", String(20), nullable=False),
+    Column("transport_reference", String(40), nullable=True, index=True),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+announced_persons = Table(
+    "announced_persons",
+    metadata,
+    Column("announced_person_id", Uuid, primary_key=True),
+    Column("announcement_id", Uuid, ForeignKey("announcements.announcement_id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("reference", String(100), nullable=True, comment="The announcer's own reference for the person"),
+    Column("age_group", String(20), nullable=True),
+    Column("sex", String(20), nullable=True),
+    Column("travel_group_id", Uuid, nullable=True),
+    Column("vulnerabilities", Text, nullable=False, comment="JSON list of vulnerability codes"),
+    Column("needs_medical_attention", Boolean, nullable=False),
+    Column("case_id", Uuid, nullable=True, comment="The arrival matched to this person"),
+    UniqueConstraint("announcement_id", "reference", name="uq_announced_persons_reference"),
+)
+
+announced_person_keys = Table(
+    "announced_person_keys",
+    metadata,
+    Column("key", String(300), nullable=False, comment="Sure identity key (domain/identity.py sure_keys)"),
+    Column("announced_person_id", Uuid, ForeignKey("announced_persons.announced_person_id"), nullable=False),
+    PrimaryKeyConstraint("key", "announced_person_id", name="pk_announced_person_keys"),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False, comment="The newer registration's case"),
+    Column("returnee_id", Uuid, nullable=False, comment="The newer returnee record"),
+    Column("candidate_returnee_id", Uuid, nullable=False),
+    Column("candidate_case_id", Uuid, nullable=False),
+    Column("score", Float, nullable=False),
+    Column(
+        "comparison", Text, nullable=False, comment="JSON: basis, per-field similarity, caveats (no data)"
+    ),
+    Column("status", String(20), nullable=False, index=True, comment="pending | merged | distinct"),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by_role", String(40), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+    UniqueConstraint("returnee_id", "candidate_returnee_id", name="uq_reviews_pair"),
 )
 
 manifest_lines = Table(

@@ -1,38 +1,186 @@
-"""Reception's unit of work and repositories: they map to rows, nothing else."""
+"""Reception's unit of work and repositories: they map to rows, nothing else.
+
+Bulk operations (a manifest) use one statement per table, not one per row. Candidate search reads
+``identity_keys`` by equality on its primary key (indexed), never scanning ``returnees``.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from reintegra_contracts.codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
+from reintegra_contracts.codelists import (
+    AgeGroup,
+    ConcernType,
+    ImmediateAssistance,
+    ReturnType,
+    ServiceCategory,
+    Sex,
+    StaffRole,
+    TransportMode,
+    Urgency,
+    Vulnerability,
+)
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import insert, select
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .domain import Case, PersonalData
-from .orm import cases, manifest_lines, returnees, travel_groups
+from .domain import (
+    Announcement,
+    Assistance,
+    Case,
+    CaseStatus,
+    Concern,
+    DuplicateReview,
+    PersonalData,
+    Returnee,
+    ReviewStatus,
+)
+from .domain.model import AnnouncedPersonRecord
+from .orm import (
+    announced_person_keys,
+    announced_persons,
+    announcements,
+    assistance,
+    cases,
+    identity_keys,
+    manifest_lines,
+    protection_concerns,
+    returnees,
+    reviews,
+    travel_groups,
+)
+
+CHUNK = 500
+"""Values per ``IN (…)`` or multi-row statement (well under SQLite's and asyncpg's limits)."""
 
 
-class CaseRepository(Repository):
-    async def claim_manifest_line(self, manifest_ref: str, case_id: UUID) -> bool:
-        """Claim a manifest line for a new case; False if it was registered already (or is being now:
-        then this waits for that transaction)."""
-        return await insert_or_ignore(
-            self.session, manifest_lines, {"manifest_ref": manifest_ref, "case_id": case_id}, ["manifest_ref"]
-        )
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
-    async def by_manifest_ref(self, manifest_ref: str) -> Case | None:
-        row = (await self.session.execute(select(cases).where(cases.c.manifest_ref == manifest_ref))).first()
-        return _case(row) if row else None
+
+class _Bulk(Repository):
+    def _insert(self, table: Table) -> Any:
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+    async def insert_ignoring(self, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
+        """Insert ``rows``, skipping those whose ``conflict`` columns exist already."""
+        for chunk in _chunks(rows, 200):
+            await self.session.execute(
+                self._insert(table).on_conflict_do_nothing(index_elements=conflict), chunk
+            )
+
+
+class CaseRepository(_Bulk):
+    async def claim_manifest_lines(self, claims: dict[str, UUID]) -> set[str]:
+        """Claim manifest lines for new cases; return the refs claimed now. A line registered before
+        (or being registered by another transaction, which this then waits for) is not claimed."""
+        claimed: set[str] = set()
+        items = list(claims.items())
+        for chunk in _chunks(items, 200):
+            stmt = (
+                self._insert(manifest_lines)
+                .values([{"manifest_ref": ref, "case_id": case_id} for ref, case_id in chunk])
+                .on_conflict_do_nothing(index_elements=["manifest_ref"])
+                .returning(manifest_lines.c.manifest_ref)
+            )
+            claimed.update(r[0] for r in await self.session.execute(stmt))
+        return claimed
+
+    async def by_manifest_refs(self, refs: Sequence[str]) -> dict[str, Case]:
+        found: dict[str, Case] = {}
+        for chunk in _chunks(list(refs)):
+            rows = await self.session.execute(
+                select(cases, manifest_lines.c.manifest_ref.label("line_ref"))
+                .join(manifest_lines, manifest_lines.c.case_id == cases.c.case_id)
+                .where(manifest_lines.c.manifest_ref.in_(chunk))
+            )
+            for r in rows:
+                found[r.line_ref] = _case(r)
+        return found
 
     async def get(self, case_id: UUID) -> Case | None:
         row = (await self.session.execute(select(cases).where(cases.c.case_id == case_id))).first()
-        return _case(row) if row else None
+        if row is None:
+            return None
+        case = _case(row)
+        case.assistance = [
+            _assistance(r)
+            for r in await self.session.execute(
+                select(assistance).where(assistance.c.case_id == case_id).order_by(assistance.c.provided_at)
+            )
+        ]
+        case.concerns = [
+            _concern(r)
+            for r in await self.session.execute(
+                select(protection_concerns)
+                .where(protection_concerns.c.case_id == case_id)
+                .order_by(protection_concerns.c.raised_at)
+            )
+        ]
+        return case
+
+    async def for_returnee(self, returnee_id: UUID) -> list[Case]:
+        rows = await self.session.execute(
+            select(cases).where(cases.c.returnee_id == returnee_id).order_by(cases.c.arrived_at)
+        )
+        return [_case(r) for r in rows]
+
+    async def arrivals_of(self, returnee_ids: Sequence[UUID]) -> dict[UUID, list[tuple[UUID, datetime]]]:
+        """The registered (not merged) cases of each returnee: (case id, arrival), oldest first."""
+        found: dict[UUID, list[tuple[UUID, datetime]]] = {}
+        for chunk in _chunks(list(returnee_ids)):
+            rows = await self.session.execute(
+                select(cases.c.returnee_id, cases.c.case_id, cases.c.arrived_at)
+                .where(cases.c.returnee_id.in_(chunk), cases.c.status == CaseStatus.REGISTERED.value)
+                .order_by(cases.c.arrived_at)
+            )
+            for r in rows:
+                found.setdefault(UUID(str(r.returnee_id)), []).append(
+                    (UUID(str(r.case_id)), as_utc(r.arrived_at))
+                )
+        return found
+
+    async def travel_groups(self, refs: Sequence[str]) -> dict[str, UUID]:
+        """The pseudonymous id of each family/travel group, created on first use (safe when members of
+        one family are registered at the same moment)."""
+        if not refs:
+            return {}
+        await self.insert_ignoring(
+            travel_groups,
+            [{"family_group_ref": r, "travel_group_id": uuid4()} for r in sorted(set(refs))],
+            ["family_group_ref"],
+        )
+        found: dict[str, UUID] = {}
+        for chunk in _chunks(sorted(set(refs))):
+            rows = await self.session.execute(
+                select(travel_groups).where(travel_groups.c.family_group_ref.in_(chunk))
+            )
+            found.update({r.family_group_ref: UUID(str(r.travel_group_id)) for r in rows})
+        return found
+
+    async def travel_group(self, family_group_ref: str) -> UUID:
+        return (await self.travel_groups([family_group_ref]))[family_group_ref]
+
+    async def group_sizes(self, group_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """How many registered cases each travel group has so far."""
+        found: dict[UUID, int] = {}
+        for chunk in _chunks(list(set(group_ids))):
+            rows = await self.session.execute(
+                select(cases.c.travel_group_id, func.count())
+                .where(cases.c.travel_group_id.in_(chunk), cases.c.status == CaseStatus.REGISTERED.value)
+                .group_by(cases.c.travel_group_id)
+            )
+            found.update({UUID(str(g)): int(n) for g, n in rows})
+        return found
 
     async def page(self, limit: int, offset: int) -> list[Case]:
         rows = await self.session.execute(
@@ -40,54 +188,301 @@ class CaseRepository(Repository):
         )
         return [_case(r) for r in rows]
 
-    async def travel_group(self, family_group_ref: str) -> UUID:
-        """The pseudonymous id of a family/travel group, created on first use (safe when members of
-        one family are registered at the same moment)."""
-        await insert_or_ignore(
-            self.session,
-            travel_groups,
-            {"family_group_ref": family_group_ref, "travel_group_id": uuid4()},
-            ["family_group_ref"],
+    async def for_announcement(self, announcement_id: UUID) -> list[Case]:
+        rows = await self.session.execute(
+            select(cases).where(cases.c.announcement_id == announcement_id).order_by(cases.c.registered_at)
         )
-        found = await self.session.execute(
-            select(travel_groups.c.travel_group_id).where(
-                travel_groups.c.family_group_ref == family_group_ref
-            )
-        )
-        return UUID(str(found.scalar_one()))
+        return [_case(r) for r in rows]
 
-    async def save(self, case: Case, *, manifest_ref: str | None = None) -> None:
-        """Insert a new case or update a loaded one (optimistic), then stage its events."""
-        values: dict[str, Any] = {
-            k: v for k, v in case.__dict__.items() if not k.startswith("_") and k != "version"
-        }
-        values["return_type"] = case.return_type.value
-        values["transport_mode"] = case.transport_mode.value
-        values["vulnerabilities"] = json.dumps([v.value for v in case.vulnerabilities])
-        values["immediate_needs"] = json.dumps([n.value for n in case.immediate_needs])
-        if case.version == 0:
-            await self.insert_versioned(cases, case, {**values, "manifest_ref": manifest_ref})
-        else:
-            await self.update_versioned(cases, {"case_id": values.pop("case_id")}, case, values)
+    async def add_many(self, new: Sequence[Case], manifest_refs: dict[UUID, str] | None = None) -> None:
+        """Insert new cases (one statement per table), then stage their events in order."""
+        refs = manifest_refs or {}
+        if not new:
+            return
+        await self.session.execute(
+            insert(cases), [{**_row(c), "manifest_ref": refs.get(c.case_id), "version": 1} for c in new]
+        )
+        await self._children(new)
+        for case in new:
+            case.version = 1
+        await self.publish_events(*new)
+
+    async def save(self, case: Case) -> None:
+        """Update a loaded case (optimistic), add its new assistance and concerns, stage its events."""
+        values = _row(case)
+        await self.update_versioned(cases, {"case_id": values.pop("case_id")}, case, values)
+        await self._children([case])
         await self.publish_events(case)
 
+    async def _children(self, changed: Sequence[Case]) -> None:
+        given = [
+            {
+                "assistance_id": a.assistance_id,
+                "case_id": c.case_id,
+                "provided_at": a.provided_at,
+                "items": json.dumps([i.value for i in a.items]),
+                "provided_by": a.provided_by,
+            }
+            for c in changed
+            for a in c.assistance
+        ]
+        raised = [
+            {
+                "concern_id": k.concern_id,
+                "case_id": c.case_id,
+                "concern_type": k.concern_type.value,
+                "urgency": k.urgency.value,
+                "raised_at": k.raised_at,
+                "raised_by_role": k.raised_by_role.value,
+                "lead_agency": k.lead_agency,
+                "service_category": k.service_category.value if k.service_category else None,
+            }
+            for c in changed
+            for k in c.concerns
+        ]
+        if given:
+            await self.insert_ignoring(assistance, given, ["assistance_id"])
+        if raised:
+            await self.insert_ignoring(protection_concerns, raised, ["concern_id"])
 
-class ReturneeRepository(Repository):
-    """Personal data: only here, never on Kafka."""
 
-    async def add(self, returnee_id: UUID, person: PersonalData, sex: Sex, now: datetime) -> None:
+class ReturneeRepository(_Bulk):
+    """Personal data: only here, never on Kafka. Its blocking keys live in ``identity_keys``."""
+
+    async def add_many(self, new: Sequence[Returnee]) -> None:
+        if not new:
+            return
         await self.session.execute(
-            insert(returnees).values(
-                returnee_id=returnee_id,
-                given_names=person.given_names,
-                family_names=person.family_names,
-                date_of_birth=person.date_of_birth,
-                document_number=person.document_number,
-                phone=person.phone,
-                sex=sex.value,
-                created_at=now,
+            insert(returnees),
+            [
+                {
+                    "returnee_id": r.returnee_id,
+                    "given_names": r.person.given_names,
+                    "family_names": r.person.family_names,
+                    "date_of_birth": r.person.date_of_birth,
+                    "document_number": r.person.document_number,
+                    "phone": r.person.phone,
+                    "sex": r.sex.value,
+                    "created_at": r.created_at,
+                }
+                for r in new
+            ],
+        )
+        await self.add_keys({r.returnee_id: r.keys for r in new})
+
+    async def add(self, returnee: Returnee) -> None:
+        await self.add_many([returnee])
+
+    async def add_keys(self, keys: dict[UUID, frozenset[str]]) -> None:
+        """Make ``keys`` find each returnee (a key met again changes nothing)."""
+        rows = [{"key": k, "returnee_id": rid} for rid, ks in keys.items() for k in sorted(ks)]
+        await self.insert_ignoring(identity_keys, rows, ["key", "returnee_id"])
+
+    async def candidates(self, keys: Iterable[str], limit_per_key: int) -> dict[str, list[UUID]]:
+        """The returnees each key finds (equality on the indexed key; at most ``limit_per_key`` each)."""
+        found: dict[str, list[UUID]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            rows = await self.session.execute(
+                select(identity_keys.c.key, identity_keys.c.returnee_id).where(identity_keys.c.key.in_(chunk))
+            )
+            for key, returnee_id in rows:
+                bucket = found.setdefault(key, [])
+                if len(bucket) < limit_per_key:
+                    bucket.append(UUID(str(returnee_id)))
+        return found
+
+    async def get_many(self, ids: Sequence[UUID], country_of: dict[UUID, str]) -> dict[UUID, Returnee]:
+        found: dict[UUID, Returnee] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await self.session.execute(select(returnees).where(returnees.c.returnee_id.in_(chunk)))
+            for r in rows:
+                rid = UUID(str(r.returnee_id))
+                found[rid] = Returnee(
+                    returnee_id=rid,
+                    person=PersonalData(
+                        given_names=r.given_names,
+                        family_names=r.family_names,
+                        date_of_birth=r.date_of_birth,
+                        document_number=r.document_number,
+                        phone=r.phone,
+                    ),
+                    sex=Sex(r.sex),
+                    country=country_of.get(rid, ""),
+                    created_at=as_utc(r.created_at),
+                    merged_into=UUID(str(r.merged_into)) if r.merged_into else None,
+                )
+        return found
+
+    async def without_keys(self, limit: int) -> list[Returnee]:
+        """Returnees registered before identity keys existed (none of their keys is stored)."""
+        keyed = select(identity_keys.c.returnee_id).where(
+            identity_keys.c.returnee_id == returnees.c.returnee_id
+        )
+        rows = await self.session.execute(
+            select(returnees.c.returnee_id, func.max(cases.c.country_of_return))
+            .join(cases, cases.c.returnee_id == returnees.c.returnee_id, isouter=True)
+            .where(~keyed.exists(), returnees.c.merged_into.is_(None))
+            .group_by(returnees.c.returnee_id)
+            .limit(limit)
+        )
+        countries = {UUID(str(rid)): country or "" for rid, country in rows}
+        return list((await self.get_many(list(countries), countries)).values())
+
+    async def merge(self, merged: UUID, surviving: UUID) -> None:
+        """Merge a returnee record into another: its keys now find the surviving record."""
+        rows = await self.session.execute(
+            select(identity_keys.c.key).where(identity_keys.c.returnee_id == merged)
+        )
+        await self.add_keys({surviving: frozenset(r[0] for r in rows)})
+        await self.session.execute(delete(identity_keys).where(identity_keys.c.returnee_id == merged))
+        await self.session.execute(
+            update(returnees).where(returnees.c.returnee_id == merged).values(merged_into=surviving)
+        )
+
+
+class AnnouncementRepository(_Bulk):
+    async def get(self, announcement_id: UUID) -> Announcement | None:
+        row = (
+            await self.session.execute(
+                select(announcements).where(announcements.c.announcement_id == announcement_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        persons = list(
+            await self.session.execute(
+                select(announced_persons)
+                .where(announced_persons.c.announcement_id == announcement_id)
+                .order_by(announced_persons.c.position)
             )
         )
+        ids = [r.announced_person_id for r in persons]
+        keys: dict[UUID, set[str]] = {}
+        for chunk in _chunks(ids):
+            for key, pid in await self.session.execute(
+                select(announced_person_keys.c.key, announced_person_keys.c.announced_person_id).where(
+                    announced_person_keys.c.announced_person_id.in_(chunk)
+                )
+            ):
+                keys.setdefault(UUID(str(pid)), set()).add(key)
+        return _announcement(
+            row, [_announced(p, frozenset(keys.get(UUID(str(p.announced_person_id)), ()))) for p in persons]
+        )
+
+    async def expected_between(self, start: datetime, end: datetime, keys: Iterable[str]) -> list[UUID]:
+        """Announcements expected in ``[start, end]`` with a person whose sure key is among ``keys``."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        found: set[UUID] = set()
+        for chunk in _chunks(wanted):
+            rows = await self.session.execute(
+                select(announced_persons.c.announcement_id)
+                .join(
+                    announced_person_keys,
+                    announced_person_keys.c.announced_person_id == announced_persons.c.announced_person_id,
+                )
+                .join(announcements, announcements.c.announcement_id == announced_persons.c.announcement_id)
+                .where(
+                    announced_person_keys.c.key.in_(chunk),
+                    announced_persons.c.case_id.is_(None),
+                    announcements.c.expected_arrival_at.between(start, end),
+                )
+            )
+            found.update(UUID(str(r[0])) for r in rows)
+        return sorted(found)
+
+    async def page(self, limit: int, offset: int) -> list[Announcement]:
+        rows = await self.session.execute(
+            select(announcements.c.announcement_id)
+            .order_by(announcements.c.expected_arrival_at.desc(), announcements.c.announcement_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        found = [await self.get(UUID(str(r[0]))) for r in rows]
+        return [a for a in found if a is not None]
+
+    async def add(self, a: Announcement) -> None:
+        values = {
+            "announcement_id": a.announcement_id,
+            "case_id": a.case_id,
+            "announced_by": a.announced_by,
+            "announced_at": a.announced_at,
+            "expected_arrival_at": a.expected_arrival_at,
+            "port_of_entry": a.port_of_entry,
+            "reception_centre": a.reception_centre,
+            "country_of_return": a.country_of_return,
+            "returned_from": a.returned_from,
+            "return_type": a.return_type.value,
+            "transport_mode": a.transport_mode.value,
+            "transport_reference": a.transport_reference,
+        }
+        await self.insert_versioned(announcements, a, values)
+        await self.session.execute(
+            insert(announced_persons),
+            [
+                {
+                    "announced_person_id": p.announced_person_id,
+                    "announcement_id": a.announcement_id,
+                    "position": p.position,
+                    "reference": p.reference,
+                    "age_group": p.age_group.value if p.age_group else None,
+                    "sex": p.sex.value if p.sex else None,
+                    "travel_group_id": p.travel_group_id,
+                    "vulnerabilities": json.dumps([v.value for v in p.vulnerabilities]),
+                    "needs_medical_attention": p.needs_medical_attention,
+                    "case_id": None,
+                }
+                for p in a.persons
+            ],
+        )
+        key_rows = [
+            {"key": k, "announced_person_id": p.announced_person_id}
+            for p in a.persons
+            for k in sorted(p.keys)
+        ]
+        await self.insert_ignoring(announced_person_keys, key_rows, ["key", "announced_person_id"])
+        await self.publish_events(a)
+
+    async def mark_arrived(self, arrived: dict[UUID, UUID]) -> None:
+        """Record which case each announced person arrived as."""
+        for person_id, case_id in arrived.items():
+            await self.session.execute(
+                update(announced_persons)
+                .where(announced_persons.c.announced_person_id == person_id)
+                .values(case_id=case_id)
+            )
+
+
+class ReviewRepository(_Bulk):
+    async def add_many(self, new: Sequence[DuplicateReview]) -> None:
+        if not new:
+            return
+        await self.session.execute(insert(reviews), [{**_review_row(r), "version": 1} for r in new])
+        for r in new:
+            r.version = 1
+        await self.publish_events(*new)
+
+    async def get(self, review_id: UUID) -> DuplicateReview | None:
+        row = (await self.session.execute(select(reviews).where(reviews.c.review_id == review_id))).first()
+        return _review(row) if row else None
+
+    async def save(self, r: DuplicateReview) -> None:
+        values = _review_row(r)
+        await self.update_versioned(reviews, {"review_id": values.pop("review_id")}, r, values)
+        await self.publish_events(r)
+
+    async def page(self, status: ReviewStatus | None, limit: int, offset: int) -> list[DuplicateReview]:
+        stmt = select(reviews).order_by(reviews.c.detected_at, reviews.c.review_id)
+        if status is not None:
+            stmt = stmt.where(reviews.c.status == status.value)
+        return [_review(r) for r in await self.session.execute(stmt.limit(limit).offset(offset))]
+
+    async def for_case(self, case_id: UUID) -> list[DuplicateReview]:
+        rows = await self.session.execute(
+            select(reviews).where((reviews.c.case_id == case_id) | (reviews.c.candidate_case_id == case_id))
+        )
+        return [_review(r) for r in rows]
 
 
 class ReceptionUnitOfWork(UnitOfWork):
@@ -99,12 +494,40 @@ class ReceptionUnitOfWork(UnitOfWork):
     def returnees(self) -> ReturneeRepository:
         return ReturneeRepository(self)
 
+    @property
+    def announcements(self) -> AnnouncementRepository:
+        return AnnouncementRepository(self)
+
+    @property
+    def reviews(self) -> ReviewRepository:
+        return ReviewRepository(self)
+
+
+_CASE_ENUMS = ("return_type", "transport_mode", "status", "sex")
+_CASE_SKIP = frozenset({"version", "assistance", "concerns"})
+
+
+def _row(case: Case) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        k: v for k, v in case.__dict__.items() if not k.startswith("_") and k not in _CASE_SKIP
+    }
+    for name in _CASE_ENUMS:
+        if values.get(name) is not None:
+            values[name] = values[name].value
+    values["vulnerabilities"] = json.dumps([v.value for v in case.vulnerabilities])
+    values["immediate_needs"] = json.dumps([n.value for n in case.immediate_needs])
+    return values
+
+
+def _uuid(value: Any) -> UUID | None:
+    return UUID(str(value)) if value else None
+
 
 def _case(row: Any) -> Case:
     return Case(
         case_id=UUID(str(row.case_id)),
         returnee_id=UUID(str(row.returnee_id)),
-        travel_group_id=UUID(str(row.travel_group_id)) if row.travel_group_id else None,
+        travel_group_id=_uuid(row.travel_group_id),
         arrived_at=as_utc(row.arrived_at),
         port_of_entry=row.port_of_entry,
         reception_centre=row.reception_centre,
@@ -116,5 +539,102 @@ def _case(row: Any) -> Case:
         immediate_needs=[ServiceCategory(n) for n in json.loads(row.immediate_needs)],
         is_repeat_return=row.is_repeat_return,
         registered_at=as_utc(row.registered_at),
+        country_of_return=row.country_of_return,
+        sex=Sex(row.sex) if row.sex else None,
+        status=CaseStatus(row.status),
+        merged_into=_uuid(row.merged_into),
+        previous_returns=row.previous_returns,
+        declared_previous_returns=row.declared_previous_returns,
+        travel_group_size=row.travel_group_size,
+        announcement_id=_uuid(row.announcement_id),
+        announced_person_id=_uuid(row.announced_person_id),
+        version=row.version,
+    )
+
+
+def _assistance(row: Any) -> Assistance:
+    return Assistance(
+        assistance_id=UUID(str(row.assistance_id)),
+        provided_at=as_utc(row.provided_at),
+        items=tuple(ImmediateAssistance(i) for i in json.loads(row.items)),
+        provided_by=row.provided_by,
+    )
+
+
+def _concern(row: Any) -> Concern:
+    return Concern(
+        concern_id=UUID(str(row.concern_id)),
+        concern_type=ConcernType(row.concern_type),
+        urgency=Urgency(row.urgency),
+        raised_at=as_utc(row.raised_at),
+        raised_by_role=StaffRole(row.raised_by_role),
+        lead_agency=row.lead_agency,
+        service_category=ServiceCategory(row.service_category) if row.service_category else None,
+    )
+
+
+def _announced(row: Any, keys: frozenset[str]) -> AnnouncedPersonRecord:
+    return AnnouncedPersonRecord(
+        announced_person_id=UUID(str(row.announced_person_id)),
+        position=row.position,
+        reference=row.reference,
+        age_group=AgeGroup(row.age_group) if row.age_group else None,
+        sex=Sex(row.sex) if row.sex else None,
+        travel_group_id=_uuid(row.travel_group_id),
+        vulnerabilities=[Vulnerability(v) for v in json.loads(row.vulnerabilities)],
+        needs_medical_attention=row.needs_medical_attention,
+        keys=keys,
+        case_id=_uuid(row.case_id),
+    )
+
+
+def _announcement(row: Any, persons: list[AnnouncedPersonRecord]) -> Announcement:
+    return Announcement(
+        announcement_id=UUID(str(row.announcement_id)),
+        case_id=UUID(str(row.case_id)),
+        announced_by=row.announced_by,
+        announced_at=as_utc(row.announced_at),
+        expected_arrival_at=as_utc(row.expected_arrival_at),
+        port_of_entry=row.port_of_entry,
+        reception_centre=row.reception_centre,
+        country_of_return=row.country_of_return,
+        returned_from=row.returned_from,
+        return_type=ReturnType(row.return_type),
+        transport_mode=TransportMode(row.transport_mode),
+        transport_reference=row.transport_reference,
+        persons=persons,
+        version=row.version,
+    )
+
+
+def _review_row(r: DuplicateReview) -> dict[str, Any]:
+    return {
+        "review_id": r.review_id,
+        "case_id": r.case_id,
+        "returnee_id": r.returnee_id,
+        "candidate_returnee_id": r.candidate_returnee_id,
+        "candidate_case_id": r.candidate_case_id,
+        "score": r.score,
+        "comparison": json.dumps(r.comparison),
+        "status": r.status.value,
+        "detected_at": r.detected_at,
+        "decided_at": r.decided_at,
+        "decided_by_role": r.decided_by_role.value if r.decided_by_role else None,
+    }
+
+
+def _review(row: Any) -> DuplicateReview:
+    return DuplicateReview(
+        review_id=UUID(str(row.review_id)),
+        case_id=UUID(str(row.case_id)),
+        returnee_id=UUID(str(row.returnee_id)),
+        candidate_returnee_id=UUID(str(row.candidate_returnee_id)),
+        candidate_case_id=UUID(str(row.candidate_case_id)),
+        score=float(row.score),
+        comparison=json.loads(row.comparison),
+        status=ReviewStatus(row.status),
+        detected_at=as_utc(row.detected_at),
+        decided_at=as_utc(row.decided_at) if row.decided_at else None,
+        decided_by_role=StaffRole(row.decided_by_role) if row.decided_by_role else None,
         version=row.version,
     )

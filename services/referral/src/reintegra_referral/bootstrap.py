@@ -7,7 +7,11 @@ from collections.abc import Iterable
 from fastapi import FastAPI
 from reintegra_contracts.events.assessment import AssessmentCompleted
 from reintegra_contracts.events.partner import AGENCY_COMMANDS
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ProtectionConcernRaised,
+    ReturneeRecordsMerged,
+)
 from reintegra_contracts.topics import dead_letter_topic, partner_responses_topic, partner_topic
 from reintegra_kit.clock import Clock
 from reintegra_kit.logging import get_logger
@@ -46,6 +50,8 @@ from .handlers import (
     seed_directory,
     set_webhook,
 )
+from .immediate import refer_immediate_needs, refer_protection_concern
+from .merges import rekey_merged_cases
 from .orm import kit_tables
 from .repository import ReferralUnitOfWork
 from .settings import ReferralSettings
@@ -120,7 +126,13 @@ def build(
         }
     )
     runtime.consume(
-        {ArrivalRegistered: [record_arrival], AssessmentCompleted: [refer_needs]},
+        {
+            # what matching may know of the person first, then reception's triage referred at once
+            ArrivalRegistered: [record_arrival, refer_immediate_needs],
+            ProtectionConcernRaised: [refer_protection_concern],
+            ReturneeRecordsMerged: [rekey_merged_cases],
+            AssessmentCompleted: [refer_needs],
+        },
         topics=list(SPEC.consumes[:2]),
     )
     runtime.consume(

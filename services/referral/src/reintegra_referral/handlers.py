@@ -56,7 +56,7 @@ from .domain.commands import (
     RemoveService,
     SetWebhook,
 )
-from .domain.model import AgencyMismatchError, UnknownReferralError
+from .domain.model import LIFECYCLE, AgencyMismatchError, UnknownReferralError
 from .repository import ReferralUnitOfWork
 from .settings import ReferralSettings
 
@@ -110,7 +110,9 @@ async def record_arrival(
     )
     await uow.cases.save_profile(event.case_id, profile, clock.now())
     for payload in await uow.cases.take_deferred(event.case_id):
-        await _refer(AssessmentCompleted.model_validate_json(payload), profile, uow, clock, settings, sharing)
+        await refer_assessed(
+            AssessmentCompleted.model_validate_json(payload), profile, uow, clock, settings, sharing
+        )
 
 
 async def refer_needs(
@@ -130,16 +132,18 @@ async def refer_needs(
         await uow.cases.defer(event.case_id, event.assessment_id, event.model_dump_json(), clock.now())
         log.info("referral.waiting_for_arrival", case_id=str(event.case_id))
         return
-    await _refer(event, profile, uow, clock, settings, sharing)
+    await refer_assessed(event, profile, uow, clock, settings, sharing)
 
 
-async def _refer(
+async def refer_assessed(
     event: AssessmentCompleted,
     profile: Profile,
     uow: ReferralUnitOfWork,
     clock: Clock,
     settings: ReferralSettings,
     sharing: SharingPolicy,
+    *,
+    prefer_agency: str | None = None,
 ) -> None:
     located = Profile(
         age=profile.age,
@@ -148,9 +152,18 @@ async def _refer(
         vulnerabilities=profile.vulnerabilities | frozenset(event.vulnerabilities),
         language=profile.language,
     )
+    open_categories = {
+        r.category for r in await uow.referrals.for_case(event.case_id) if not LIFECYCLE.is_final(r.status)
+    }
     for need in event.needs:
         if await uow.referrals.for_need(need.need_id):
             continue
+        if need.category in open_categories:
+            # one open referral per case and kind of service: the need reception referred at once
+            # (a child's child-protection authority) is not referred again when the assessment lists it
+            log.info("referral.already_open", category=need.category.value)
+            continue
+        open_categories.add(need.category)
         to_refer = NeedToRefer(
             case_id=event.case_id,
             assessment_id=event.assessment_id,
@@ -161,7 +174,9 @@ async def _refer(
             priority=need.priority,
             profile=located,
         )
-        await _route(uow, to_refer, clock, settings, sharing, attempt=1, previous=None)
+        await _route(
+            uow, to_refer, clock, settings, sharing, attempt=1, previous=None, prefer_agency=prefer_agency
+        )
 
 
 async def _route(
@@ -173,8 +188,10 @@ async def _route(
     *,
     attempt: int,
     previous: Referral | None,
+    prefer_agency: str | None = None,
 ) -> Referral:
-    """Match the need and refer it to the best candidate not tried yet (or queue it unmatched)."""
+    """Match the need and refer it to the best candidate not tried yet (or queue it unmatched); with
+    ``prefer_agency`` (e.g. the country's child-protection authority), that agency when it can take it."""
     now = clock.now()
     services = {s.service_id: s.facts for s in await uow.directory.services(category=need.category)}
     agencies = await uow.directory.agency_facts()
@@ -183,6 +200,13 @@ async def _route(
     result = match(
         need.category, need.profile, services.values(), agencies, used_this_week=used, tried_agencies=tried
     )
+    if prefer_agency is not None:
+        preferred = [f for f in services.values() if f.agency_id == prefer_agency]
+        lead = match(
+            need.category, need.profile, preferred, agencies, used_this_week=used, tried_agencies=tried
+        )
+        if lead.chosen is not None:
+            result = lead
     limit_reached = attempt > settings.max_reroutes + 1
     routing = Routing(result)
     if result.chosen is not None and not limit_reached:

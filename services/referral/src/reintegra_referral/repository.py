@@ -348,7 +348,10 @@ class ReferralRepository(Repository):
         for entry in r.pull_history():
             await self.session.execute(insert(referral_history).values(**_history_row(r.referral_id, entry)))
         cursor = None
-        for event in r.pull_events():
+        events = r.pull_events()
+        if events:
+            await self._uow.track_case(r.case_id)  # the case's trace (reintegra_kit.case_trace)
+        for event in events:
             event_id = await self._uow.emit(event)
             if event.topic == PARTNER_TOPIC_TEMPLATE:
                 cursor = await self._uow.partner.record(event, event_id, r.referral_id)  # type: ignore[attr-defined]

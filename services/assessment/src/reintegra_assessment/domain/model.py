@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from reintegra_contracts.codelists import SERVICE_CATEGORY_DIMENSION, Priority, Vulnerability
+from reintegra_contracts.codelists import SERVICE_CATEGORY_DIMENSION, Priority, Urgency, Vulnerability
 from reintegra_contracts.events.assessment import (
     AssessmentCompleted,
     AssessmentScheduled,
@@ -18,16 +18,19 @@ from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_kit.domain import AggregateRoot, Lifecycle
 
 from .commands import CompleteAssessment
-from .rules import overall_priority, scheduled_for, triage
+from .rules import escalated, overall_priority, scheduled_for, triage
 
 
 class AssessmentStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     COMPLETED = "completed"
+    MERGED = "merged"
+    """The case was a duplicate registration, merged into another case that has its own assessment."""
 
 
 LIFECYCLE: Lifecycle[AssessmentStatus] = Lifecycle(
-    "assessment", {AssessmentStatus.SCHEDULED: {AssessmentStatus.COMPLETED}}
+    "assessment",
+    {AssessmentStatus.SCHEDULED: {AssessmentStatus.COMPLETED, AssessmentStatus.MERGED}},
 )
 
 
@@ -110,3 +113,27 @@ class Assessment(AggregateRoot):
                 needs=self.needs,
             )
         )
+
+    def escalate(self, urgency: Urgency, now: datetime) -> bool:
+        """A protection concern raised at reception: a critical one (``immediate``) makes the case
+        urgent and due now, ahead of every other in the queue (``assessment_scheduled`` again, with
+        the new priority and time). Return whether anything changed."""
+        if self.status is not AssessmentStatus.SCHEDULED:
+            return False
+        priority, due = escalated(self.priority, self.scheduled_for, urgency, now)
+        if (priority, due) == (self.priority, self.scheduled_for):
+            return False
+        self.priority, self.scheduled_for = priority, due
+        self.record(
+            AssessmentScheduled(
+                case_id=self.case_id,
+                assessment_id=self.assessment_id,
+                scheduled_for=due,
+                priority=priority,
+            )
+        )
+        return True
+
+    def close_as_duplicate(self) -> None:
+        """The case was merged into another (a duplicate registration): this assessment will not happen."""
+        self.status = LIFECYCLE.check(self.status, AssessmentStatus.MERGED, "be closed as a duplicate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from reintegra_contracts.codelists import Priority, Vulnerability
+from reintegra_contracts.codelists import Priority, Urgency, Vulnerability
 
 URGENT_FLAGS = frozenset(
     {
@@ -44,3 +44,23 @@ def scheduled_for(arrived_at: datetime, priority: Priority) -> datetime:
 def overall_priority(case_priority: Priority, need_priorities: list[Priority]) -> Priority:
     """The most urgent of the case's triage and its needs."""
     return min([case_priority, *need_priorities], key=PRIORITY_ORDER.index)
+
+
+CONCERN_PRIORITY = {
+    Urgency.IMMEDIATE: Priority.URGENT,
+    Urgency.WITHIN_24_HOURS: Priority.HIGH,
+    Urgency.WITHIN_72_HOURS: Priority.MEDIUM,
+    Urgency.ROUTINE: Priority.LOW,
+}
+"""The priority a protection concern of each severity calls for."""
+
+
+def escalated(
+    priority: Priority, due: datetime, urgency: Urgency, now: datetime
+) -> tuple[Priority, datetime]:
+    """Priority and time of an assessment after a protection concern: never less urgent than before;
+    at most as late as the concern's severity allows (a critical one: now)."""
+    wanted = CONCERN_PRIORITY[urgency]
+    new = overall_priority(priority, [wanted])
+    latest = now + SCHEDULING_DELAY[wanted]
+    return new, min(due, latest)

@@ -20,10 +20,12 @@ DUE_TIMER = "followup.due"
 class FollowupStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     DUE = "due"
+    CANCELLED = "cancelled"
+    """Its case was a duplicate registration merged into another case (which has its own)."""
 
 
 LIFECYCLE: Lifecycle[FollowupStatus] = Lifecycle(
-    "follow-up", {FollowupStatus.SCHEDULED: {FollowupStatus.DUE}}
+    "follow-up", {FollowupStatus.SCHEDULED: {FollowupStatus.DUE, FollowupStatus.CANCELLED}}
 )
 
 
@@ -91,3 +93,15 @@ class Followup(AggregateRoot):
                 referral_id=self.referral_id,
             )
         )
+
+    def move_to(self, case_id: UUID) -> bool:
+        """The case was merged into ``case_id`` (a duplicate registration): a post-arrival contact is
+        cancelled (the surviving case has its own); a referral check follows its referral to the
+        surviving case. Return whether the timer must be cancelled."""
+        if self.reason is FollowupReason.POST_ARRIVAL:
+            if self.status is FollowupStatus.SCHEDULED:
+                self.status = LIFECYCLE.check(self.status, FollowupStatus.CANCELLED, "be cancelled")
+                return True
+            return False
+        self.case_id = case_id
+        return False

@@ -1,6 +1,59 @@
 """The reception domain: pure — no I/O, no framework (see docs/where-does-x-go.md)."""
 
-from .commands import ArrivalFacts, PersonalData, RegisterArrival
-from .model import ArrivalRejectedError, Case
+from .commands import (
+    AnnouncedPersonIn,
+    AnnounceReturn,
+    ArrivalFacts,
+    DecideReview,
+    Decision,
+    Finding,
+    ManifestRow,
+    PersonalData,
+    ProvideAssistance,
+    RegisterArrival,
+    RegisterManifest,
+    Relationship,
+    RowProblem,
+    ScreenProtection,
+)
+from .matching import MatchPolicy
+from .model import (
+    Announcement,
+    ArrivalRejectedError,
+    Assistance,
+    Case,
+    CaseStatus,
+    Concern,
+    DuplicateReview,
+    Registration,
+    Returnee,
+    ReviewStatus,
+)
 
-__all__ = ["ArrivalFacts", "ArrivalRejectedError", "Case", "PersonalData", "RegisterArrival"]
+__all__ = [
+    "AnnounceReturn",
+    "AnnouncedPersonIn",
+    "Announcement",
+    "ArrivalFacts",
+    "ArrivalRejectedError",
+    "Assistance",
+    "Case",
+    "CaseStatus",
+    "Concern",
+    "DecideReview",
+    "Decision",
+    "DuplicateReview",
+    "Finding",
+    "ManifestRow",
+    "MatchPolicy",
+    "PersonalData",
+    "ProvideAssistance",
+    "RegisterArrival",
+    "RegisterManifest",
+    "Registration",
+    "Relationship",
+    "Returnee",
+    "ReviewStatus",
+    "RowProblem",
+    "ScreenProtection",
+]

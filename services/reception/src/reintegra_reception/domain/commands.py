@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from reintegra_contracts.codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
+from reintegra_contracts.codelists import (
+    AgeGroup,
+    ConcernType,
+    ImmediateAssistance,
+    ReturnType,
+    ServiceCategory,
+    Sex,
+    StaffRole,
+    TransportMode,
+    Urgency,
+    Vulnerability,
+)
+
+
+class Relationship(enum.StrEnum):
+    """How a member of a travel group is related to the group's head (manifest column ``relationship``)."""
+
+    HEAD = "head"
+    SPOUSE_OR_PARTNER = "spouse_or_partner"
+    CHILD = "child"
+    WARD = "ward"
+    """In the head's legal guardianship."""
+    PARENT = "parent"
+    SIBLING = "sibling"
+    GRANDCHILD = "grandchild"
+    OTHER_RELATIVE = "other_relative"
+    NOT_RELATED = "not_related"
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,10 @@ class ArrivalFacts:
     announcement_id: UUID | None = None
     vulnerabilities: frozenset[Vulnerability] = field(default_factory=frozenset)
     immediate_needs: tuple[ServiceCategory, ...] = ()
+    relationship: Relationship | None = None
+    travel_group_size: int | None = None
+    announced_ref: str | None = None
+    """The announcement's own reference for this person (matched first)."""
 
 
 @dataclass(frozen=True)
@@ -55,3 +86,113 @@ class RegisterArrival:
     person: PersonalData
     facts: ArrivalFacts
     manifest_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One good line of a manifest: its line number and the arrival it registers."""
+
+    line: int
+    arrival: RegisterArrival
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """What is wrong with one line of a manifest (no personal data in ``message``)."""
+
+    line: int
+    field: str
+    message: str
+    type: str = "value_error"
+
+
+@dataclass(frozen=True)
+class RegisterManifest:
+    """Register the good lines of a flight or bus manifest in one transaction (idempotent per line).
+
+    ``problems`` are the lines the parser already refused; with ``all_or_nothing`` any problem
+    registers nobody. ``dry_run`` checks everything and registers nobody.
+    """
+
+    manifest_id: str
+    rows: tuple[ManifestRow, ...]
+    problems: tuple[RowProblem, ...] = ()
+    all_or_nothing: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class AnnouncedPersonIn:
+    """One announced person; ``person`` (names, date of birth, document) is optional and is never kept:
+    reception keeps only the keys that recognise the person on arrival."""
+
+    reference: str | None = None
+    person: PersonalData | None = None
+    age_group: AgeGroup | None = None
+    sex: Sex | None = None
+    family_group_ref: str | None = None
+    vulnerabilities: frozenset[Vulnerability] = field(default_factory=frozenset)
+    needs_medical_attention: bool = False
+    announced_person_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class AnnounceReturn:
+    """Announce a return before it happens (from HTTP, or the ``announce_return`` Kafka command)."""
+
+    announcement_id: UUID
+    case_id: UUID
+    announced_by: str
+    expected_arrival_at: datetime
+    port_of_entry: str
+    country_of_return: str
+    returned_from: str
+    return_type: ReturnType
+    transport_mode: TransportMode
+    persons: tuple[AnnouncedPersonIn, ...]
+    reception_centre: str | None = None
+    transport_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvideAssistance:
+    """Record immediate assistance given at the reception centre."""
+
+    case_id: UUID
+    assistance: tuple[ImmediateAssistance, ...]
+    provided_at: datetime | None = None
+    """Default: when it is recorded."""
+    provided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One answer of the protection screening that raises a concern; ``urgency`` overrides the default."""
+
+    concern: ConcernType
+    urgency: Urgency | None = None
+
+
+@dataclass(frozen=True)
+class ScreenProtection:
+    """Record the protection screening of a case: each finding raises a concern once."""
+
+    case_id: UUID
+    findings: tuple[Finding, ...]
+    screened_by_role: StaffRole
+
+
+class Decision(enum.StrEnum):
+    MERGE = "merge"
+    """The same person: the newer record is merged into the one known before."""
+    DISTINCT = "distinct"
+    """Not the same person."""
+
+
+@dataclass(frozen=True)
+class DecideReview:
+    """A person's decision on a possible duplicate."""
+
+    review_id: UUID
+    decision: Decision
+    decided_by_role: StaffRole
