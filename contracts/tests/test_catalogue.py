@@ -58,6 +58,7 @@ REQUIRED_CATALOGUE = {
     "followup": {
         "followup_scheduled",
         "followup_due",
+        "followup_cancelled",
         "followup_completed",
         "followup_missed",
         "case_closed",

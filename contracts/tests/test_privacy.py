@@ -9,7 +9,15 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, Field
 from reintegra_contracts import Event, all_event_classes
-from reintegra_contracts.privacy import identifying_fields, is_identifying_name
+from reintegra_contracts.codelists import (
+    SPECIAL_CATEGORY_VULNERABILITIES,
+    ConcernType,
+    Vulnerability,
+    disclosed,
+)
+from reintegra_contracts.events.reception import ArrivalRegistered, ProtectionConcernRaised
+from reintegra_contracts.privacy import identifying_fields, is_identifying_name, special_category_values
+from reintegra_contracts.samples import example_of
 
 
 @pytest.mark.parametrize("cls", all_event_classes(), ids=lambda c: c.__name__)
@@ -102,3 +110,25 @@ class _BadEvent(Event):
 
 def test_a_deliberately_bad_model_is_caught_including_nested_fields_and_aliases() -> None:
     assert identifying_fields(_BadEvent) == ["full_name", "birth", "household.members.phone_number"]
+
+
+@pytest.mark.parametrize("cls", all_event_classes(), ids=lambda c: c.__name__)
+def test_no_example_message_holds_a_special_category_code(cls: type[Event]) -> None:
+    assert special_category_values(example_of(cls)) == []
+
+
+def test_special_category_codes_are_found_wherever_they_are_nested() -> None:
+    arrival = example_of(ArrivalRegistered).model_copy(
+        update={"vulnerabilities": [Vulnerability.OLDER_ADULT, Vulnerability.SURVIVOR_OF_GBV]}
+    )
+    assert special_category_values(arrival) == ["vulnerabilities[1]=survivor_of_gbv"]
+    concern = example_of(ProtectionConcernRaised).model_copy(update={"concern_type": ConcernType.TRAFFICKING})
+    assert special_category_values(concern) == ["concern_type=trafficking"]
+    undisclosed = concern.model_copy(update={"concern_type": ConcernType.UNDISCLOSED})
+    assert special_category_values(undisclosed) == []
+
+
+def test_disclosed_keeps_only_the_flags_that_may_travel_on_the_log() -> None:
+    flags = ["survivor_of_trafficking", "unaccompanied_child", "chronic_illness", "unaccompanied_child"]
+    assert disclosed(flags) == [Vulnerability.UNACCOMPANIED_CHILD]
+    assert SPECIAL_CATEGORY_VULNERABILITIES.isdisjoint(disclosed(list(Vulnerability)))

@@ -8,6 +8,7 @@ change, see ``docs/adr/0010-contracts-evolution.md``). Every member of every cod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final, Literal, NamedTuple
 
@@ -68,6 +69,30 @@ class Vulnerability(StrEnum):
     MENTAL_HEALTH_CONDITION = "mental_health_condition"
 
 
+SPECIAL_CATEGORY_VULNERABILITIES: Final[frozenset[Vulnerability]] = frozenset(
+    {
+        Vulnerability.SURVIVOR_OF_GBV,
+        Vulnerability.SURVIVOR_OF_TRAFFICKING,
+        Vulnerability.CHRONIC_ILLNESS,
+        Vulnerability.HIV_TREATMENT,
+        Vulnerability.MENTAL_HEALTH_CONDITION,
+        Vulnerability.PREGNANT,
+        Vulnerability.DISABILITY,
+        Vulnerability.LGBTIQ,
+        Vulnerability.INDIGENOUS,
+    }
+)
+"""Flags that are special-category data (health, sexual orientation, ethnic origin) or that expose a
+survivor of violence: they stay in reception's database and never travel on the log (ADR 0080).
+Events carry what a downstream decision needs instead (``arrival_registered.protection_priority``)."""
+
+
+def disclosed(vulnerabilities: Iterable[Vulnerability | str]) -> list[Vulnerability]:
+    """The flags of ``vulnerabilities`` that may travel on the log (sorted, without duplicates)."""
+    flags = {Vulnerability(v) for v in vulnerabilities}
+    return sorted(flags - SPECIAL_CATEGORY_VULNERABILITIES)
+
+
 class ConcernType(StrEnum):
     """Kinds of protection concern raised at reception. / Tipos de alerta de protección."""
 
@@ -79,6 +104,20 @@ class ConcernType(StrEnum):
     DISPLACEMENT_RISK = "displacement_risk"
     MEDICAL_EMERGENCY = "medical_emergency"
     MENTAL_HEALTH_EMERGENCY = "mental_health_emergency"
+    # Added in 1.3 (ADR 0080): what the log says of a concern whose kind is special-category data.
+    UNDISCLOSED = "undisclosed"
+
+
+SPECIAL_CATEGORY_CONCERNS: Final[frozenset[ConcernType]] = frozenset(
+    {
+        ConcernType.GENDER_BASED_VIOLENCE,
+        ConcernType.TRAFFICKING,
+        ConcernType.MEDICAL_EMERGENCY,
+        ConcernType.MENTAL_HEALTH_EMERGENCY,
+    }
+)
+"""Concerns whose kind is special-category data: on the log they are ``undisclosed`` (ADR 0080); their
+urgency, the service they call for and the lead agency say what to do."""
 
 
 class Urgency(StrEnum):
@@ -458,6 +497,13 @@ class FollowupReason(StrEnum):
     PERIODIC = "periodic"
 
 
+class FollowupCancellationReason(StrEnum):
+    """Why a scheduled follow-up contact was cancelled. / Motivo de la cancelación del seguimiento."""
+
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CASE_MERGED = "case_merged"
+
+
 class ContactStatus(StrEnum):
     """Result of an attempt to contact the returnee. / Resultado del intento de contacto."""
 
@@ -563,6 +609,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "displacement_risk": _L("Riesgo de desplazamiento forzado", "Risk of forced displacement"),
         "medical_emergency": _L("Emergencia médica", "Medical emergency"),
         "mental_health_emergency": _L("Emergencia de salud mental", "Mental-health emergency"),
+        "undisclosed": _L(
+            "Alerta de protección (tipo reservado a recepción)", "Protection concern (kind kept at reception)"
+        ),
     },
     Urgency: {
         "immediate": _L("Inmediata", "Immediate"),
@@ -813,6 +862,10 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "post_arrival": _L("Seguimiento posterior a la llegada", "Post-arrival check"),
         "referral_check": _L("Verificación de derivación", "Referral check"),
         "periodic": _L("Seguimiento periódico", "Periodic follow-up"),
+    },
+    FollowupCancellationReason: {
+        "consent_withdrawn": _L("Consentimiento de contacto retirado", "Consent to contact withdrawn"),
+        "case_merged": _L("Caso fusionado con otro registro", "Case merged into another registration"),
     },
     ContactStatus: {
         "reached": _L("Contactada", "Reached"),

@@ -5,6 +5,10 @@ returns every field whose *name* says it would hold data that identifies a perso
 tests run it over every message, so adding e.g. ``phone`` or ``date_of_birth`` fails the build.
 Pseudonymous ids (``case_id``, ``returnee_id``) and non-identifying attributes (age, sex,
 municipality, vulnerability flags) are allowed.
+
+:func:`special_category_values` looks at a message's *values*: special-category codes (health, survivors
+of violence, sexual orientation, ethnic origin; ``codelists.SPECIAL_CATEGORY_VULNERABILITIES`` and
+``SPECIAL_CATEGORY_CONCERNS``) never travel on the log (docs/adr/0080-what-the-log-may-hold.md).
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ import typing
 from typing import Any, Final
 
 from pydantic import BaseModel
+
+from .codelists import (
+    SPECIAL_CATEGORY_CONCERNS,
+    SPECIAL_CATEGORY_VULNERABILITIES,
+    ConcernType,
+    Vulnerability,
+)
 
 DENIED_NAME_PATTERNS: Final[tuple[str, ...]] = (
     r"(^|_)(first|last|given|family|full|middle|maiden|mother|father|sur|user|nick)_?names?($|_)",
@@ -69,4 +80,25 @@ def identifying_fields(model: type[BaseModel]) -> list[str]:
                 walk(nested, f"{path}.")
 
     walk(model, "")
+    return found
+
+
+def special_category_values(message: BaseModel) -> list[str]:
+    """``path=code`` of every special-category code held by ``message`` (recursively); empty when the
+    message may travel on the log."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), f"{path}.{name}" if path else name)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+        elif (isinstance(value, Vulnerability) and value in SPECIAL_CATEGORY_VULNERABILITIES) or (
+            isinstance(value, ConcernType) and value in SPECIAL_CATEGORY_CONCERNS
+        ):
+            found.append(f"{path}={value.value}")
+
+    walk(message, "")
     return found

@@ -35,7 +35,7 @@ _BY_NAME: dict[str, Any] = {
     "instrument_version": "2017.1",
     "preferred_language": "es",
     "information_language": "es",
-    "indigenous_people": "lenca",
+    "indigenous_people": None,
     "transport_reference": "charter-4521",
     "contact_point": "ventanilla-retornados",
     "agency_id": "hn-sne",
@@ -47,7 +47,7 @@ _BY_NAME: dict[str, Any] = {
     "escalated_to": "hn-sgjd-coordinacion",
     "transferred_to": "gt-sbs",
     "agencies": ["hn-sne"],
-    "vulnerabilities": ["chronic_illness"],
+    "vulnerabilities": ["single_caregiver"],
     "age": 34,
     "persons_expected": 2,
     "previous_returns": 1,
@@ -89,7 +89,17 @@ _BY_NAME: dict[str, Any] = {
     "attempt": 1,
 }
 
-_LATER = ("_by", "until", "expected_", "due_at", "deliver_by", "respond_by", "review_by", "target_date")
+_LATER = (
+    "_by",
+    "until",
+    "expires_at",
+    "expected_",
+    "due_at",
+    "deliver_by",
+    "respond_by",
+    "review_by",
+    "target_date",
+)
 
 
 def _value(name: str, annotation: Any) -> Any:

@@ -11,6 +11,7 @@ from ..base import AgencyCode, Event
 from ..codelists import (
     ClosureReason,
     ContactStatus,
+    FollowupCancellationReason,
     FollowupOutcome,
     FollowupReason,
     MigrationIntention,
@@ -22,6 +23,7 @@ from .assessment import DimensionScores, Need
 __all__ = [
     "CaseClosed",
     "CaseReopened",
+    "FollowupCancelled",
     "FollowupCompleted",
     "FollowupDue",
     "FollowupMissed",
@@ -58,6 +60,24 @@ class FollowupDue(Event):
     reason: FollowupReason = Field(description="Why it was scheduled.")
     due_at: AwareDatetime = Field(description="When the contact was due.")
     referral_id: UUID | None = Field(default=None, description="The referral it checks, if any.")
+
+
+class FollowupCancelled(Event):
+    """A scheduled follow-up contact was cancelled and will not fall due. / Seguimiento cancelado."""
+
+    event_type: ClassVar[str] = "org.reintegra.followup.followup_cancelled.v1"
+    topic: ClassVar[str] = FOLLOWUP_EVENTS
+    producer: ClassVar[str] = "followup"
+    consumers: ClassVar[tuple[str, ...]] = ("agency systems (case workers)",)
+
+    followup_id: UUID = Field(description="Id of the follow-up.")
+    reason: FollowupReason = Field(description="Why it had been scheduled.")
+    due_at: AwareDatetime = Field(description="When the contact would have been due.")
+    cancelled_at: AwareDatetime = Field(description="When it was cancelled.")
+    cancellation_reason: FollowupCancellationReason = Field(
+        description="Why: the person withdrew consent to be contacted, or the case was merged."
+    )
+    referral_id: UUID | None = Field(default=None, description="The referral it would have checked, if any.")
 
 
 class FollowupCompleted(Event):

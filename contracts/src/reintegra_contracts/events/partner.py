@@ -85,6 +85,12 @@ class PartnerReferralRequested(Event):
         ge=1,
         description="1 for the first agency asked for this need, 2 after one re-routing, …",
     )
+    # Added in 1.3 (optional; ADR 0081).
+    contact_reference_expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the contact reference stops being valid; it is revoked sooner if the referral "
+        "is cancelled or consent withdrawn.",
+    )
 
     def kafka_topic(self) -> str:
         """The agency's own partner topic."""

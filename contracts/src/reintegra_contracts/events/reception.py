@@ -18,6 +18,7 @@ from ..codelists import (
     ConsentPurpose,
     DuplicateMatchBasis,
     ImmediateAssistance,
+    Priority,
     ReturnType,
     ServiceCategory,
     Sex,
@@ -152,13 +153,26 @@ class ArrivalRegistered(Event):
     age: int = Field(ge=0, le=120, description="Age in completed years at arrival.")
     sex: Sex = Field(description="Sex as declared.")
     preferred_language: str = Field(default="es", description="BCP 47 tag of the preferred language.")
-    indigenous_people: str | None = Field(default=None, description="Indigenous people, if declared.")
-    has_disability: bool = Field(default=False, description="Whether the person declared a disability.")
+    indigenous_people: str | None = Field(
+        default=None,
+        description="DEPRECATED since 1.3, always absent: ethnic origin is special-category data that "
+        "stays at reception (ADR 0080).",
+    )
+    has_disability: bool = Field(
+        default=False,
+        description="DEPRECATED since 1.3, always false: a disability is health data that stays at "
+        "reception (ADR 0080); ``protection_priority`` says how urgent the case is.",
+    )
     destination_municipality: str = Field(description="Code of the municipality the person is going to.")
     is_repeat_return: bool = Field(default=False, description="Whether the person was returned before.")
     previous_returns: int = Field(default=0, ge=0, description="How many earlier returns are known.")
     announcement_id: UUID | None = Field(default=None, description="The pre-arrival announcement matched.")
-    vulnerabilities: list[Vulnerability] = Field(default_factory=list, description="Vulnerability flags.")
+    vulnerabilities: list[Vulnerability] = Field(
+        default_factory=list,
+        description="Vulnerability flags that are not special-category data (since 1.3 never one of "
+        "codelists.SPECIAL_CATEGORY_VULNERABILITIES: health, survivors of violence, sexual orientation, "
+        "ethnic origin stay at reception; ADR 0080).",
+    )
     immediate_needs: list[ServiceCategory] = Field(
         default_factory=list, description="Needs to be met at once, before the assessment."
     )
@@ -169,6 +183,15 @@ class ArrivalRegistered(Event):
     )
     announced_person_id: UUID | None = Field(
         default=None, description="The announced person this arrival matched, if any."
+    )
+    # Added in 1.3 (optional; ADR 0080).
+    protection_priority: Priority | None = Field(
+        default=None,
+        description="How urgently the person needs protection and assessment, decided at reception from "
+        "every flag it holds (special-category ones included) without saying which: urgent for a child "
+        "alone or separated, a survivor of trafficking or gender-based violence, a risk of displacement; "
+        "high for any other vulnerability or an immediate need; medium otherwise. Absent from producers "
+        "before 1.3.",
     )
 
 
@@ -258,7 +281,11 @@ class ProtectionConcernRaised(Event):
 
     concern_id: UUID = Field(description="Id of the concern.")
     returnee_id: UUID = Field(description="Pseudonymous id of the person concerned.")
-    concern_type: ConcernType = Field(description="Kind of concern.")
+    concern_type: ConcernType = Field(
+        description="Kind of concern; since 1.3 ``undisclosed`` when the kind is special-category data "
+        "(gender-based violence, trafficking, a medical or mental-health emergency), which stays at "
+        "reception (ADR 0080)."
+    )
     urgency: Urgency = Field(description="How fast it must be acted upon.")
     raised_at: AwareDatetime = Field(description="When it was raised.")
     raised_by_role: StaffRole = Field(description="Role of the staff member who raised it.")

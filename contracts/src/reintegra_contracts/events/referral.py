@@ -75,6 +75,16 @@ class ReferralRequested(Event):
         default_factory=list,
         description="Why this service was chosen (the full ranking is kept by referral).",
     )
+    # Added in 1.3 (optional; ADR 0081).
+    contact_reference: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The opaque reference the agency was given to ask reception for the person's contact "
+        "details (reception answers only while consent covers the agency and the referral is active).",
+    )
+    contact_reference_expires_at: AwareDatetime | None = Field(
+        default=None, description="When the contact reference stops being valid."
+    )
 
 
 class ReferralHeld(Event):
