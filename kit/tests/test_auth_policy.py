@@ -173,3 +173,14 @@ def test_a_bad_policy_stops_the_service_with_exit_status_2(tmp_path: Path) -> No
     assert result.returncode == 2, result.stderr
     assert "invalid access policy" in result.stderr
     assert "unknown role 'case_workr'" in result.stderr
+
+
+def test_an_operation_may_say_it_answers_with_personal_data(tmp_path: Path) -> None:
+    marked = GOOD.replace('description = "Read cases."', 'description = "Read cases."\npersonal_data = true')
+    policy = load_policy(write(tmp_path, marked))
+    assert policy.operations["case.read"].personal_data is True
+    assert load_policy(write(tmp_path, GOOD)).operations["case.read"].personal_data is False
+    wrong = GOOD.replace('description = "Read cases."', 'description = "Read cases."\npersonal_data = "yes"')
+    assert "operation 'case.read': personal_data must be true or false, got 'yes'" in problems_of(
+        tmp_path, wrong
+    )

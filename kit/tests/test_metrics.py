@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from reintegra_kit.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
 from reintegra_kit.runtime.http import create_app
@@ -75,3 +76,16 @@ def test_consumed_events_parked_records_outbox_and_timers_become_metrics() -> No
     assert value(text, "reintegra_timers_pending", **labels, kind="referral.overdue") == 0
     assert value(text, "reintegra_consumer_lag", **labels, topic="t.events", partition="0") == 12
     assert value(text, "reintegra_database_unavailable_total", **labels) == 1
+
+
+def test_referral_gauges_are_per_agency_and_fall_to_zero_when_an_agency_has_none() -> None:
+    metrics = ServiceMetrics("test-referrals")
+    metrics.referrals(overdue={"hn-senaf": 2}, awaiting_consent={"hn-sesal": 3, "hn-senaeh": 1})
+    text = generate_latest().decode()
+    assert value(text, "reintegra_referrals_overdue", agency="hn-senaf") == 2
+    assert value(text, "reintegra_referrals_awaiting_consent", agency="hn-sesal") == 3
+    metrics.referrals(overdue={}, awaiting_consent={"hn-senaeh": 4})
+    text = generate_latest().decode()
+    assert value(text, "reintegra_referrals_overdue", agency="hn-senaf") == 0
+    assert value(text, "reintegra_referrals_awaiting_consent", agency="hn-sesal") == 0
+    assert value(text, "reintegra_referrals_awaiting_consent", agency="hn-senaeh") == 4

@@ -106,3 +106,19 @@ def test_bad_kafka_protocol_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REINTEGRA_KAFKA_SECURITY_PROTOCOL", "SSL_PLEASE")
     with pytest.raises(SettingsError, match="REINTEGRA_KAFKA_SECURITY_PROTOCOL"):
         load_settings(ServiceSettings)
+
+
+def test_each_kind_of_topic_gets_its_own_deliberate_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REINTEGRA_PARTNER_RETENTION_MS", "3600000")
+    settings = load_settings(ServiceSettings)
+    assert settings.retention_ms("reintegra.reception.events.v1") == 30 * 24 * 3600 * 1000
+    assert settings.retention_ms("reintegra.reception.events.v1.dlq") == 30 * 24 * 3600 * 1000
+    assert settings.retention_ms("reintegra.partner.hn-senaf.v1") == 3_600_000
+    assert settings.retention_ms("reintegra.partner.hn-senaf.responses.v1") == 3_600_000
+    assert settings.retention_ms("reintegra.partner.hn-senaf.responses.v1.dlq") == 30 * 24 * 3600 * 1000
+
+
+def test_a_topic_kept_forever_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REINTEGRA_TOPIC_RETENTION_MS", "-1")
+    with pytest.raises(SettingsError, match="REINTEGRA_TOPIC_RETENTION_MS"):
+        load_settings(ServiceSettings)

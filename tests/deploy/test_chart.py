@@ -702,7 +702,7 @@ def test_alerts_and_dashboard_use_only_the_documented_metrics(
     production_manifests: list[dict[str, Any]],
 ) -> None:
     documented = documented_metrics()
-    assert len(documented) == 13
+    assert len(documented) == 14
     (rule,) = of_kind(production_manifests, "PrometheusRule")
     exprs = " ".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
     assert used_metrics(exprs) <= documented

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,16 @@ TIMERS_OVERDUE = Gauge(
     "Durable timers scheduled and already due (not fired yet).",
     ["service", "kind"],
 )
+REFERRALS_OVERDUE = Gauge(
+    "reintegra_referrals_overdue",
+    "Referrals past the time their agency had to answer by, without an answer.",
+    ["agency"],
+)
+REFERRALS_AWAITING_CONSENT = Gauge(
+    "reintegra_referrals_awaiting_consent",
+    "Referrals held because no recorded consent covers their agency and purpose yet.",
+    ["agency"],
+)
 DEAD_LETTERS = Counter(
     "reintegra_dead_letters_total",
     "Records this service parked on a dead-letter topic.",
@@ -81,6 +91,7 @@ class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self._refreshers: list[tuple[str, Refresher]] = []
+        self._agencies: dict[str, set[str]] = {}
 
     # -- counters fed where things happen ------------------------------------------------------
 
@@ -107,6 +118,18 @@ class ServiceMetrics:
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
         CONSUMER_LAG.labels(self.service, topic, str(partition)).set(max(lag, 0))
+
+    def referrals(self, *, overdue: Mapping[str, int], awaiting_consent: Mapping[str, int]) -> None:
+        """Per agency: referrals overdue, and referrals waiting for consent (an agency that had some
+        and has none now reads 0, not its last value)."""
+        for name, gauge, counts in (
+            ("overdue", REFERRALS_OVERDUE, overdue),
+            ("awaiting_consent", REFERRALS_AWAITING_CONSENT, awaiting_consent),
+        ):
+            seen = self._agencies.setdefault(name, set())
+            for agency in seen | set(counts):
+                gauge.labels(agency).set(counts.get(agency, 0))
+            seen.update(counts)
 
     # -- gauges refreshed in the background ----------------------------------------------------
 

@@ -10,10 +10,13 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from reintegra_contracts.topics import DEAD_LETTER_SUFFIX
 
 from .auth.tokens import ASYMMETRIC_ALGORITHMS, split_names
 
 ENV_PREFIX = "REINTEGRA_"
+PARTNER_TOPIC_PREFIX = "reintegra.partner."
+"""Partner topics and their responses topics (one pair per agency) start with it."""
 
 
 class SettingsError(Exception):
@@ -58,6 +61,26 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1, le=1000, description="Partitions of topics created here.")
     topic_replication_factor: int = Field(
         default=1, ge=1, le=10, description="Replication of topics created here."
+    )
+    topic_retention_ms: int = Field(
+        default=2_592_000_000,
+        ge=60_000,
+        le=31_536_000_000,
+        description="retention.ms of the events topics created here (30 days; the log is not an archive: "
+        "ADR 0080).",
+    )
+    dead_letter_retention_ms: int = Field(
+        default=2_592_000_000,
+        ge=60_000,
+        le=31_536_000_000,
+        description="retention.ms of the dead-letter topics (<topic>.dlq) created here (30 days: time to fix "
+        "and replay).",
+    )
+    partner_retention_ms: int = Field(
+        default=1_209_600_000,
+        ge=60_000,
+        le=31_536_000_000,
+        description="retention.ms of the partner topics and their responses topics created here (14 days).",
     )
     relay_enabled: bool = Field(default=True, description="Whether this process publishes its outbox.")
     relay_interval_s: float = Field(default=0.2, gt=0, le=60, description="Outbox poll interval when idle.")
@@ -220,6 +243,14 @@ class ServiceSettings(BaseSettings):
             if self.kafka_security_protocol == "SASL_SSL":
                 options["ssl_context"] = ssl.create_default_context()
         return options
+
+    def retention_ms(self, logical_topic: str) -> int:
+        """The retention.ms a topic of this kind gets when this service creates it (ADR 0080)."""
+        if logical_topic.endswith(DEAD_LETTER_SUFFIX):
+            return self.dead_letter_retention_ms
+        if logical_topic.startswith(PARTNER_TOPIC_PREFIX):
+            return self.partner_retention_ms
+        return self.topic_retention_ms
 
     @property
     def event_source(self) -> str:

@@ -36,8 +36,20 @@ def render(policy: Policy) -> str:
     for name, operation in policy.operations.items():
         cells = [operation.grants[r].value if r in operation.grants else "—" for r in roles]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    lines += ["", "### Operations", "", "| operation | what |", "|---|---|"]
-    lines += [f"| `{name}` | {op.description} |" for name, op in policy.operations.items()]
+    lines += [
+        "",
+        "### Operations",
+        "",
+        "An operation marked *personal data* answers with a person's names, documents, phones or birth "
+        "date; every other answer must hold none (the leak scanner reads them all).",
+        "",
+        "| operation | what | personal data |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {op.description} | {'yes' if op.personal_data else '—'} |"
+        for name, op in policy.operations.items()
+    ]
     lines += ["", "### Routes", "", "| service | route | operation |", "|---|---|---|"]
     for route in sorted(policy.routes.values(), key=lambda r: (r.service, r.path, r.method)):
         lines.append(f"| {route.service} | `{route.method} {route.path}` | `{route.operation}` |")

@@ -49,6 +49,9 @@ class Operation:
     description: str
     grants: Mapping[str, Scope]
     """role -> scope"""
+    personal_data: bool = False
+    """Whether its answers carry personal data (names, documents, phones, birth dates): such routes are
+    audited by their service and left out of the leak scanner (tests/test_leak_scanner.py)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,11 @@ def _operations(value: Any, roles: Mapping[str, str], problems: list[str]) -> di
         if not isinstance(entry, Mapping):
             problems.append(f"{where} must be a table with description and grants")
             continue
-        _only_keys(entry, {"description", "grants"}, where, problems)
+        _only_keys(entry, {"description", "grants", "personal_data"}, where, problems)
+        personal = entry.get("personal_data", False)
+        if not isinstance(personal, bool):
+            problems.append(f"{where}: personal_data must be true or false, got {personal!r}")
+            personal = False
         description = entry.get("description")
         if not isinstance(description, str) or not description.strip():
             problems.append(f"{where}: give it a description (a string)")
@@ -195,7 +202,7 @@ def _operations(value: Any, roles: Mapping[str, str], problems: list[str]) -> di
                 problems.append(f"{where}: unknown scope {scope!r} for role {role!r} (one of {scopes})")
             else:
                 grants[role] = Scope(scope)
-        operations[name] = Operation(name, str(description or ""), grants)
+        operations[name] = Operation(name, str(description or ""), grants, personal)
     return operations
 
 

@@ -1,6 +1,8 @@
 """The topics part of the runtime: which physical topics a service uses, and creating the missing ones.
 
-Topics come from the service's registry entry (what it produces and consumes, plus a dead-letter topic
+Each topic is created with a deliberate retention by kind (events, dead letters, partner; settings
+``REINTEGRA_TOPIC_RETENTION_MS``, ``_DEAD_LETTER_RETENTION_MS``, ``_PARTNER_RETENTION_MS``); topics that
+already exist are left as they are (an operator changes them). Topics come from the service's registry entry (what it produces and consumes, plus a dead-letter topic
 per consumed topic) and, for families such as the per-agency partner topics, from data declared at
 start-up (:meth:`TopicAdmin.declare`) or later (:meth:`TopicAdmin.ensure`, e.g. when the directory
 gains an agency).
@@ -53,6 +55,12 @@ class TopicAdmin:
             return []
         return await self._create(names)
 
+    def configs(self, physical: str) -> dict[str, str]:
+        """The topic configuration a new topic gets: its retention, by kind (events, dead letters,
+        partner) — the log keeps pseudonymous data only as long as it must (ADR 0080)."""
+        logical = physical.removeprefix(self._settings.topic_prefix)
+        return {"retention.ms": str(self._settings.retention_ms(logical))}
+
     async def _create(self, names: set[str]) -> list[str]:
         s = self._settings
         admin = AIOKafkaAdminClient(**s.kafka_client_options(client_id=f"reintegra-{s.service_name}-admin"))
@@ -61,7 +69,10 @@ class TopicAdmin:
             existing = set(await admin.list_topics())
             missing = sorted(names - existing)
             if missing:
-                new = [NewTopic(t, s.topic_partitions, s.topic_replication_factor) for t in missing]
+                new = [
+                    NewTopic(t, s.topic_partitions, s.topic_replication_factor, topic_configs=self.configs(t))
+                    for t in missing
+                ]
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(new)
                 log.info("runtime.topics_created", topics=missing)
