@@ -126,6 +126,23 @@ def test_every_excluded_service_says_why() -> None:
     assert result.unmatched_reason is UnmatchedReason.NONE_WITH_CAPACITY
 
 
+def test_a_service_for_a_special_category_group_needs_the_owner_to_vouch_for_the_person() -> None:
+    survivors = [service("SURVIVORS", groups=(Vulnerability.SURVIVOR_OF_GBV,))]
+    agencies = {"hn-x": agency()}
+    # the flag never reaches referral (ADR 0080): a profile cannot show it
+    assert match(ServiceCategory.HEALTH, PERSON, survivors, agencies).chosen is None
+    vouched = match(ServiceCategory.HEALTH, PERSON, survivors, agencies, owner_vouches=True)
+    assert vouched.chosen is not None
+    assert vouched.chosen.service_id == "SURVIVORS"
+    # a disclosed group is checked against the profile as ever, vouched or not
+    elders = [service("ELDERS", groups=(Vulnerability.OLDER_ADULT,))]
+    assert match(ServiceCategory.HEALTH, PERSON, elders, agencies, owner_vouches=True).chosen is None
+    older = Profile(
+        age=70, sex=Sex.MALE, municipality="HN-0501", vulnerabilities=frozenset({Vulnerability.OLDER_ADULT})
+    )
+    assert match(ServiceCategory.HEALTH, older, elders, agencies).chosen is not None
+
+
 def test_the_lifecycle_allows_only_its_transitions() -> None:
     assert LIFECYCLE.allows(ReferralStatus.REQUESTED, ReferralStatus.RECEIVED)
     assert not LIFECYCLE.allows(ReferralStatus.REQUESTED, ReferralStatus.COMPLETED)

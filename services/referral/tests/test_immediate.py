@@ -32,7 +32,7 @@ from reintegra_referral.domain.commands import ImportDirectory
 from reintegra_referral.handlers import record_arrival, refer_needs, seed_directory
 from reintegra_referral.immediate import refer_immediate_needs, refer_protection_concern
 from reintegra_referral.merges import rekey_merged_cases
-from reintegra_referral.orm import referrals
+from reintegra_referral.orm import case_profiles, referrals
 from reintegra_referral.repository import ReferralUnitOfWork
 
 from .test_handlers import START, harness
@@ -175,3 +175,40 @@ async def test_the_referrals_of_a_merged_registration_follow_it_into_the_survivi
     )
     assert await service.deliver(RECEPTION, merged) is Outcome.PROCESSED
     assert {r.case_id for r in await service.rows(referrals)} == {kept.case_id}
+
+
+async def test_reception_s_protection_priority_makes_an_immediate_need_urgent_without_the_flag(
+    service: HandlerHarness[ReferralUnitOfWork],
+) -> None:
+    adult = child_alone().model_copy(
+        update={
+            "age": 30,
+            "vulnerabilities": [],
+            "immediate_needs": [ServiceCategory.HEALTH],
+            "protection_priority": Priority.URGENT,  # e.g. a survivor of trafficking, kept at reception
+        }
+    )
+    await service.deliver(RECEPTION, adult)
+    [row] = await service.rows(referrals)
+    assert (row.category, row.priority) == ("health", "urgent")
+    routine = adult.model_copy(update={"case_id": uuid4(), "protection_priority": Priority.HIGH})
+    await service.deliver(RECEPTION, routine)
+    assert {r.priority for r in await service.rows(referrals) if r.case_id == routine.case_id} == {"high"}
+
+
+async def test_an_older_producers_special_category_flags_are_not_kept(
+    service: HandlerHarness[ReferralUnitOfWork],
+) -> None:
+    old = child_alone().model_copy(
+        update={
+            "age": 30,
+            "vulnerabilities": [Vulnerability.SURVIVOR_OF_TRAFFICKING, Vulnerability.SINGLE_CAREGIVER],
+            "immediate_needs": [ServiceCategory.HEALTH],
+        }
+    )
+    await service.deliver(RECEPTION, old)
+    [profile] = await service.rows(case_profiles)
+    assert profile.vulnerabilities == '["single_caregiver"]'
+    [row] = await service.rows(referrals)
+    assert row.priority == "urgent"  # the rule of producers before 1.3 still reads the flag it was sent
+    assert "survivor" not in row.vulnerabilities

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import FastAPI
+from reintegra_contracts.codelists import ReferralStatus
 from reintegra_contracts.events.assessment import AssessmentCompleted
 from reintegra_contracts.events.partner import AGENCY_COMMANDS
 from reintegra_contracts.events.reception import (
     ArrivalRegistered,
+    ConsentRecorded,
+    ConsentWithdrawn,
     ProtectionConcernRaised,
     ReturneeRecordsMerged,
 )
@@ -20,7 +23,7 @@ from reintegra_kit.runtime import ServiceRuntime
 
 from . import http
 from .directory_io import load_directory, load_samples
-from .domain import ANSWER_TIMER, REROUTE_TIMER, ShareEverything, SharingPolicy
+from .domain import ANSWER_TIMER, REROUTE_TIMER, ConsentPolicy, ShareEverything, SharingPolicy
 from .domain.commands import (
     AnswerReferral,
     AssignReferral,
@@ -43,12 +46,14 @@ from .handlers import (
     put_agency,
     put_service,
     record_arrival,
+    record_consent,
     refer_needs,
     refuse_agency_command,
     remove_agency,
     remove_service,
     seed_directory,
     set_webhook,
+    withdraw_consent,
 )
 from .immediate import refer_immediate_needs, refer_protection_concern
 from .merges import rekey_merged_cases
@@ -88,6 +93,14 @@ class PartnerTopics:
             log.info("referral.partner_topics_created", topics=created)
 
 
+def sharing_policy(settings: ReferralSettings) -> SharingPolicy:
+    """The sharing policy the settings name (``REINTEGRA_SHARING_POLICY``)."""
+    if settings.sharing_policy == "share_all":
+        log.warning("referral.sharing_without_consent", policy="share_all")
+        return ShareEverything(settings.contact_reference_ttl)
+    return ConsentPolicy(settings.contact_reference_ttl)
+
+
 def build(
     settings: ReferralSettings, clock: Clock | None = None, sharing: SharingPolicy | None = None
 ) -> tuple[ServiceRuntime[ReferralUnitOfWork], FastAPI]:
@@ -98,7 +111,15 @@ def build(
         load_directory(settings.directory_file) if settings.directory_file else load_samples()
     )
     topics = PartnerTopics(runtime)
-    runtime.dependencies.add(sharing=sharing or ShareEverything(), partner_topics=topics)
+    runtime.dependencies.add(sharing=sharing or sharing_policy(settings), partner_topics=topics)
+
+    async def refresh_gauges() -> None:
+        async with runtime.uow() as uow:
+            overdue = await uow.referrals.overdue_by_agency(runtime.clock.now())
+            waiting = await uow.referrals.count_by_agency(ReferralStatus.AWAITING_CONSENT)
+        runtime.metrics.referrals(overdue=overdue, awaiting_consent=waiting)
+
+    runtime.metrics.refresh_with("referrals", refresh_gauges)
 
     async def seed() -> None:
         seeded = await runtime.bus.run(
@@ -130,6 +151,8 @@ def build(
             # what matching may know of the person first, then reception's triage referred at once
             ArrivalRegistered: [record_arrival, refer_immediate_needs],
             ProtectionConcernRaised: [refer_protection_concern],
+            ConsentRecorded: [record_consent],
+            ConsentWithdrawn: [withdraw_consent],
             ReturneeRecordsMerged: [rekey_merged_cases],
             AssessmentCompleted: [refer_needs],
         },

@@ -8,7 +8,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from reintegra_contracts import Command
-from reintegra_contracts.codelists import CancellationReason, NeedOutcome, UnmatchedReason
+from reintegra_contracts.codelists import (
+    CancellationReason,
+    NeedOutcome,
+    ReferralStatus,
+    UnmatchedReason,
+    disclosed,
+)
 from reintegra_contracts.events.assessment import AssessmentCompleted
 from reintegra_contracts.events.partner import (
     AcceptReferral,
@@ -20,7 +26,7 @@ from reintegra_contracts.events.partner import (
     RejectReferral,
     StartService,
 )
-from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.reception import ArrivalRegistered, ConsentRecorded, ConsentWithdrawn
 from reintegra_contracts.topics import agency_of_responses_topic
 from reintegra_kit.clock import Clock
 from reintegra_kit.consumer import current_record
@@ -36,6 +42,7 @@ from .domain import (
     Agency,
     Channel,
     DirectoryService,
+    Grant,
     NeedToRefer,
     Profile,
     Referral,
@@ -105,7 +112,9 @@ async def record_arrival(
         age=event.age,
         sex=event.sex,
         municipality=event.destination_municipality,
-        vulnerabilities=frozenset(event.vulnerabilities),
+        vulnerabilities=frozenset(
+            disclosed(event.vulnerabilities)
+        ),  # an older producer's special flags: dropped
         language=event.preferred_language,
     )
     await uow.cases.save_profile(event.case_id, profile, clock.now())
@@ -149,7 +158,7 @@ async def refer_assessed(
         age=profile.age,
         sex=profile.sex,
         municipality=event.destination_municipality,
-        vulnerabilities=profile.vulnerabilities | frozenset(event.vulnerabilities),
+        vulnerabilities=profile.vulnerabilities | frozenset(disclosed(event.vulnerabilities)),
         language=profile.language,
     )
     open_categories = {
@@ -203,7 +212,13 @@ async def _route(
     if prefer_agency is not None:
         preferred = [f for f in services.values() if f.agency_id == prefer_agency]
         lead = match(
-            need.category, need.profile, preferred, agencies, used_this_week=used, tried_agencies=tried
+            need.category,
+            need.profile,
+            preferred,
+            agencies,
+            used_this_week=used,
+            tried_agencies=tried,
+            owner_vouches=True,  # reception, which holds the special-category flags, named this agency
         )
         if lead.chosen is not None:
             result = lead
@@ -216,6 +231,7 @@ async def _route(
         routing,
         sharing,
         now,
+        consent=await uow.consents.of_case(need.case_id),
         attempt=attempt,
         previous=previous,
         unmatched_reason=UnmatchedReason.REROUTE_LIMIT_REACHED if limit_reached else None,
@@ -268,6 +284,51 @@ async def _stop_clock(uow: ReferralUnitOfWork, referral_id: UUID, resolution: st
     await uow.timers.cancel(ANSWER_TIMER, str(referral_id))
     await uow.timers.cancel(REROUTE_TIMER, str(referral_id))
     await uow.partner.resolve_escalation(referral_id, resolution)
+
+
+# -- consent (reception records it; referral enforces it where sharing happens) ---------------------
+
+
+async def record_consent(
+    event: ConsentRecorded, uow: ReferralUnitOfWork, clock: Clock, sharing: SharingPolicy
+) -> None:
+    """``consent_recorded`` (a consent or a vital-interest override) → kept in the case's consent read
+    model; each referral of the case waiting for consent that it now covers goes to its agency."""
+    if not await uow.consents.add(Grant.recorded(event)):
+        return  # the same consent again
+    consent = await uow.consents.of_case(event.case_id)
+    now = clock.now()
+    for r in await uow.referrals.for_case(event.case_id):
+        if r.status is not ReferralStatus.AWAITING_CONSENT or r.agency_id is None or r.service_id is None:
+            continue
+        agency = await uow.directory.agency(r.agency_id)
+        service = await uow.directory.service(r.service_id)
+        if agency is None or agency.removed or service is None or service.removed:
+            log.warning("referral.held_for_a_removed_service", referral_id=str(r.referral_id))
+            continue
+        if r.release(agency.facts, service.facts, sharing, consent, now):
+            await uow.referrals.save(r)
+            assert r.respond_by is not None
+            await uow.timers.schedule(ANSWER_TIMER, str(r.referral_id), r.respond_by, case_id=r.case_id)
+
+
+async def withdraw_consent(
+    event: ConsentWithdrawn, uow: ReferralUnitOfWork, clock: Clock, sharing: SharingPolicy
+) -> None:
+    """``consent_withdrawn`` (whole or per purpose) → every referral of the case that the consents no
+    longer allow is cancelled as ``consent_withdrawn``: its agency is told (partner topic, HTTP feed,
+    webhook), its contact reference is revoked with it, its answer-by clock stops."""
+    grant = await uow.consents.get(event.consent_id)
+    if grant is None:
+        log.warning("referral.withdrawal_of_unknown_consent", consent_id=str(event.consent_id))
+        return
+    await uow.consents.replace(grant.withdraw(event))
+    consent = await uow.consents.of_case(grant.case_id)
+    now = clock.now()
+    for r in await uow.referrals.for_case(grant.case_id):
+        if r.recheck_consent(sharing, consent, now):
+            await uow.referrals.save(r)
+            await _stop_clock(uow, r.referral_id, "consent_withdrawn")
 
 
 # -- the agency's answers (Kafka and HTTP) -----------------------------------------------------------
@@ -527,7 +588,11 @@ async def assign_referral(
     from .domain.matching import Match
 
     r.assign(
-        Routing(Match(considered, None), agency.facts, service.facts), sharing, clock.now(), reason=cmd.note
+        Routing(Match(considered, None), agency.facts, service.facts),
+        sharing,
+        clock.now(),
+        reason=cmd.note,
+        consent=await uow.consents.of_case(r.case_id),
     )
     await uow.referrals.save(r)
     if r.respond_by is not None and r.status.value == "requested":

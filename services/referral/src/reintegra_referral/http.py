@@ -169,6 +169,9 @@ class ReferralOut(BaseModel):
     previous_referral_id: UUID | None
     unmatched_reason: UnmatchedReason | None
     overdue_at: datetime | None
+    consent_id: UUID | None = Field(
+        default=None, description="The consent it was shared under (none under a vital-interest override)."
+    )
 
     @classmethod
     def of(cls, r: Referral) -> ReferralOut:
@@ -194,6 +197,11 @@ class ReferralDetail(ReferralOut):
 
 class UnmatchedOut(BaseModel):
     count: int = Field(description="How many needs wait in the unmatched queue.")
+    items: list[ReferralOut]
+
+
+class AwaitingConsentOut(BaseModel):
+    count: int = Field(description="How many referrals wait for a consent covering their agency.")
     items: list[ReferralOut]
 
 
@@ -453,6 +461,17 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
             count = await u.referrals.count(ReferralStatus.UNMATCHED)
             items = await u.referrals.page(ReferralStatus.UNMATCHED, limit, offset)
         return UnmatchedOut(count=count, items=[ReferralOut.of(r) for r in items])
+
+    @api.get(
+        "/awaiting-consent",
+        response_model=AwaitingConsentOut,
+        summary="Referrals held until a consent (or vital-interest override) covers their agency",
+    )
+    async def awaiting_consent(limit: Limit = 100, offset: Offset = 0) -> AwaitingConsentOut:
+        async with uow() as u:
+            count = await u.referrals.count(ReferralStatus.AWAITING_CONSENT)
+            items = await u.referrals.page(ReferralStatus.AWAITING_CONSENT, limit, offset)
+        return AwaitingConsentOut(count=count, items=[ReferralOut.of(r) for r in items])
 
     @api.get(
         "/escalations",

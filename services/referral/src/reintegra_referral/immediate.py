@@ -38,7 +38,7 @@ log = get_logger(__name__)
 RECEPTION_TRIAGE = UUID("3d8f2f55-8f53-4b8e-9a44-4c1d7f6b2e10")
 """Namespace of the ids derived for reception's triage (assessment id per case, need id per category)."""
 
-URGENT_FLAGS = frozenset(
+URGENT_FLAGS = frozenset(  # what arrivals published before contracts 1.3 (ADR 0080) said
     {
         Vulnerability.UNACCOMPANIED_CHILD,
         Vulnerability.SEPARATED_CHILD,
@@ -105,7 +105,10 @@ async def refer_immediate_needs(
     separated, trafficking, gender-based violence, displacement; high otherwise)."""
     if not event.immediate_needs:
         return
-    urgent = bool(URGENT_FLAGS & set(event.vulnerabilities))
+    if event.protection_priority is not None:  # reception's triage, without the flags behind it
+        urgent = event.protection_priority is Priority.URGENT
+    else:  # a producer before 1.3
+        urgent = bool(URGENT_FLAGS & set(event.vulnerabilities))
     priority = Priority.URGENT if urgent else Priority.HIGH
     needs = [triage_need(event.case_id, c, priority) for c in dict.fromkeys(event.immediate_needs)]
     await _refer_triage(uow, event.case_id, event.destination_municipality, needs, clock, settings, sharing)

@@ -95,6 +95,8 @@ referrals = Table(
     Column("match_reasons", Text, nullable=False, comment="JSON list of codelists.MatchReason"),
     Column("unmatched_reason", String(40), nullable=True),
     Column("contact_reference", String(100), nullable=True),
+    Column("contact_reference_expires_at", DateTime(timezone=True), nullable=True),
+    Column("consent_id", Uuid, nullable=True, comment="The consent it was shared under, if any"),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("overdue_at", DateTime(timezone=True), nullable=True),
     Column("reroute_at", DateTime(timezone=True), nullable=True),
@@ -133,6 +135,22 @@ case_profiles = Table(
     Column("municipality", String(20), nullable=False),
     Column("vulnerabilities", Text, nullable=False, comment="JSON list"),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("basis", String(20), nullable=False, comment="consent | vital_interest"),
+    Column("scopes", Text, nullable=False, comment="JSON list of {purpose, categories, agencies}"),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_scopes", Text, nullable=False, comment="JSON list: the parts withdrawn"),
+    Column("withdrawn_whole", Boolean, nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    comment="Read model of reception's consent_recorded / consent_withdrawn (no free text, no names)",
 )
 
 pending_assessments = Table(

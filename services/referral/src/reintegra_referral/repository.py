@@ -14,6 +14,7 @@ from reintegra_contracts.codelists import (
     AgeGroup,
     AgencyKind,
     CancellationReason,
+    ConsentBasis,
     CostArrangement,
     Dimension,
     FailureReason,
@@ -40,16 +41,20 @@ from .domain import (
     Agency,
     AgencyFacts,
     Candidate,
+    CaseConsent,
     DirectoryService,
+    Grant,
     OfficeHours,
     Profile,
     Referral,
+    Scope,
     ServiceFacts,
 )
 from .domain.model import HistoryEntry
 from .orm import (
     agencies,
     case_profiles,
+    consents,
     directory_services,
     escalations,
     idempotency_keys,
@@ -409,6 +414,27 @@ class ReferralRepository(Repository):
             ).scalar_one()
         )
 
+    async def count_by_agency(self, status: ReferralStatus) -> dict[str, int]:
+        """How many referrals of ``status`` each agency has (those with none are left out)."""
+        rows = await self.session.execute(
+            select(referrals.c.agency_id, func.count())
+            .where(referrals.c.status == status.value, referrals.c.agency_id.is_not(None))
+            .group_by(referrals.c.agency_id)
+        )
+        return {str(agency): int(n) for agency, n in rows}
+
+    async def overdue_by_agency(self, now: datetime) -> dict[str, int]:
+        """Referrals past their answer-by time without an answer, per agency."""
+        rows = await self.session.execute(
+            select(referrals.c.agency_id, func.count())
+            .where(
+                referrals.c.status.in_([ReferralStatus.REQUESTED.value, ReferralStatus.RECEIVED.value]),
+                referrals.c.respond_by < now,
+            )
+            .group_by(referrals.c.agency_id)
+        )
+        return {str(agency): int(n) for agency, n in rows}
+
     async def used_this_week(self, service_ids: Sequence[str], since: datetime) -> dict[str, int]:
         if not service_ids:
             return {}
@@ -530,6 +556,8 @@ def _row(r: Referral) -> dict[str, Any]:
         "match_reasons": _json(r.match_reasons),
         "unmatched_reason": r.unmatched_reason.value if r.unmatched_reason else None,
         "contact_reference": r.contact_reference,
+        "contact_reference_expires_at": r.contact_reference_expires_at,
+        "consent_id": r.consent_id,
         "updated_at": r.updated_at,
         "overdue_at": r.overdue_at,
         "reroute_at": r.reroute_at,
@@ -584,6 +612,8 @@ def _referral(row: Any) -> Referral:
         match_reasons=tuple(MatchReason(m) for m in json.loads(row.match_reasons)),
         unmatched_reason=UnmatchedReason(row.unmatched_reason) if row.unmatched_reason else None,
         contact_reference=row.contact_reference,
+        contact_reference_expires_at=_opt(row.contact_reference_expires_at),
+        consent_id=UUID(str(row.consent_id)) if row.consent_id else None,
         updated_at=_opt(row.updated_at),
         overdue_at=_opt(row.overdue_at),
         reroute_at=_opt(row.reroute_at),
@@ -915,7 +945,76 @@ class PartnerRepository(Repository):
         )
 
 
+# -- consents (a read model of reception's events) ---------------------------------------------------
+
+
+class ConsentRepository(Repository):
+    async def get(self, consent_id: UUID) -> Grant | None:
+        row = (
+            await self.session.execute(select(consents).where(consents.c.consent_id == consent_id))
+        ).first()
+        return _grant(row) if row else None
+
+    async def of_case(self, case_id: UUID) -> CaseConsent:
+        rows = await self.session.execute(
+            select(consents).where(consents.c.case_id == case_id).order_by(consents.c.recorded_at)
+        )
+        return CaseConsent(case_id, tuple(_grant(r) for r in rows))
+
+    async def add(self, grant: Grant) -> bool:
+        """Record a consent once (a re-sent ``consent_recorded`` changes nothing)."""
+        return await insert_or_ignore(self.session, consents, _grant_row(grant), ["consent_id"])
+
+    async def replace(self, grant: Grant) -> None:
+        values = _grant_row(grant)
+        key = values.pop("consent_id")
+        await self.session.execute(update(consents).where(consents.c.consent_id == key).values(**values))
+
+    async def rekey(self, from_case: UUID, to_case: UUID) -> None:
+        await self.session.execute(
+            update(consents).where(consents.c.case_id == from_case).values(case_id=to_case)
+        )
+
+
+def _scopes(values: Iterable[Scope]) -> str:
+    return json.dumps([s.as_dict() for s in values])
+
+
+def _grant_row(g: Grant) -> dict[str, Any]:
+    return {
+        "consent_id": g.consent_id,
+        "case_id": g.case_id,
+        "basis": g.basis.value,
+        "scopes": _scopes(g.scopes),
+        "valid_from": g.valid_from,
+        "valid_until": g.valid_until,
+        "recorded_at": g.recorded_at,
+        "withdrawn_scopes": _scopes(g.withdrawn),
+        "withdrawn_whole": g.withdrawn_whole,
+        "withdrawn_at": g.withdrawn_at,
+    }
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(
+        consent_id=UUID(str(row.consent_id)),
+        case_id=UUID(str(row.case_id)),
+        basis=ConsentBasis(row.basis),
+        scopes=tuple(Scope.from_dict(d) for d in json.loads(row.scopes)),
+        valid_from=as_utc(row.valid_from),
+        valid_until=_opt(row.valid_until),
+        recorded_at=as_utc(row.recorded_at),
+        withdrawn=tuple(Scope.from_dict(d) for d in json.loads(row.withdrawn_scopes)),
+        withdrawn_whole=bool(row.withdrawn_whole),
+        withdrawn_at=_opt(row.withdrawn_at),
+    )
+
+
 class ReferralUnitOfWork(UnitOfWork):
+    @property
+    def consents(self) -> ConsentRepository:
+        return ConsentRepository(self)
+
     @property
     def directory(self) -> DirectoryRepository:
         return DirectoryRepository(self)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from reintegra_kit.settings import ServiceSettings
 
 
@@ -41,3 +42,19 @@ class ReferralSettings(ServiceSettings):
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="Time allowed for one webhook call."
     )
+    sharing_policy: Literal["consent", "share_all"] = Field(
+        default="consent",
+        description="consent: a referral reaches its agency only under a recorded consent (or vital-interest "
+        "override) covering the agency and purpose; share_all: consent is not checked (local demo only).",
+    )
+    contact_reference_ttl: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long the contact reference of a shared referral stays valid (ISO 8601 duration).",
+    )
+
+    @field_validator("contact_reference_ttl")
+    @classmethod
+    def _ttl_in_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=365):
+            raise ValueError("must be between PT1M and P365D")
+        return value

@@ -1,5 +1,6 @@
 """The referral domain: pure — no I/O, no framework (see docs/where-does-x-go.md)."""
 
+from .consent import CONTACT_PURPOSE, SHARING_PURPOSES, CaseConsent, Grant, Scope
 from .directory import (
     Agency,
     AgencyFacts,
@@ -22,18 +23,23 @@ from .model import (
     refusal_reason,
 )
 from .rules import add_working_hours, age_group, answer_by
-from .sharing import HoldEverything, ShareEverything, SharingDecision, SharingPolicy
+from .sharing import ConsentPolicy, HoldEverything, ShareEverything, SharingDecision, SharingPolicy
 
 __all__ = [
     "ANSWER_TIMER",
+    "CONTACT_PURPOSE",
     "LIFECYCLE",
     "REROUTE_TIMER",
+    "SHARING_PURPOSES",
     "Actor",
     "Agency",
     "AgencyFacts",
     "Candidate",
+    "CaseConsent",
     "Channel",
+    "ConsentPolicy",
     "DirectoryService",
+    "Grant",
     "HistoryEntry",
     "HoldEverything",
     "InvalidDirectoryEntryError",
@@ -43,6 +49,7 @@ __all__ = [
     "Profile",
     "Referral",
     "Routing",
+    "Scope",
     "ServiceFacts",
     "ShareEverything",
     "SharingDecision",

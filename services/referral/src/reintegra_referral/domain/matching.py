@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reintegra_contracts.codelists import MatchReason, ServiceCategory, Sex, UnmatchedReason, Vulnerability
+from reintegra_contracts.codelists import (
+    SPECIAL_CATEGORY_VULNERABILITIES,
+    MatchReason,
+    ServiceCategory,
+    Sex,
+    UnmatchedReason,
+    Vulnerability,
+)
 
 from .directory import AgencyFacts, ServiceFacts
 
@@ -26,7 +33,8 @@ _COVERAGE_REASON = {
 
 @dataclass(frozen=True)
 class Profile:
-    """What matching may know of the person (from ``arrival_registered``; never who they are)."""
+    """What matching may know of the person (from ``arrival_registered``; never who they are, and never
+    a special-category flag: those stay at reception, ADR 0080)."""
 
     age: int
     sex: Sex
@@ -98,8 +106,14 @@ def match(
     *,
     used_this_week: Mapping[str, int] | None = None,
     tried_agencies: Iterable[str] = (),
+    owner_vouches: bool = False,
 ) -> Match:
-    """Rank the services of ``category`` for a person with ``profile``; see the module docstring."""
+    """Rank the services of ``category`` for a person with ``profile``; see the module docstring.
+
+    A service for a special-category group (survivors of violence, a health condition, …; ADR 0080)
+    cannot be checked against the profile — those flags never reach referral — so it is eligible only
+    when the owner of the flags vouches for the person: ``owner_vouches`` (reception named the service's
+    agency as the lead agency of a concern), or a coordinator's assignment."""
     used = used_this_week or {}
     tried = set(tried_agencies)
     considered: list[Candidate] = []
@@ -121,7 +135,7 @@ def match(
             reasons.append(MatchReason.AGE_NOT_ELIGIBLE)
         if s.sexes and profile.sex not in s.sexes:
             reasons.append(MatchReason.SEX_NOT_ELIGIBLE)
-        if s.groups and not (set(s.groups) & profile.vulnerabilities):
+        if s.groups and not _in_group(set(s.groups), profile.vulnerabilities, owner_vouches):
             reasons.append(MatchReason.GROUP_NOT_ELIGIBLE)
         load = None
         if s.weekly_capacity is not None:
@@ -161,6 +175,10 @@ def match(
         return Match(everything, None, _unmatched_reason(considered, seen_excluded))
     chosen = ranked[0]
     return Match(everything, chosen, None, _why(chosen, ranked[1:]))
+
+
+def _in_group(groups: set[Vulnerability], flags: frozenset[Vulnerability], owner_vouches: bool) -> bool:
+    return bool(groups & flags) or (owner_vouches and bool(groups & SPECIAL_CATEGORY_VULNERABILITIES))
 
 
 def _why(chosen: Candidate, others: list[Candidate]) -> tuple[MatchReason, ...]:

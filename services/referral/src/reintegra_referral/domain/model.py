@@ -74,10 +74,11 @@ from reintegra_kit.domain import (
     NotFoundError,
 )
 
+from .consent import CaseConsent
 from .directory import AgencyFacts, ServiceFacts
 from .matching import Candidate, Match, Profile
 from .rules import age_group, answer_by
-from .sharing import SharingPolicy
+from .sharing import SharingDecision, SharingPolicy
 
 S = ReferralStatus
 
@@ -227,6 +228,8 @@ class Referral(AggregateRoot):
     match_reasons: tuple[MatchReason, ...] = ()
     unmatched_reason: UnmatchedReason | None = None
     contact_reference: str | None = None
+    contact_reference_expires_at: datetime | None = None
+    consent_id: UUID | None = None
     updated_at: datetime | None = None
     overdue_at: datetime | None = None
     reroute_at: datetime | None = None
@@ -253,9 +256,11 @@ class Referral(AggregateRoot):
         unmatched_reason: UnmatchedReason | None = None,
         channel: Channel = Channel.EVENT,
         actor: Actor = Actor.SYSTEM,
+        consent: CaseConsent | None = None,
     ) -> Referral:
         """Refer ``need`` to the service routing chose — shared with its agency at once if the sharing
-        policy allows, else held awaiting consent — or put it in the unmatched queue."""
+        policy allows under the case's ``consent``, else held awaiting consent — or put it in the
+        unmatched queue."""
         profile = need.profile
         chosen = routing.match.chosen
         service, agency = routing.service, routing.agency
@@ -308,10 +313,18 @@ class Referral(AggregateRoot):
                 )
             )
             return referral
-        referral._assign(agency, service, sharing, now, actor, channel, from_status=None)
+        referral._assign(agency, service, sharing, consent, now, actor, channel, from_status=None)
         return referral
 
-    def assign(self, routing: Routing, sharing: SharingPolicy, now: datetime, *, reason: str = "") -> None:
+    def assign(
+        self,
+        routing: Routing,
+        sharing: SharingPolicy,
+        now: datetime,
+        *,
+        reason: str = "",
+        consent: CaseConsent | None = None,
+    ) -> None:
         """The coordinating office sends an unmatched need to a service it chose."""
         if self.status is not S.UNMATCHED:
             raise IllegalTransitionError("referral", self.status, "be assigned to a service")
@@ -324,6 +337,7 @@ class Referral(AggregateRoot):
             routing.agency,
             routing.service,
             sharing,
+            consent,
             now,
             Actor.COORDINATOR,
             Channel.HTTP,
@@ -336,6 +350,7 @@ class Referral(AggregateRoot):
         agency: AgencyFacts,
         service: ServiceFacts,
         sharing: SharingPolicy,
+        consent: CaseConsent | None,
         now: datetime,
         actor: Actor,
         channel: Channel,
@@ -346,7 +361,7 @@ class Referral(AggregateRoot):
         self.service_id, self.agency_id = service.service_id, agency.agency_id
         self.level = service.level or self.level
         self.requested_at = now
-        decision = sharing.decide(self.case_id, agency.agency_id, self.category)
+        decision = sharing.decide(self.case_id, agency.agency_id, self.category, consent, now)
         if not decision.allowed:
             self._move(
                 S.AWAITING_CONSENT, now, "hold", actor, channel, decision.basis, from_status=from_status
@@ -364,19 +379,42 @@ class Referral(AggregateRoot):
                 )
             )
             return
-        self._request(agency, service, now, actor, channel, from_status=from_status, detail=detail)
+        self._request(agency, service, decision, now, actor, channel, from_status=from_status, detail=detail)
 
-    def release(self, agency: AgencyFacts, service: ServiceFacts, now: datetime) -> None:
-        """Consent now allows sharing: the held referral goes to the agency."""
+    def release(
+        self,
+        agency: AgencyFacts,
+        service: ServiceFacts,
+        sharing: SharingPolicy,
+        consent: CaseConsent | None,
+        now: datetime,
+    ) -> bool:
+        """A consent was recorded: the held referral goes to the agency if the sharing policy now allows
+        it (False, and nothing changes, if it still does not)."""
         LIFECYCLE.check(self.status, S.REQUESTED, "be shared")
-        self._request(
-            agency, service, now, Actor.SYSTEM, Channel.EVENT, from_status=self.status, detail="consent"
-        )
+        assert self.agency_id == agency.agency_id
+        decision = sharing.decide(self.case_id, agency.agency_id, self.category, consent, now)
+        if not decision.allowed:
+            return False
+        self._request(agency, service, decision, now, Actor.SYSTEM, Channel.EVENT, from_status=self.status)
+        return True
+
+    def recheck_consent(self, sharing: SharingPolicy, consent: CaseConsent | None, now: datetime) -> bool:
+        """A consent was withdrawn: a referral its agency holds that the policy no longer allows is
+        cancelled (``consent_withdrawn``; the agency is told and its contact reference revoked). Return
+        whether it was. A held referral keeps waiting; one that is over stays as it ended."""
+        if self.status not in SHARED or self.agency_id is None:
+            return False
+        if sharing.decide(self.case_id, self.agency_id, self.category, consent, now).allowed:
+            return False
+        self.cancel(CancellationReason.CONSENT_WITHDRAWN, now, Actor.SYSTEM, Channel.EVENT)
+        return True
 
     def _request(
         self,
         agency: AgencyFacts,
         service: ServiceFacts,
+        decision: SharingDecision,
         now: datetime,
         actor: Actor,
         channel: Channel,
@@ -386,14 +424,16 @@ class Referral(AggregateRoot):
     ) -> None:
         self.requested_at = now
         self.respond_by = answer_by(now, agency, service, self.priority)
-        self.contact_reference = "cref-" + secrets.token_urlsafe(16)
+        self.contact_reference = "cref-" + secrets.token_urlsafe(16)  # 128 random bits, opaque
+        self.contact_reference_expires_at = decision.contact_reference_expires_at
+        self.consent_id = decision.consent_id
         self._move(
             S.REQUESTED,
             now,
             "request",
             actor,
             channel,
-            detail or f"to {service.service_id}",
+            "; ".join(d for d in (detail or f"to {service.service_id}", decision.basis) if d)[:500],
             from_status=from_status,
         )
         eligible = sum(1 for c in self.candidates if c.eligible)
@@ -415,6 +455,9 @@ class Referral(AggregateRoot):
                 previous_referral_id=self.previous_referral_id,
                 candidates_considered=len(self.candidates) or eligible,
                 match_reasons=list(self.match_reasons),
+                consent_id=self.consent_id,
+                contact_reference=self.contact_reference,
+                contact_reference_expires_at=self.contact_reference_expires_at,
             )
         )
         relevant = [v for v in self.vulnerabilities if v in set(service.groups)]
@@ -435,9 +478,10 @@ class Referral(AggregateRoot):
                 destination_municipality=self.municipality,
                 preferred_language=self.language,
                 vulnerabilities=relevant,
-                contact_reference_available=False,
+                contact_reference_available=decision.contact_reference_allowed,
                 need_id=self.need_id,
                 contact_reference=self.contact_reference,
+                contact_reference_expires_at=self.contact_reference_expires_at,
                 attempt=self.attempt,
             )
         )
