@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    ReturneeRecordsMerged,
+)
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.registry import ServiceSpec
@@ -14,8 +19,10 @@ from .domain import DUE_TIMER
 from .handlers import (
     followup_falls_due,
     move_merged_cases,
+    record_contact_consent,
     schedule_after_arrival,
     schedule_referral_check,
+    withdraw_contact_consent,
 )
 from .orm import kit_tables
 from .repository import FollowupUnitOfWork
@@ -36,6 +43,8 @@ def build(
             ArrivalRegistered: [schedule_after_arrival],
             ReferralRequested: [schedule_referral_check],
             ReturneeRecordsMerged: [move_merged_cases],
+            ConsentRecorded: [record_contact_consent],
+            ConsentWithdrawn: [withdraw_contact_consent],
         }
     )
     runtime.timers({DUE_TIMER: followup_falls_due})

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
+from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
-from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    ReturneeRecordsMerged,
+)
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
+from reintegra_kit.logging import get_logger
 from reintegra_kit.timers import Timer
 
-from .domain import DUE_TIMER, Followup
+from .domain import DUE_TIMER, ContactConsent, Followup, contact_stopped
 from .repository import FollowupUnitOfWork
 from .settings import FollowupSettings
 
+log = get_logger(__name__)
 
-async def _schedule(uow: FollowupUnitOfWork, followup: Followup) -> None:
+
+async def _schedule(uow: FollowupUnitOfWork, followup: Followup, now: datetime) -> None:
     if await uow.followups.by_business_key(followup.business_key) is not None:
         return  # the same arrival or referral re-sent (maybe under a new event id): nothing new
+    if contact_stopped(await uow.consents.of_case(followup.case_id), now):
+        # the person withdrew consent to be contacted: recorded, and cancelled with the reason
+        followup.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now)
+        await uow.followups.save(followup)
+        return
     await uow.followups.save(followup)
     await uow.timers.schedule(DUE_TIMER, str(followup.followup_id), followup.due_at, case_id=followup.case_id)
 
@@ -28,7 +43,8 @@ async def schedule_after_arrival(
 ) -> None:
     """``arrival_registered`` → the case's first follow-up contact (one per case)."""
     due = event.arrived_at + settings.first_followup_after
-    await _schedule(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, clock.now()))
+    now = clock.now()
+    await _schedule(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
 
 
 async def schedule_referral_check(
@@ -36,10 +52,11 @@ async def schedule_referral_check(
 ) -> None:
     """``referral_requested`` → check with the person that the service was received (one per referral)."""
     due = event.requested_at + settings.referral_check_after
+    now = clock.now()
     followup = Followup.schedule(
-        event.case_id, FollowupReason.REFERRAL_CHECK, due, clock.now(), referral_id=event.referral_id
+        event.case_id, FollowupReason.REFERRAL_CHECK, due, now, referral_id=event.referral_id
     )
-    await _schedule(uow, followup)
+    await _schedule(uow, followup, now)
 
 
 async def followup_falls_due(timer: Timer, uow: FollowupUnitOfWork, clock: Clock) -> None:
@@ -51,11 +68,36 @@ async def followup_falls_due(timer: Timer, uow: FollowupUnitOfWork, clock: Clock
     await uow.followups.save(followup)
 
 
-async def move_merged_cases(event: ReturneeRecordsMerged, uow: FollowupUnitOfWork) -> None:
+async def move_merged_cases(event: ReturneeRecordsMerged, uow: FollowupUnitOfWork, clock: Clock) -> None:
     """``returnee_records_merged`` → the follow-ups of a duplicate registration: its post-arrival
-    contact is cancelled (with its timer), its referral checks re-keyed to the surviving case."""
+    contact is cancelled (with its timer), its referral checks and its consents re-keyed to the
+    surviving case."""
     for case_id in event.merged_case_ids:
+        await uow.consents.rekey(case_id, event.case_id)
         for followup in await uow.followups.for_case(case_id):
-            if followup.move_to(event.case_id):
+            if followup.move_to(event.case_id, clock.now()):
                 await uow.timers.cancel(DUE_TIMER, str(followup.followup_id))
+            await uow.followups.save(followup)
+
+
+async def record_contact_consent(event: ConsentRecorded, uow: FollowupUnitOfWork) -> None:
+    """``consent_recorded`` → whether the person agreed to be contacted for follow-up (kept per case)."""
+    await uow.consents.add(ContactConsent.recorded(event))
+
+
+async def withdraw_contact_consent(event: ConsentWithdrawn, uow: FollowupUnitOfWork, clock: Clock) -> None:
+    """``consent_withdrawn`` → if the person may no longer be contacted for follow-up, every scheduled
+    contact of the case is cancelled (``followup_cancelled``, reason ``consent_withdrawn``) with its
+    timer."""
+    known = await uow.consents.get(event.consent_id)
+    if known is None:
+        log.warning("followup.withdrawal_of_unknown_consent", consent_id=str(event.consent_id))
+        return
+    await uow.consents.replace(known.withdraw(event))
+    now = clock.now()
+    if not contact_stopped(await uow.consents.of_case(known.case_id), now):
+        return
+    for followup in await uow.followups.for_case(known.case_id):
+        if followup.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now):
+            await uow.timers.cancel(DUE_TIMER, str(followup.followup_id))
             await uow.followups.save(followup)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
+from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 
 from .domain import FollowupStatus
@@ -31,6 +32,8 @@ class FollowupOut(BaseModel):
     status: FollowupStatus
     scheduled_at: datetime
     fired_at: datetime | None
+    cancellation_reason: FollowupCancellationReason | None = None
+    cancelled_at: datetime | None = None
 
 
 def router(uow: Callable[[], FollowupUnitOfWork]) -> APIRouter:

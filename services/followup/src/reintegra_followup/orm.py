@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
-from sqlalchemy import Column, DateTime, Integer, String, Table, Uuid, text
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, Uuid, text
 
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
@@ -23,8 +23,22 @@ followups = Table(
         comment="post_arrival:<case> | referral_check:<referral>: one follow-up per cause",
     ),
     Column("due_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(20), nullable=False, comment="scheduled | due"),
+    Column("status", String(20), nullable=False, comment="scheduled | due | cancelled"),
     Column("scheduled_at", DateTime(timezone=True), nullable=False),
     Column("fired_at", DateTime(timezone=True), nullable=True),
+    Column("cancellation_reason", String(30), nullable=True, comment="consent_withdrawn | case_merged"),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+contact_consents = Table(
+    "contact_consents",
+    metadata,
+    Column("consent_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("covers_contact", Boolean, nullable=False, comment="A scope followup_contact"),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=True),
+    Column("contact_withdrawn_at", DateTime(timezone=True), nullable=True),
+    comment="Read model of reception's consents, reduced to follow-up contact",
 )

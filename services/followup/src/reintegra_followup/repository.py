@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from .domain import Followup, FollowupStatus
-from .orm import followups
+from .domain import ContactConsent, Followup, FollowupStatus
+from .orm import contact_consents, followups
 
 
 class FollowupRepository(Repository):
@@ -50,6 +52,8 @@ class FollowupRepository(Repository):
             "status": f.status.value,
             "scheduled_at": f.scheduled_at,
             "fired_at": f.fired_at,
+            "cancellation_reason": f.cancellation_reason.value if f.cancellation_reason else None,
+            "cancelled_at": f.cancelled_at,
         }
         if f.version == 0:
             await self.insert_versioned(followups, f, values)
@@ -59,10 +63,68 @@ class FollowupRepository(Repository):
         await self.publish_events(f)
 
 
+class ContactConsentRepository(Repository):
+    async def get(self, consent_id: UUID) -> ContactConsent | None:
+        row = (
+            await self.session.execute(
+                select(contact_consents).where(contact_consents.c.consent_id == consent_id)
+            )
+        ).first()
+        return _consent(row) if row else None
+
+    async def of_case(self, case_id: UUID) -> list[ContactConsent]:
+        rows = await self.session.execute(
+            select(contact_consents).where(contact_consents.c.case_id == case_id)
+        )
+        return [_consent(r) for r in rows]
+
+    async def add(self, c: ContactConsent) -> bool:
+        """Record a consent once (a re-sent ``consent_recorded`` changes nothing)."""
+        return await insert_or_ignore(self.session, contact_consents, _consent_row(c), ["consent_id"])
+
+    async def replace(self, c: ContactConsent) -> None:
+        values = _consent_row(c)
+        key = values.pop("consent_id")
+        await self.session.execute(
+            update(contact_consents).where(contact_consents.c.consent_id == key).values(**values)
+        )
+
+    async def rekey(self, from_case: UUID, to_case: UUID) -> None:
+        await self.session.execute(
+            update(contact_consents).where(contact_consents.c.case_id == from_case).values(case_id=to_case)
+        )
+
+
+def _consent_row(c: ContactConsent) -> dict[str, Any]:
+    return {
+        "consent_id": c.consent_id,
+        "case_id": c.case_id,
+        "covers_contact": c.covers_contact,
+        "valid_from": c.valid_from,
+        "valid_until": c.valid_until,
+        "contact_withdrawn_at": c.contact_withdrawn_at,
+    }
+
+
+def _consent(row: Any) -> ContactConsent:
+    return ContactConsent(
+        consent_id=UUID(str(row.consent_id)),
+        case_id=UUID(str(row.case_id)),
+        covers_contact=bool(row.covers_contact),
+        valid_from=as_utc(row.valid_from),
+        valid_until=as_utc(row.valid_until) if row.valid_until else None,
+        contact_withdrawn_at=as_utc(row.contact_withdrawn_at) if row.contact_withdrawn_at else None,
+    )
+
+
 class FollowupUnitOfWork(UnitOfWork):
     @property
     def followups(self) -> FollowupRepository:
         return FollowupRepository(self)
+
+    @property
+    def consents(self) -> ContactConsentRepository:
+        return ContactConsentRepository(self)
 
 
 def _entity(row: Any) -> Followup:
@@ -75,5 +137,9 @@ def _entity(row: Any) -> Followup:
         status=FollowupStatus(row.status),
         scheduled_at=as_utc(row.scheduled_at),
         fired_at=as_utc(row.fired_at) if row.fired_at else None,
+        cancellation_reason=FollowupCancellationReason(row.cancellation_reason)
+        if row.cancellation_reason
+        else None,
+        cancelled_at=as_utc(row.cancelled_at) if row.cancelled_at else None,
         version=row.version,
     )

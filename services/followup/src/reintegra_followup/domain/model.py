@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
+from reintegra_contracts.codelists import FollowupCancellationReason
+from reintegra_contracts.events.followup import (
+    FollowupCancelled,
+    FollowupDue,
+    FollowupReason,
+    FollowupScheduled,
+)
 from reintegra_kit.domain import AggregateRoot, Lifecycle
 
 DUE_TIMER = "followup.due"
@@ -21,7 +27,8 @@ class FollowupStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     DUE = "due"
     CANCELLED = "cancelled"
-    """Its case was a duplicate registration merged into another case (which has its own)."""
+    """It will not fall due: the person withdrew consent to be contacted, or its case was a duplicate
+    registration merged into another case (which has its own); ``cancellation_reason`` says which."""
 
 
 LIFECYCLE: Lifecycle[FollowupStatus] = Lifecycle(
@@ -46,6 +53,8 @@ class Followup(AggregateRoot):
     status: FollowupStatus
     scheduled_at: datetime
     fired_at: datetime | None = None
+    cancellation_reason: FollowupCancellationReason | None = None
+    cancelled_at: datetime | None = None
     version: int = 0
 
     @property
@@ -94,14 +103,31 @@ class Followup(AggregateRoot):
             )
         )
 
-    def move_to(self, case_id: UUID) -> bool:
+    def cancel(self, reason: FollowupCancellationReason, now: datetime) -> bool:
+        """Stop a scheduled contact (``followup_cancelled``, with why); False if it is no longer
+        scheduled (it fell due, or was cancelled before)."""
+        if self.status is not FollowupStatus.SCHEDULED:
+            return False
+        self.status = LIFECYCLE.check(self.status, FollowupStatus.CANCELLED, "be cancelled")
+        self.cancellation_reason, self.cancelled_at = reason, now
+        self.record(
+            FollowupCancelled(
+                case_id=self.case_id,
+                followup_id=self.followup_id,
+                reason=self.reason,
+                due_at=self.due_at,
+                cancelled_at=now,
+                cancellation_reason=reason,
+                referral_id=self.referral_id,
+            )
+        )
+        return True
+
+    def move_to(self, case_id: UUID, now: datetime) -> bool:
         """The case was merged into ``case_id`` (a duplicate registration): a post-arrival contact is
         cancelled (the surviving case has its own); a referral check follows its referral to the
         surviving case. Return whether the timer must be cancelled."""
         if self.reason is FollowupReason.POST_ARRIVAL:
-            if self.status is FollowupStatus.SCHEDULED:
-                self.status = LIFECYCLE.check(self.status, FollowupStatus.CANCELLED, "be cancelled")
-                return True
-            return False
+            return self.cancel(FollowupCancellationReason.CASE_MERGED, now)
         self.case_id = case_id
         return False
