@@ -12,6 +12,7 @@ import pytest
 from reintegra_contracts.codelists import (
     ConcernType,
     ImmediateAssistance,
+    Priority,
     ReturnType,
     ServiceCategory,
     StaffRole,
@@ -31,6 +32,7 @@ from reintegra_contracts.events.reception import (
 from reintegra_contracts.events.reception import (
     AnnounceReturn as AnnounceReturnCommand,
 )
+from reintegra_contracts.privacy import special_category_values
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.domain import ConflictError, IllegalTransitionError
@@ -450,12 +452,18 @@ async def test_assistance_and_screening_are_recorded_and_a_concern_is_raised_onc
     [given] = [e for e in events if isinstance(e, ImmediateAssistanceProvided)]
     assert given.assistance == [ImmediateAssistance.FOOD, ImmediateAssistance.HYGIENE_KIT]
     concerns = [e for e in events if isinstance(e, ProtectionConcernRaised)]
+    # on the log the kind is undisclosed (special-category data, ADR 0080); what to do is not
     assert [(c.concern_type, c.urgency, c.service_category) for c in concerns] == [
-        (ConcernType.TRAFFICKING, Urgency.IMMEDIATE, ServiceCategory.PROTECTION),
-        (ConcernType.GENDER_BASED_VIOLENCE, Urgency.IMMEDIATE, ServiceCategory.PROTECTION),
+        (ConcernType.UNDISCLOSED, Urgency.IMMEDIATE, ServiceCategory.PROTECTION),
+        (ConcernType.UNDISCLOSED, Urgency.IMMEDIATE, ServiceCategory.PROTECTION),
     ]
     assert all(c.destination_municipality == "HN-0501" for c in concerns)
+    assert [c.concern_type for c in screened.concerns] == [
+        ConcernType.TRAFFICKING,
+        ConcernType.GENDER_BASED_VIOLENCE,
+    ]
     assert Vulnerability.SURVIVOR_OF_TRAFFICKING in screened.vulnerabilities
+    assert all(special_category_values(e) == [] for e in events)
     with pytest.raises(Exception, match="before the arrival"):
         await service.handle(
             provide_assistance,
@@ -472,3 +480,27 @@ async def test_returnees_registered_before_identity_matching_get_their_keys(serv
     assert await service.handle(index_identities, 100) == 0
     again, _ = await service.handle(register_arrival, command("new", **later(30)))
     assert again.returnee_id == case.returnee_id
+
+
+async def test_arrival_registered_carries_a_protection_priority_instead_of_special_category_flags(
+    service: Harness,
+) -> None:
+    flagged = command(
+        "flags",
+        vulnerabilities=(Vulnerability.SURVIVOR_OF_GBV, Vulnerability.SINGLE_CAREGIVER),
+        has_disability=True,
+        indigenous_people="lenca",
+    )
+    case, _ = await service.handle(register_arrival, flagged)
+    [arrived] = [e for e in await service.emitted() if isinstance(e, ArrivalRegistered)]
+    assert arrived.vulnerabilities == [Vulnerability.SINGLE_CAREGIVER]
+    assert arrived.protection_priority is Priority.URGENT  # a survivor of GBV, without saying so
+    assert (arrived.has_disability, arrived.indigenous_people) == (False, None)
+    assert special_category_values(arrived) == []
+    # reception keeps every flag it was told
+    assert {Vulnerability.SURVIVOR_OF_GBV, Vulnerability.DISABILITY, Vulnerability.INDIGENOUS} <= set(
+        case.vulnerabilities
+    )
+    plain, _ = await service.handle(register_arrival, command("plain", **later(40)))
+    last = [e for e in await service.emitted() if isinstance(e, ArrivalRegistered)][-1]
+    assert (last.case_id, last.protection_priority) == (plain.case_id, Priority.MEDIUM)

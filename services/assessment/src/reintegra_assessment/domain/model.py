@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from reintegra_contracts.codelists import SERVICE_CATEGORY_DIMENSION, Priority, Urgency, Vulnerability
+from reintegra_contracts.codelists import (
+    SERVICE_CATEGORY_DIMENSION,
+    Priority,
+    Urgency,
+    Vulnerability,
+    disclosed,
+)
 from reintegra_contracts.events.assessment import (
     AssessmentCompleted,
     AssessmentScheduled,
@@ -57,9 +63,13 @@ class Assessment(AggregateRoot):
 
     @classmethod
     def schedule(cls, arrival: ArrivalRegistered, now: datetime) -> Assessment:
-        """A new assessment for an arrival: children alone, trafficking, GBV and displacement first."""
-        flags = [Vulnerability(v) for v in arrival.vulnerabilities]
-        priority = triage(flags, len(arrival.immediate_needs))
+        """A new assessment for an arrival: children alone, trafficking, GBV and displacement first —
+        as reception's ``protection_priority`` says (ADR 0080: the special-category flags behind it
+        stay at reception); from a producer before 1.3, by the flags the arrival carried."""
+        flags = disclosed(arrival.vulnerabilities)  # an older producer's special flags are not kept
+        priority = arrival.protection_priority or triage(
+            [Vulnerability(v) for v in arrival.vulnerabilities], len(arrival.immediate_needs)
+        )
         assessment = cls(
             assessment_id=uuid4(),
             case_id=arrival.case_id,

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from reintegra_contracts.codelists import (
+    SPECIAL_CATEGORY_CONCERNS,
     AgeGroup,
     ConcernType,
     DuplicateMatchBasis,
@@ -28,6 +29,7 @@ from reintegra_contracts.codelists import (
     TransportMode,
     Urgency,
     Vulnerability,
+    disclosed,
 )
 from reintegra_contracts.events.reception import (
     AnnouncedPerson,
@@ -60,6 +62,7 @@ from .rules import (
     concerns_on_arrival,
     immediate_needs_of,
     lead_agency_of,
+    protection_priority,
     vulnerabilities_of,
 )
 
@@ -175,7 +178,9 @@ class Case(AggregateRoot):
             **{k: v for k, v in derived.items() if k in names},
             declared_previous_returns=facts.previous_returns,
         )
-        case.record(ArrivalRegistered(**{**_facts_for(ArrivalRegistered, facts), **derived}))
+        case.record(
+            ArrivalRegistered(**{**_facts_for(ArrivalRegistered, facts), **derived, **_on_the_log(case)})
+        )
         for concern in concerns_on_arrival(vulnerabilities):
             case._raise(concern, DEFAULT_URGENCY[concern], StaffRole.RECEPTION_OFFICER, reg.now)
         return case
@@ -237,7 +242,8 @@ class Case(AggregateRoot):
                 case_id=self.case_id,
                 concern_id=raised.concern_id,
                 returnee_id=self.returnee_id,
-                concern_type=concern,
+                # a kind that is special-category data stays here (ADR 0080)
+                concern_type=ConcernType.UNDISCLOSED if concern in SPECIAL_CATEGORY_CONCERNS else concern,
                 urgency=urgency,
                 raised_at=now,
                 raised_by_role=role,
@@ -501,6 +507,17 @@ class Announcement(AggregateRoot):
 
     def arrived(self, person: AnnouncedPersonRecord, case_id: UUID) -> None:
         person.case_id = case_id
+
+
+def _on_the_log(case: Case) -> dict[str, Any]:
+    """What ``arrival_registered`` may say of the person's vulnerabilities (ADR 0080): the flags that
+    are not special-category data, and the protection priority reception decided from all of them."""
+    return {
+        "vulnerabilities": disclosed(case.vulnerabilities),
+        "protection_priority": protection_priority(case.vulnerabilities, case.immediate_needs),
+        "has_disability": False,
+        "indigenous_people": None,
+    }
 
 
 def _names(cls: type) -> set[str]:

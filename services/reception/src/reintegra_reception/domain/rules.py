@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
-from reintegra_contracts.codelists import AgeGroup, ConcernType, ServiceCategory, Urgency, Vulnerability
+from reintegra_contracts.codelists import (
+    AgeGroup,
+    ConcernType,
+    Priority,
+    ServiceCategory,
+    Urgency,
+    Vulnerability,
+)
 
 from .commands import ArrivalFacts, Relationship
 
@@ -157,3 +164,29 @@ def lead_agency_of(concern: ConcernType, country: str | None) -> str | None:
     if concern in (ConcernType.UNACCOMPANIED_CHILD, ConcernType.SEPARATED_CHILD) and country:
         return CHILD_PROTECTION_AUTHORITY.get(country)
     return None
+
+
+URGENT_PROTECTION: Final = frozenset(
+    {
+        Vulnerability.UNACCOMPANIED_CHILD,
+        Vulnerability.SEPARATED_CHILD,
+        Vulnerability.SURVIVOR_OF_TRAFFICKING,
+        Vulnerability.SURVIVOR_OF_GBV,
+        Vulnerability.DISPLACEMENT_RISK,
+    }
+)
+
+
+def protection_priority(
+    vulnerabilities: list[Vulnerability], immediate_needs: list[ServiceCategory]
+) -> Priority:
+    """How urgently the person needs protection and assessment, from every flag reception holds — what
+    ``arrival_registered`` says instead of the special-category flags themselves (ADR 0080): urgent for
+    a child alone or separated, a survivor of trafficking or gender-based violence, a risk of
+    displacement; high for any other vulnerability or an immediate need; medium otherwise."""
+    flags = set(vulnerabilities)
+    if flags & URGENT_PROTECTION:
+        return Priority.URGENT
+    if flags or immediate_needs:
+        return Priority.HIGH
+    return Priority.MEDIUM
