@@ -8,10 +8,22 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import httpx
+from reintegra_contracts import Event, encode
+from reintegra_contracts.codelists import (
+    ConsentBasis,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentPurpose,
+    StaffRole,
+)
+from reintegra_contracts.events.reception import ConsentRecorded, ConsentScope, ConsentWithdrawn
+from reintegra_kit.testing.kafka import produce
 
 
 def free_port() -> int:
@@ -105,3 +117,73 @@ def arrival_payload(**overrides: object) -> dict[str, object]:
 
 
 PERSONAL_VALUES = ("Marta", "Zelaya", "Pineda", "1994-03-17", "0501-1994-77777", "9999-0000")
+
+
+async def record_consent(
+    bootstrap: str,
+    topic: Callable[[str], str],
+    case_id: str | UUID,
+    *purposes: ConsentPurpose,
+    basis: ConsentBasis = ConsentBasis.CONSENT,
+    agencies: Sequence[str] = (),
+    valid_for: timedelta | None = None,
+    traceparent: str | None = None,
+    given_by: ConsentGiver = ConsentGiver.SELF,
+) -> ConsentRecorded:
+    """Publish the ``consent_recorded`` reception would publish for a case (referral to any agency and
+    contact by providers and for follow-up, unless ``purposes`` say otherwise), in the case's trace
+    when ``traceparent`` is given.
+
+    TEMPORARY: until reception's consent API is on this branch (issue 11, reception half), the tests
+    publish the event reception will publish; the contract is the same."""
+    now = datetime.now(UTC)
+    wanted = purposes or (
+        ConsentPurpose.REFERRAL,
+        ConsentPurpose.CONTACT_BY_PROVIDER,
+        ConsentPurpose.FOLLOWUP_CONTACT,
+    )
+    event = ConsentRecorded(
+        case_id=UUID(str(case_id)),
+        consent_id=uuid4(),
+        returnee_id=uuid4(),
+        recorded_at=now,
+        basis=basis,
+        given_by=given_by,
+        method=ConsentMethod.WRITTEN,
+        scopes=[ConsentScope(purpose=p, agencies=list(agencies)) for p in wanted],
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + valid_for if valid_for else None,
+        recorded_by_role=StaffRole.MENTAL_HEALTH_PROFESSIONAL
+        if basis is ConsentBasis.VITAL_INTEREST
+        else StaffRole.CASE_WORKER,
+    )
+    await _publish(bootstrap, topic, event, traceparent)
+    return event
+
+
+async def withdraw_consent(
+    bootstrap: str,
+    topic: Callable[[str], str],
+    given: ConsentRecorded,
+    *purposes: ConsentPurpose,
+    traceparent: str | None = None,
+) -> ConsentWithdrawn:
+    """Publish the ``consent_withdrawn`` reception would publish: the whole consent, or these purposes."""
+    event = ConsentWithdrawn(
+        case_id=given.case_id,
+        consent_id=given.consent_id,
+        returnee_id=given.returnee_id,
+        withdrawn_at=datetime.now(UTC),
+        withdrawn_by=ConsentGiver.SELF,
+        scopes=[ConsentScope(purpose=p) for p in purposes],
+    )
+    await _publish(bootstrap, topic, event, traceparent)
+    return event
+
+
+async def _publish(
+    bootstrap: str, topic: Callable[[str], str], event: Event, traceparent: str | None
+) -> None:
+    record = encode(event, source="/reintegra/reception")
+    headers = list(record.headers) + ([("traceparent", traceparent.encode())] if traceparent else [])
+    await produce(bootstrap, topic(record.topic), record.value, key=record.key, headers=headers)

@@ -15,7 +15,7 @@ from reintegra_kit.testing.kafka import TopicReader, header
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload
+from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload, record_consent
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
 
@@ -60,6 +60,9 @@ async def test_an_arrival_reaches_all_four_services(
             lambda rs: bool(of_type(rs, "assessment.assessment_scheduled", case_id)),
             what="assessment_scheduled",
         )
+        # the person consents to referral (published as reception publishes it, in the case's trace)
+        [registered] = of_type(reader.records, "reception.arrival_registered", case_id)
+        await record_consent(kafka_bootstrap, topic, case_id, traceparent=header(registered, "traceparent"))
         [found] = (await http.get(f"{assessment.url}/v1/assessments", params={"case_id": case_id})).json()
         completion = await http.post(
             f"{assessment.url}/v1/assessments/{found['assessment_id']}/completion",
@@ -92,6 +95,7 @@ async def test_an_arrival_reaches_all_four_services(
     assert types == sorted(
         [
             "org.reintegra.reception.arrival_registered.v1",
+            "org.reintegra.reception.consent_recorded.v1",
             "org.reintegra.assessment.assessment_scheduled.v1",
             "org.reintegra.assessment.assessment_completed.v1",
             "org.reintegra.referral.referral_requested.v1",

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from reintegra_contracts import encode
-from reintegra_contracts.codelists import ReturnType, TransportMode, Vulnerability
+from reintegra_contracts.codelists import ConsentGiver, ReturnType, TransportMode, Vulnerability
 from reintegra_contracts.events.reception import AnnouncedPerson, AnnounceReturn
 from reintegra_contracts.topics import (
     RECEPTION_COMMANDS,
@@ -44,7 +44,7 @@ from reintegra_stack.scenario import (
     manifest_row,
 )
 
-from .support import ServiceProcess
+from .support import ServiceProcess, record_consent
 from .test_end_to_end import rows
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
@@ -133,8 +133,13 @@ async def test_a_flight_announced_then_imported_as_a_manifest(
         repeat_case = (await http.get(f"{reception.url}/v1/cases/{by_line[repeater]['case_id']}")).json()
         assert len(repeat_case["earlier_returns"]) == 1
 
-        # Every unaccompanied child reaches the child-protection authority at once, without an assessment.
+        # Every unaccompanied child reaches the child-protection authority at once, without an assessment,
+        # under the consent the child-protection authority gives on the child's behalf.
         child_cases = {by_line[line]["case_id"].encode() for line in children_alone}
+        for case in child_cases:
+            await record_consent(
+                kafka_bootstrap, topic, case.decode(), given_by=ConsentGiver.CHILD_PROTECTION_AUTHORITY
+            )
 
         def children_referred(records: list[Any]) -> bool:
             found = [
@@ -178,6 +183,8 @@ async def test_a_duplicate_registration_is_merged_through_the_review_queue_and_e
     ):
         first = (await http.post(f"{reception.url}/v1/arrivals", json=desk)).json()
         dup = (await http.post(f"{reception.url}/v1/arrivals", json=again)).json()
+        for case in (first, dup):
+            await record_consent(kafka_bootstrap, topic, case["case_id"], given_by=ConsentGiver.GUARDIAN)
         await reader.wait_for(
             lambda rs: len(of_type(rs, "referral.referral_requested")) >= 2, what="both cases referred"
         )

@@ -31,7 +31,7 @@ from reintegra_contracts.topics import (
 )
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 
-from .support import ServiceProcess
+from .support import ServiceProcess, record_consent
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
 
@@ -136,9 +136,11 @@ async def send_case(
             for c, n in needs.items()
         ],
     )
-    for event in (arrival, assessed):
-        record = encode(event, source="/test")
-        await produce(bootstrap, topic(record.topic), record.value, key=record.key, headers=record.headers)
+    record = encode(arrival, source="/test")
+    await produce(bootstrap, topic(record.topic), record.value, key=record.key, headers=record.headers)
+    await record_consent(bootstrap, topic, case_id)  # referral to any agency
+    record = encode(assessed, source="/test")
+    await produce(bootstrap, topic(record.topic), record.value, key=record.key, headers=record.headers)
     return case_id, needs
 
 
@@ -231,7 +233,7 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
             case_id=case_id,
             referral_id=UUID(employment["referral_id"]),
             agency_id="hn-cruz-roja",
-            accepted_at=events[0].model_dump()["requested_at"],
+            accepted_at=next(e for e in events if hasattr(e, "requested_at")).model_dump()["requested_at"],
         )
         record = encode(intruder, source="urn:reintegra:agency:hn-cruz-roja")
         assert record.topic == partner_responses_topic("hn-cruz-roja")

@@ -48,6 +48,7 @@ _BY_NAME: dict[str, Any] = {
     "transferred_to": "gt-sbs",
     "agencies": ["hn-sne"],
     "vulnerabilities": ["single_caregiver"],
+    "protection_priority": "high",
     "age": 34,
     "persons_expected": 2,
     "previous_returns": 1,

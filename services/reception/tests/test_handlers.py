@@ -355,6 +355,8 @@ async def test_an_announcement_is_matched_on_arrival_by_reference_then_by_identi
     [event] = await service.emitted()
     assert isinstance(event, ReturnAnnounced)
     assert "Reyes" not in event.model_dump_json()  # the identity is kept as keys only, never published
+    assert event.persons[0].vulnerabilities == []  # chronic illness is health data: kept here (ADR 0080)
+    assert Vulnerability.CHRONIC_ILLNESS in announced.persons[0].vulnerabilities
     by_ref, _ = await service.handle(
         register_arrival,
         command(

@@ -27,6 +27,7 @@ from . import issuer
 from . import kafka_acls as kafka_acls_apply
 from .processes import (
     DEMO_TIMINGS,
+    UNTIL_CONSENT,
     Layout,
     Service,
     StackError,
@@ -205,7 +206,7 @@ def up(
         try:
             bootstrap, local_kafka = ensure_kafka(layout)
             console.print(f"[green]✓[/] Kafka at {bootstrap}" + ("" if local_kafka else " (external)"))
-            extra = {} if no_demo else DEMO_TIMINGS
+            extra = {**UNTIL_CONSENT, **({} if no_demo else DEMO_TIMINGS)}
             if not no_demo:
                 console.print(
                     "demo timings: follow-ups fall due after 30 s / 45 s instead of 90 / 14 days "

@@ -473,7 +473,7 @@ class Announcement(AggregateRoot):
                         age_group=p.age_group,
                         sex=p.sex,
                         travel_group_id=p.travel_group_id,
-                        vulnerabilities=p.vulnerabilities,
+                        vulnerabilities=disclosed(p.vulnerabilities),  # ADR 0080
                         needs_medical_attention=p.needs_medical_attention,
                         reference=p.reference,
                     )
