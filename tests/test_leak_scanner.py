@@ -22,6 +22,7 @@ Real service processes, real Kafka and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from reintegra_contracts.privacy import special_category_values
 from reintegra_kit.auth.policy import load_policy
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 
-from .leaks import Canary, Collector, Hit, Scanner, WebhookSink, canary_flight
+from .leaks import Canary, Collector, Hit, Scanner, WebhookSink, canary_flight, strip_accents
 from .support import ServiceProcess, record_consent, withdraw_consent
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
@@ -94,6 +95,12 @@ async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
     today = datetime.now(UTC).date()
     people = canary_flight(today)
     scanner = Scanner.of(people)
+    for p in people:  # the control: each person's data, as a request carries it, is found
+        sent = json.dumps(p.manifest_line())  # JSON escapes accents (\u00e1)
+        found = {h.seed for h in scanner.scan("control", sent)}
+        assert {p.document, p.phone, p.birth.isoformat(), json.dumps(p.family_names)[1:-1]} <= found
+        assert scanner.scan("control", strip_accents(f"{p.given_names} {p.family_names}").upper())
+    scanner.scanned.clear()
     prefix = service_env["REINTEGRA_TOPIC_PREFIX"]
     hits: list[Hit] = []
     answers: list[tuple[str, str]] = []  # (where, text): every HTTP answer to scan
@@ -421,7 +428,10 @@ async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
     assert {"reintegra-reception", "reintegra-assessment", "reintegra-referral", "reintegra-followup"} <= {
         s for s, _, _ in collector.spans
     }
-    print(f"leak scanner: {swept} GET routes read, skipped as personal by the policy: {skipped or 'none'}")
+    print(
+        f"leak scanner: {len(scanner.seeds)} seeds; characters read {scanner.scanned}; {swept} GET routes, "
+        f"skipped as personal by the policy: {skipped or 'none'}"
+    )
 
 
 async def _at_least(fetch: Callable[[], Awaitable[list[Any]]], n: int) -> bool:

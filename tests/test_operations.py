@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_EVENTS
 from reintegra_kit.testing.kafka import TopicReader, header
 
+from .leaks import Collector
 from .support import ServiceProcess, arrival_payload, free_port
 
 Launch = Callable[..., Awaitable[ServiceProcess]]
@@ -74,41 +72,6 @@ def test_a_service_without_kafka_is_alive_but_not_ready(tmp_path: Path) -> None:
         assert checks["kafka"].startswith("failing")
     finally:
         assert proc.stop() == 0
-
-
-class Collector:
-    """A minimal OTLP/HTTP trace receiver (protobuf), standing in for the operator's collector."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[str, str, str]] = []  # (service.name, trace id, span name)
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                for resource_spans in request.resource_spans:
-                    attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                    for scope in resource_spans.scope_spans:
-                        for span in scope.spans:
-                            collector.spans.append((attrs["service.name"], span.trace_id.hex(), span.name))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Collector:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture
