@@ -85,6 +85,10 @@ class PartnerReferralRequested(Event):
         ge=1,
         description="1 for the first agency asked for this need, 2 after one re-routing, …",
     )
+    # Added in 1.3 (optional).
+    contact_reference_expires_at: AwareDatetime | None = Field(
+        default=None, description="When the contact reference stops resolving."
+    )
 
     def kafka_topic(self) -> str:
         """The agency's own partner topic."""

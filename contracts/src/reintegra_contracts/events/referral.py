@@ -75,6 +75,16 @@ class ReferralRequested(Event):
         default_factory=list,
         description="Why this service was chosen (the full ranking is kept by referral).",
     )
+    # Added in 1.3 (optional).
+    contact_reference: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Opaque, expiring reference the agency quotes to reception (POST /v1/contact-lookups) "
+        "to obtain the person's contact details where consent allows; it reveals nothing by itself.",
+    )
+    contact_reference_expires_at: AwareDatetime | None = Field(
+        default=None, description="When the contact reference stops resolving."
+    )
 
 
 class ReferralHeld(Event):
