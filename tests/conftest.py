@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,10 @@ from .support import ServiceProcess
 
 SERVICES = tuple(spec.name for spec in discover(Path(__file__).resolve().parents[1]))
 """Every service of the registry (each ``services/<name>/…/service.toml``)."""
+
+RECEPTION_KEK = base64.b64encode(os.urandom(32)).decode()
+RECEPTION_BLIND_INDEX_SECRET = base64.b64encode(os.urandom(32)).decode()
+"""Reception's key-encryption key and blind-index secret for this test session."""
 
 
 @pytest.fixture
@@ -24,6 +30,9 @@ def service_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict
         "REINTEGRA_RETRY_BACKOFF_S": "0.05",
         "REINTEGRA_TIMER_INTERVAL_S": "0.2",
         "REINTEGRA_RELAY_INTERVAL_S": "0.1",
+        # reception's secrets (personal data sealed under them; the other services ignore them)
+        "REINTEGRA_KEY_ENCRYPTION_KEY": RECEPTION_KEK,
+        "REINTEGRA_BLIND_INDEX_SECRET": RECEPTION_BLIND_INDEX_SECRET,
     }
 
 

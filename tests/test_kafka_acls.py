@@ -29,6 +29,7 @@ from reintegra_kit import acl
 from reintegra_kit.testing.infra import repo_root
 from reintegra_stack.kafka_acls import apply, load_credentials
 
+from .conftest import RECEPTION_BLIND_INDEX_SECRET, RECEPTION_KEK
 from .support import ServiceProcess, arrival_payload
 
 ROOT = repo_root()
@@ -237,6 +238,8 @@ async def test_a_service_publishes_with_its_own_credentials(
             "REINTEGRA_KAFKA_PASSWORD": passwords["reintegra-reception"],
             "REINTEGRA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'reception.db'}",
             "REINTEGRA_RELAY_INTERVAL_S": "0.1",
+            "REINTEGRA_KEY_ENCRYPTION_KEY": RECEPTION_KEK,
+            "REINTEGRA_BLIND_INDEX_SECRET": RECEPTION_BLIND_INDEX_SECRET,
         },
         tmp_path,
     )

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .auth.tokens import ASYMMETRIC_ALGORITHMS, split_names
 
 ENV_PREFIX = "REINTEGRA_"
+SECRET_WORDS = ("password", "secret", "encryption_key", "token")
+"""A setting whose name holds one of these is a secret: its value is never shown in a message."""
 
 
 class SettingsError(Exception):
@@ -252,7 +254,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
                 continue
             name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             value = err.get("input")
-            secret = "password" in name.lower()
+            secret = any(word in name.lower() for word in SECRET_WORDS)
             shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError(problems) from None

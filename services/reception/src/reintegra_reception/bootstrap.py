@@ -35,8 +35,11 @@ MIGRATIONS = SPEC.migrations
 
 
 def build(settings: ReceptionSettings) -> tuple[ServiceRuntime[ReceptionUnitOfWork], FastAPI]:
-    runtime = ServiceRuntime(settings, spec=SPEC, tables=kit_tables, uow_class=ReceptionUnitOfWork)
-    runtime.dependencies.add(match_policy=settings.match_policy)
+    keys = settings.keys
+    runtime = ServiceRuntime(
+        settings, spec=SPEC, tables=kit_tables, uow_class=ReceptionUnitOfWork.factory(keys)
+    )
+    runtime.dependencies.add(match_policy=settings.match_policy, blind_index=keys.blind_index)
     runtime.commands(
         {
             RegisterArrival: register_arrival,
