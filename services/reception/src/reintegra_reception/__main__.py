@@ -5,7 +5,7 @@ import sys
 
 from reintegra_kit.entrypoint import run_service
 
-from .bootstrap import build
+from .bootstrap import build_to_serve
 from .settings import ReceptionSettings
 
 
@@ -14,7 +14,7 @@ def main() -> None:
         from .cli import main as import_manifest
 
         sys.exit(import_manifest(sys.argv[2:]))
-    run_service(ReceptionSettings, build)
+    run_service(ReceptionSettings, build_to_serve)
 
 
 if __name__ == "__main__":

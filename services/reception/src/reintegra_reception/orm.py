@@ -279,6 +279,7 @@ contact_references = Table(
     Column("status_reason", String(40), nullable=True),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
 )
 
 case_closures = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
 from reintegra_contracts.codelists import (
@@ -60,6 +60,10 @@ from .orm import (
     reviews,
     travel_groups,
 )
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .privacy_repositories import ClosureRepository, ConsentRepository, ContactReferenceRepository
 
 CHUNK = 500
 """Values per ``IN (…)`` or multi-row statement (well under SQLite's and asyncpg's limits)."""
@@ -454,14 +458,19 @@ class ReturneeRepository(_Bulk):
         )
         return [UUID(str(r[0])) for r in rows]
 
-    async def erase(self, ids: Sequence[UUID], now: datetime) -> None:
-        """Crypto-shred ``ids``: destroy their data keys, forget their blind indexes, mark them erased."""
+    async def erase(self, returnee: Returnee, merged: Sequence[UUID]) -> None:
+        """Crypto-shred an erased person and the records merged into theirs: destroy the data keys,
+        forget the blind indexes, mark them erased; stage ``returnee_erased``."""
+        assert returnee.erased_at is not None, "call Returnee.erase first"
+        now = returnee.erased_at
+        ids = [returnee.returnee_id, *merged]
         await self.reception.data_keys.destroy(ids, now)
-        for chunk in _chunks(list(ids)):
+        for chunk in _chunks(ids):
             await self.session.execute(delete(identity_keys).where(identity_keys.c.returnee_id.in_(chunk)))
             await self.session.execute(
                 update(returnees).where(returnees.c.returnee_id.in_(chunk)).values(erased_at=now)
             )
+        await self.publish_events(returnee)
 
     async def sealed_row(self, returnee_id: UUID) -> dict[str, bytes | None] | None:
         """The stored ciphertexts of one person, as they are (erasure tests: still there, unreadable)."""
@@ -603,6 +612,16 @@ class AnnouncementRepository(_Bulk):
         await self.insert_ignoring(announced_person_keys, key_rows, ["key", "announced_person_id"])
         await self.publish_events(a)
 
+    async def forget_keys_of_cases(self, case_ids: Sequence[UUID]) -> None:
+        """Forget the identity keys of the announced people who arrived as ``case_ids`` (erasure)."""
+        for chunk in _chunks(list(case_ids)):
+            matched = select(announced_persons.c.announced_person_id).where(
+                announced_persons.c.case_id.in_(chunk)
+            )
+            await self.session.execute(
+                delete(announced_person_keys).where(announced_person_keys.c.announced_person_id.in_(matched))
+            )
+
     async def mark_arrived(self, arrived: dict[UUID, UUID]) -> None:
         """Record which case each announced person arrived as."""
         for person_id, case_id in arrived.items():
@@ -662,11 +681,16 @@ class ReceptionUnitOfWork(UnitOfWork):
 
     @classmethod
     def factory(
-        cls, keys: ReceptionKeys
+        cls, keys: ReceptionKeys | None
     ) -> Callable[[Database, Outbox, Callable[[], None]], ReceptionUnitOfWork]:
-        """What the runtime (or a test harness) calls to open a unit of work with ``keys``."""
+        """What the runtime (or a test harness) calls to open a unit of work with ``keys`` (``None``:
+        a service built only to be described; opening a unit of work then fails, naming the keys)."""
 
         def make(db: Database, outbox: Outbox, on_commit: Callable[[], None]) -> ReceptionUnitOfWork:
+            if keys is None:
+                raise RuntimeError(
+                    "reception has no keys: set REINTEGRA_KEY_ENCRYPTION_KEY and REINTEGRA_BLIND_INDEX_SECRET"
+                )
             return cls(db, outbox, on_commit, keys=keys)
 
         return make
@@ -678,6 +702,30 @@ class ReceptionUnitOfWork(UnitOfWork):
     @property
     def data_keys(self) -> DataKeyRepository:
         return DataKeyRepository(self)
+
+    @property
+    def consents(self) -> ConsentRepository:
+        from .privacy_repositories import ConsentRepository
+
+        return ConsentRepository(self)
+
+    @property
+    def contact_references(self) -> ContactReferenceRepository:
+        from .privacy_repositories import ContactReferenceRepository
+
+        return ContactReferenceRepository(self)
+
+    @property
+    def closures(self) -> ClosureRepository:
+        from .privacy_repositories import ClosureRepository
+
+        return ClosureRepository(self)
+
+    @property
+    def audit(self) -> AuditLog:
+        from .audit import AuditLog
+
+        return AuditLog(self)
 
     @property
     def cases(self) -> CaseRepository:

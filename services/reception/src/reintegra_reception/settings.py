@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from reintegra_kit.settings import ServiceSettings
+from reintegra_kit.settings import ServiceSettings, SettingsError
 
 from .crypto import ReceptionKeys, parse_key
 from .domain import MatchPolicy
@@ -37,7 +37,7 @@ class ReceptionSettings(ServiceSettings):
     key_encryption_key: SecretStr = Field(
         default=SecretStr(""),
         description="Key-encryption key (KEK) that wraps each person's data key: base64 of 32 random "
-        "bytes. Required; a secret (Kubernetes Secret or KMS), never in a plain value.",
+        "bytes. Required to serve; a secret (Kubernetes Secret or KMS), never in a plain value.",
     )
     previous_key_encryption_keys: SecretStr = Field(
         default=SecretStr(""),
@@ -47,7 +47,7 @@ class ReceptionSettings(ServiceSettings):
     blind_index_secret: SecretStr = Field(
         default=SecretStr(""),
         description="Secret of the blind indexes (HMAC) identity matching looks people up by: base64 of "
-        "32 random bytes. Required; a secret; changing it means re-indexing everybody.",
+        "32 random bytes. Required to serve; a secret; changing it means re-indexing everybody.",
     )
     override_max_validity: timedelta = Field(
         default=timedelta(days=7),
@@ -65,10 +65,9 @@ class ReceptionSettings(ServiceSettings):
 
     @field_validator("key_encryption_key", "blind_index_secret")
     @classmethod
-    def _required_key(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError(f"required: base64 of 32 random bytes, kept as a secret; {_GENERATE}")
-        parse_key(value.get_secret_value(), "the value")
+    def _a_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value().strip():
+            parse_key(value.get_secret_value(), "the value")
         return value
 
     @field_validator("previous_key_encryption_keys")
@@ -78,9 +77,21 @@ class ReceptionSettings(ServiceSettings):
             parse_key(part, f"key {i + 1} of the list")
         return value
 
+    def missing_keys(self) -> list[str]:
+        """The required secrets that are not set (the service does not serve without them)."""
+        return [
+            f"REINTEGRA_{name.upper()}: required to serve (personal data is sealed with it): base64 of 32 "
+            f"random bytes, kept as a secret; {_GENERATE}"
+            for name in ("key_encryption_key", "blind_index_secret")
+            if not getattr(self, name).get_secret_value().strip()
+        ]
+
     @property
     def keys(self) -> ReceptionKeys:
-        """The KEKs and the blind-index secret, parsed."""
+        """The KEKs and the blind-index secret, parsed; :class:`SettingsError` naming what is missing."""
+        missing = self.missing_keys()
+        if missing:
+            raise SettingsError(missing)
         return ReceptionKeys.from_text(
             self.key_encryption_key.get_secret_value(),
             self.blind_index_secret.get_secret_value(),

@@ -20,6 +20,7 @@ from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
     DuplicateMatchBasis,
+    ErasureReason,
     ImmediateAssistance,
     ReturnType,
     ServiceCategory,
@@ -36,6 +37,7 @@ from reintegra_contracts.events.reception import (
     PossibleDuplicateDetected,
     ProtectionConcernRaised,
     ReturnAnnounced,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_kit.domain import AggregateRoot, ConflictError, DomainError, Lifecycle
@@ -293,6 +295,18 @@ class Returnee(AggregateRoot):
     @property
     def identity(self) -> Identity:
         return identity_of(self.data, sex=self.sex.value, country=self.country)
+
+    def erase(self, case_ids: list[UUID], reason: ErasureReason, now: datetime) -> None:
+        """Erase the person: their data is gone for good (the repository destroys the data key), and
+        ``returnee_erased`` tells every service, once per case, to drop what it holds on them."""
+        if self.erased_at is not None:
+            raise ConflictError(f"returnee {self.returnee_id} was erased on {self.erased_at.isoformat()}")
+        self.person = None
+        self.erased_at = now
+        for case_id in case_ids:
+            self.record(
+                ReturneeErased(case_id=case_id, returnee_id=self.returnee_id, erased_at=now, reason=reason)
+            )
 
 
 class ReviewStatus(enum.StrEnum):

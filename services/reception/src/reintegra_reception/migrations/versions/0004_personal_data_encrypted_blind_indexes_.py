@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
+    op.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + '0' * 64 + "')"))
     op.create_table('audit_log',
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False, comment='1, 2, 3, … without gaps'),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -78,6 +79,7 @@ def upgrade() -> None:
     sa.Column('status_reason', sa.String(length=40), nullable=True),
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), server_default=sa.text('1'), nullable=False, comment='Optimistic lock'),
     sa.PrimaryKeyConstraint('referral_id', name=op.f('pk_contact_references')),
     sa.UniqueConstraint('reference_hash', name=op.f('uq_contact_references_reference_hash'))
     )
