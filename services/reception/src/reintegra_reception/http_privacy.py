@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from reintegra_contracts.base import AgencyCode
 from reintegra_contracts.codelists import (
     ConsentBasis,
@@ -444,9 +444,7 @@ def router(
     )
     async def list_overrides(
         access: CurrentAccess,
-        include_notes: Annotated[
-            StrictBool, Query(description="Show the professionals' notes (audited).")
-        ] = False,
+        include_notes: Annotated[bool, Query(description="Show the professionals' notes (audited).")] = False,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[OverrideOut]:
