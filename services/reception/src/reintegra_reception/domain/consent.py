@@ -306,7 +306,7 @@ class CaseConsent(AggregateRoot):
                 valid_from=record.valid_from,
                 valid_until=record.valid_until,
                 recorded_by_role=STAFF_ROLE[record.recorded_by.role],
-                information_language=record.information_language if not record.is_override else "es",
+                information_language=record.information_language,  # "und" for an override: nobody was informed
                 override_justification=record.justification,
             )
         )
