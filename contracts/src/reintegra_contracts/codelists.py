@@ -688,7 +688,9 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "verbal_witnessed": _L("Verbal con testigo", "Verbal, witnessed"),
         "digital": _L("Digital", "Digital"),
         "recorded": _L("Grabación de audio o video", "Audio or video recording"),
-        "professional_assessment": _L("Valoración profesional registrada", "Recorded professional assessment"),
+        "professional_assessment": _L(
+            "Valoración profesional registrada", "Recorded professional assessment"
+        ),
     },
     ConsentBasis: {
         "consent": _L("Consentimiento informado", "Informed consent"),
