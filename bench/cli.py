@@ -23,6 +23,7 @@ from .driver import EVENTS_PER_CASE, Driver, Observer, PhaseResult, percentiles,
 from .http import Pool
 from .infra import REPO, STATE, InfraError, PrivateKafka, PrivatePostgres
 from .services import SERVICES, Platform
+from .spy import Spy, summarise
 
 TARGET_SHARE = 30.0  # % of the bare loop in events/s
 TARGET_CASES = 100.0  # cases/s end to end
@@ -62,7 +63,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=30.0, help="length of the latency phase (default 30)")
     p.add_argument("--bare-messages", type=int, default=50_000, help="records of the bare loop")
     p.add_argument("--replicas", type=int, default=1, help="processes of each consumer service (default 1)")
-    p.add_argument("--profile", choices=SERVICES, help="run this service under pyinstrument (report in logs)")
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=SERVICES,
+        help="run under pyinstrument (report in the logs)",
+    )
+    p.add_argument(
+        "--spy", action="append", default=[], choices=SERVICES, help="py-spy profile of the throughput phase"
+    )
     p.add_argument("--keep-infra", action="store_true", help="leave the private broker and database running")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra service setting")
     args = p.parse_args(argv)
@@ -198,7 +208,13 @@ async def platform_run(
         me = psutil.Process()
         kafka_proc = kafka_process(kafka)
         cpu0, me0, k0, sys0, t0 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
+        spies = [
+            Spy(p.ps.pid, log_dir / f"spy-{p.name}.txt") for n in args.spy for p in plat.processes[n][:1]
+        ]
         phase = await throughput(driver, args.cases, args.concurrency, timeout_s=60 + args.cases / 5)
+        for spy in spies:
+            spy.stop()
+            (spy.out.with_suffix(".summary.txt")).write_text(summarise(spy.out))
         cpu1, me1, k1, sys1, t1 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
         result.throughput = phase
         done = max(phase.complete, 1)

@@ -87,7 +87,7 @@ class Platform:
         database_urls: Mapping[str, str],
         log_dir: Path,
         replicas: int = 1,
-        profile: str | None = None,
+        profile: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.processes: dict[str, list[ServiceProcess]] = {}
         for name in SERVICES:
@@ -97,7 +97,7 @@ class Platform:
                     name,
                     {**env, "REINTEGRA_DATABASE_URL": database_urls[name]},
                     log_dir / f"{name}-{i}.log",
-                    profile_to=log_dir / f"profile-{name}.txt" if profile == name and i == 0 else None,
+                    profile_to=log_dir / f"profile-{name}.txt" if name in profile and i == 0 else None,
                 )
                 for i in range(count)
             ]

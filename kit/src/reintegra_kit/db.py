@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +153,33 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_file = (
+            Path(parsed.database)
+            if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:")
+            else None
+        )
+        self._relay_lock_fd: int | None = None
+
+    @contextlib.contextmanager
+    def relay_lock(self) -> Iterator[bool]:
+        """SQLite: hold ``<database>.relay-lock`` (an OS file lock, released if the process dies) if no
+        other process does; yields whether this process holds it. Processes sharing a SQLite file share
+        a machine, so a file lock is exactly the scope of the database's own lock."""
+        if self._sqlite_file is None:
+            yield True  # an in-memory database belongs to one process
+            return
+        if self._relay_lock_fd is None:
+            path = self._sqlite_file.with_name(self._sqlite_file.name + ".relay-lock")
+            self._relay_lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._relay_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(self._relay_lock_fd, fcntl.LOCK_UN)
 
     def session(self) -> AsyncSession:
         """A new session (use as ``async with db.session() as s``)."""
@@ -162,6 +193,9 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._relay_lock_fd is not None:
+            os.close(self._relay_lock_fd)
+            self._relay_lock_fd = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

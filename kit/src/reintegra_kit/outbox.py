@@ -114,7 +114,7 @@ class OutboxRelay:
 
     Several replicas may run it: on PostgreSQL one replica at a time relays (a transaction-level
     advisory lock; a lock-free ``SKIP LOCKED`` split would let two replicas publish one case out of
-    order); SQLite serialises writers. Delivery is at least once (a crash between publish and mark
+    order); on SQLite, a lock file beside the database (no database lock is held while sending). Delivery is at least once (a crash between publish and mark
     re-sends); consumers deduplicate by CloudEvents id in their inbox.
     """
 
@@ -137,6 +137,8 @@ class OutboxRelay:
         self._interval = interval_s
         self._clock = clock or SystemClock()
         self._wake = asyncio.Event()
+        t = self._table
+        self._pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(batch_size)
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a commit that added rows)."""
@@ -144,36 +146,60 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; return how many were published."""
-        t = self._table
+        if self._db.dialect == "postgresql":
+            return await self._publish_pending_postgresql()
+        return await self._publish_pending_sqlite()
+
+    async def _publish_pending_postgresql(self) -> int:
+        # One transaction holding the advisory lock across read, send and mark: PostgreSQL locks rows,
+        # not the database, so writers go on meanwhile.
         async with self._db.session() as session, session.begin():
-            if self._db.dialect == "postgresql":
-                got = await session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
-                )
-                if not got.scalar_one():
-                    return 0  # another replica is relaying this outbox
-            rows = (
-                await session.execute(
-                    select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(self._batch_size)
-                )
-            ).all()
+            got = await session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
+            )
+            if not got.scalar_one():
+                return 0  # another replica is relaying this outbox
+            rows = (await session.execute(self._pending)).all()
             if not rows:
                 return 0
             sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
-            if sent:
-                await session.execute(
-                    update(t)
-                    .where(t.c.id.in_(sent))
-                    .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
-                )
-            for message, error in failed:
-                log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
-                await session.execute(
-                    update(t)
-                    .where(t.c.id == message.id)
-                    .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
-                )
+            await self._mark(session, sent, failed)
             return len(sent)
+
+    async def _publish_pending_sqlite(self) -> int:
+        # SQLite has one writer at a time: a transaction held across the broker's acknowledgement
+        # would stop every handler of the service meanwhile. So: read in one short transaction, send
+        # with no lock held, mark in another; replicas sharing the file take turns with a lock file
+        # beside the database (one machine, as SQLite requires).
+        with self._db.relay_lock() as ours:
+            if not ours:
+                return 0  # another process is relaying this outbox
+            async with self._db.session() as session, session.begin():
+                rows = (await session.execute(self._pending)).all()
+            if not rows:
+                return 0
+            sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
+            async with self._db.session() as session, session.begin():
+                await self._mark(session, sent, failed)
+            return len(sent)
+
+    async def _mark(
+        self, session: AsyncSession, sent: list[int], failed: list[tuple[OutboxMessage, BaseException]]
+    ) -> None:
+        t = self._table
+        if sent:  # one statement for the whole batch
+            await session.execute(
+                update(t)
+                .where(t.c.id.in_(sent))
+                .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
+            )
+        for message, error in failed:
+            log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
+            await session.execute(
+                update(t)
+                .where(t.c.id == message.id)
+                .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
+            )
 
     async def _send_in_waves(
         self, messages: list[OutboxMessage]
