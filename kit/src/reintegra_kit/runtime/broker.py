@@ -54,12 +54,7 @@ class KafkaConnection:
         )
         # The outbox relay sends with a plain producer: FastStream's publish path (middlewares,
         # per-message telemetry and logging) costs about five times the send itself.
-        self.producer = AIOKafkaProducer(
-            **settings.kafka_client_options(client_id=f"reintegra-{settings.service_name}-relay"),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.relay_linger_ms,
-        )
+        self._producer: AIOKafkaProducer | None = None  # made in start(): it needs the running loop
         self._tracer = tracer_provider.get_tracer("reintegra.relay")
         self.started = asyncio.Event()
 
@@ -85,7 +80,9 @@ class KafkaConnection:
             inject(carrier)
             headers = [(name, value.encode()) for name, value in message.headers.items()]
             headers.extend((name, value.encode()) for name, value in carrier.items())
-            return await self.producer.send(topic, message.value, key=message.key, headers=headers)
+            if self._producer is None:
+                raise ConnectionError("Kafka producer not started yet")
+            return await self._producer.send(topic, message.value, key=message.key, headers=headers)
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
         """Send one record and wait for the broker's acknowledgement (parking a dead letter)."""
@@ -151,7 +148,15 @@ class KafkaConnection:
                 if before is not None:
                     await before()
                 await self.broker.start()
-                await self.producer.start()
+                self._producer = AIOKafkaProducer(
+                    **self._settings.kafka_client_options(
+                        client_id=f"reintegra-{self._settings.service_name}-relay"
+                    ),
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=self._settings.relay_linger_ms,
+                )
+                await self._producer.start()
                 self.started.set()
                 log.info("runtime.broker_started")
                 return
@@ -161,8 +166,7 @@ class KafkaConnection:
                 log.warning("runtime.broker_unavailable", error=repr(exc), retry_in_s=delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
-                with contextlib.suppress(Exception):
-                    await self.producer.stop()
+                await self._stop_producer()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -173,8 +177,13 @@ class KafkaConnection:
         if not await self.broker.ping(timeout=2.0):
             raise ConnectionError(f"Kafka at {self._settings.kafka_bootstrap_servers} does not answer")
 
+    async def _stop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.producer.stop()
+        await self._stop_producer()
         with contextlib.suppress(Exception):
             await self.broker.stop()
