@@ -134,6 +134,28 @@ async def insert_or_ignore(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+async def insert_many_or_ignore(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+    returning: str,
+) -> set[Any]:
+    """Insert the rows that do not exist yet (by ``conflict_columns``) in ONE statement; return the
+    ``returning`` column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``)."""
+    if not rows:
+        return set()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(table.c[returning])
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
 class Database:
     """One service's database: an async engine and its session factory."""
 

@@ -67,13 +67,15 @@ class Outbox:
         self._source = source
         self._clock = self.clock
         self._declared = declared
+        self._insert = insert(self._table)
 
     def declare(self, event_types: frozenset[str]) -> None:
         """Only these event types may be staged (what the service's registry entry says it emits)."""
         self._declared = event_types
 
-    async def add(self, session: AsyncSession, event: Event) -> str:
-        """Stage ``event`` for publication; it is published only if the transaction commits."""
+    def stage(self, event: Event) -> dict[str, Any]:
+        """The outbox row of ``event`` (checked and encoded now, in the handler's trace), to write with
+        :meth:`write` in the same transaction."""
         if self._declared is not None and event.event_type not in self._declared:
             raise UndeclaredEventError(
                 f"{event.event_type} is not among the events this service declares it emits "
@@ -82,19 +84,27 @@ class Outbox:
         now = self._clock.now()
         record = encode(event, source=self._source, time=now)
         headers = {name: value.decode() for name, value in record.headers}
-        await session.execute(
-            insert(self._table).values(
-                event_id=headers["ce_id"],
-                event_type=event.event_type,
-                topic=record.topic,
-                message_key=record.key.decode(),
-                payload=record.value.decode(),
-                headers=json.dumps(headers),
-                traceparent=current_traceparent(),
-                created_at=now,
-            )
-        )
-        return headers["ce_id"]
+        return {
+            "event_id": headers["ce_id"],
+            "event_type": event.event_type,
+            "topic": record.topic,
+            "message_key": record.key.decode(),
+            "payload": record.value.decode(),
+            "headers": json.dumps(headers),
+            "traceparent": current_traceparent(),
+            "created_at": now,
+        }
+
+    async def write(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """Insert staged rows, in order, with one statement (executemany)."""
+        if rows:
+            await session.execute(self._insert, rows)
+
+    async def add(self, session: AsyncSession, event: Event) -> str:
+        """Stage ``event`` for publication; it is published only if the transaction commits."""
+        row = self.stage(event)
+        await self.write(session, [row])
+        return str(row["event_id"])
 
     async def pending_count(self, session: AsyncSession) -> int:
         """How many rows wait to be published (the outbox backlog)."""
