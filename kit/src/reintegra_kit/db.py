@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -220,10 +222,82 @@ class Database:
             self._relay_lock_fd = None
 
 
+class _ClosedCursor:
+    """What a statement left of its (already closed) sqlite3 cursor: what SQLAlchemy reads after it."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, description: Any = None, rowcount: int = -1, lastrowid: int | None = None) -> None:
+        self.description = description
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self.arraysize = 1
+
+    async def close(self) -> None:
+        return None
+
+
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A statement in ONE trip to aiosqlite's thread (open a cursor, execute, fetch, close) instead of
+    SQLAlchemy's four: each trip is a queue hand-off and a wake-up of the event loop, and they were
+    most of the CPU a SQLite-backed service spent per event."""
+
+    __slots__ = ()
+
+    def _make_new_cursor(self, connection: Any) -> Any:
+        return _ClosedCursor()
+
+    def _aenter_cursor(self, cursor: Any) -> Any:
+        return cursor
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        return await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return await self._run(operation, seq_of_parameters, many=True)
+
+    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> Any:
+        raw = self._connection._conn  # the sqlite3 connection, used only in aiosqlite's thread
+
+        def statement() -> tuple[Any, int, int | None, list[Any] | None]:
+            cursor = raw.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                elif parameters is None:
+                    cursor.execute(operation)
+                else:
+                    cursor.execute(operation, parameters)
+                rows = cursor.fetchall() if cursor.description else None
+                return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            description, rowcount, lastrowid, rows = await self._connection._execute(statement)
+        self._cursor = _ClosedCursor(description, rowcount, lastrowid)  # type: ignore[assignment]
+        if rows is not None:
+            self._rows = collections.deque(rows)
+        return None
+
+    async def _async_soft_close(self) -> None:
+        return None  # nothing is open
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     # SQLAlchemy, not the driver, decides where transactions begin (the driver's own handling breaks
     # SAVEPOINT, which the timer runner and the batch consumer use): see _sqlite_begin.
     dbapi_connection.isolation_level = None
+    if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
+        dbapi_connection.__class__ = _OneHopConnection
     cursor = dbapi_connection.cursor()
     # WAL lets the HTTP API read while the relay or a consumer writes; busy_timeout waits for the lock.
     cursor.execute("PRAGMA journal_mode=WAL")
