@@ -208,6 +208,7 @@ async def platform_run(
         me = psutil.Process()
         kafka_proc = kafka_process(kafka)
         cpu0, me0, k0, sys0, t0 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
+        threads0 = {p.name: p.thread_cpu() for p in plat.all()}
         spies = [
             Spy(p.ps.pid, log_dir / f"spy-{p.name}.txt") for n in args.spy for p in plat.processes[n][:1]
         ]
@@ -217,6 +218,11 @@ async def platform_run(
             (spy.out.with_suffix(".summary.txt")).write_text(summarise(spy.out))
         cpu1, me1, k1, sys1, t1 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
         result.throughput = phase
+        for proc in plat.all():
+            before_t, after_t = threads0.get(proc.name, {}), proc.thread_cpu()
+            main = after_t.get(proc.ps.pid, 0) - before_t.get(proc.ps.pid, 0)
+            other = sum(v - before_t.get(k, 0) for k, v in after_t.items() if k != proc.ps.pid)
+            say(f"[{db}] {proc.name}: main thread {main:.1f} s CPU, other threads {other:.1f} s")
         done = max(phase.complete, 1)
         result.cpu_ms_per_case = {n: (cpu1[n] - cpu0[n]) * 1000 / done for n in SERVICES}
         result.kafka_cpu_ms_per_case = (k1 - k0) * 1000 / done

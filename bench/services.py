@@ -63,6 +63,9 @@ class ServiceProcess:
         times = self.ps.cpu_times()
         return float(times.user + times.system)
 
+    def thread_cpu(self) -> dict[int, float]:
+        return {t.id: t.user_time + t.system_time for t in self.ps.threads()}
+
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
 

@@ -58,6 +58,8 @@ def summarise(path: Path, top: int = 40) -> str:
             f.split(" (")[0] + " " + f.split(" (")[-1].split(":")[0].rsplit("/", 2)[-1]
             for f in stack.split(";")
         ]
+        if not frames[0].startswith("<module>") and "_run_module_as_main" not in stack:
+            continue  # another thread (aiosqlite's worker, aiokafka's...): mostly waiting
         if any("select" in f and "selectors" in f for f in frames[-2:]) or frames[-1].startswith("epoll"):
             continue  # idle in the event loop
         total += n

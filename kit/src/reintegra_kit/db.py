@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,6 +122,19 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
     return KitTables(outbox=outbox, inbox=inbox, timers=timers)
 
 
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
+    # Built once per table: the statement and its compiled form are reused, only the values change.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+
+
+@functools.cache
+def plain_insert(table: Table) -> Any:
+    """``INSERT INTO table``, built once: execute it with a dict of values (or a list of them)."""
+    return table.insert()
+
+
 async def insert_or_ignore(
     session: AsyncSession, table: Table, values: dict[str, Any], conflict_columns: list[str]
 ) -> bool:
@@ -130,9 +144,7 @@ async def insert_or_ignore(
     key waits for the other transaction instead of failing.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    result = await session.execute(stmt)
+    result = await session.execute(_insert_ignoring(dialect, table, tuple(conflict_columns)), values)
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
