@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -346,4 +348,11 @@ def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE: take the write lock at the start. A deferred transaction that reads and then writes
     # fails at once with "database is locked" when another writer committed meanwhile (busy_timeout
     # cannot help a lock upgrade); waiting at BEGIN is what SQLite's documentation recommends.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    adapted = conn.connection.dbapi_connection
+    if isinstance(adapted, _InlineConnection):  # straight to sqlite3: a tenth of exec_driver_sql's cost
+        try:
+            adapted._connection._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # as SQLAlchemy would raise it ("database is locked": an outage)
+            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
