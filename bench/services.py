@@ -33,6 +33,7 @@ class ServiceProcess:
     profile_to: Path | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    retries: int = 0
 
     def start(self) -> None:
         command = [sys.executable, "-m", f"reintegra_{self.name}"]
@@ -53,6 +54,14 @@ class ServiceProcess:
 
     def ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
+            if (
+                "address already in use" in self.log_path.read_text(errors="replace")[-3000:]
+                and self.retries < 3
+            ):
+                self.retries += 1  # another program took the free port meanwhile: take another one
+                self.port = free_port()
+                self.start()
+                return False
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
         try:
             return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200
