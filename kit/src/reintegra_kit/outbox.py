@@ -124,8 +124,9 @@ class OutboxRelay:
 
     Several replicas may run it: on PostgreSQL one replica at a time relays (a transaction-level
     advisory lock; a lock-free ``SKIP LOCKED`` split would let two replicas publish one case out of
-    order); on SQLite, a lock file beside the database (no database lock is held while sending). Delivery is at least once (a crash between publish and mark
-    re-sends); consumers deduplicate by CloudEvents id in their inbox.
+    order); on SQLite, a lock file beside the database (no database lock is held while sending).
+    Delivery is at least once (a crash between publish and mark re-sends); consumers deduplicate by
+    CloudEvents id in their inbox.
     """
 
     ADVISORY_LOCK_ID = 0x5E1A7  # any constant: one relay lock per database (a database is one service's)
