@@ -78,7 +78,7 @@ class ServiceProcess:
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def stop(self, timeout_s: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -121,15 +121,20 @@ class Platform:
         return [p.port for p in self.processes[name]]
 
     def start(self, timeout_s: float = 180.0) -> None:
-        for proc in self.all():
-            proc.start()
-        deadline = time.monotonic() + timeout_s
-        waiting = self.all()
-        while waiting:
-            waiting = [p for p in waiting if not p.ready()]
-            if waiting and time.monotonic() > deadline:
-                raise RuntimeError(f"not ready after {timeout_s:.0f} s: {[p.name for p in waiting]}")
-            time.sleep(0.3)
+        """Start every process and wait until all are ready; stop them all if one does not get there."""
+        try:
+            for proc in self.all():
+                proc.start()
+            deadline = time.monotonic() + timeout_s
+            waiting = self.all()
+            while waiting:
+                waiting = [p for p in waiting if not p.ready()]
+                if waiting and time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready after {timeout_s:.0f} s: {[p.name for p in waiting]}")
+                time.sleep(0.3)
+        except BaseException:
+            self.stop()
+            raise
 
     def cpu(self) -> dict[str, float]:
         return {name: sum(p.cpu_seconds() for p in ps) for name, ps in self.processes.items()}
