@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -244,3 +245,33 @@ async def test_events_emitted_in_a_rolled_back_savepoint_are_not_published(
     recorder = Recorder()
     assert await OutboxRelay(db, schema.kit, recorder).publish_pending() == 1
     assert [m.key.decode() for m in recorder.sent] == [str(kept.case_id)]
+
+
+async def test_a_commit_wakes_the_relay_at_once_even_during_a_pass(db: Database, schema: Schema) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    first_pass_running = asyncio.Event()
+    recorder = Recorder()
+
+    async def publish(message: OutboxMessage) -> Any:
+        first_pass_running.set()
+        return await recorder(message)
+
+    relay = OutboxRelay(db, schema.kit, publish, interval_s=60.0)  # only a wake-up can make it look again
+    async with UnitOfWork(db, outbox, relay.wake) as uow:
+        await uow.emit(due_event())
+        await uow.commit()
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(first_pass_running.wait(), timeout=10)
+        async with UnitOfWork(db, outbox, relay.wake) as uow:  # commits while (or right after) it sends
+            await uow.emit(due_event())
+            await uow.commit()
+        for _ in range(100):
+            if len(recorder.sent) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(recorder.sent) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

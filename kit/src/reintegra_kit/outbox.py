@@ -249,17 +249,20 @@ class OutboxRelay:
         """Publish until cancelled; back off after a failure (broker or database down)."""
         delay = self._interval
         while True:
+            # Cleared before looking, so a commit during this pass wakes the next one at once (cleared
+            # after an empty pass, such a wake-up would wait for the poll interval).
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 delay = self._interval
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # keep relaying after an outage
+            except Exception as exc:  # keep relaying after an outage, backing off whatever wakes us
                 log.warning("outbox.relay_error", error=repr(exc))
-                published = 0
                 delay = min(delay * 2, 5.0)
+                await asyncio.sleep(delay)
+                continue
             if published == 0:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
