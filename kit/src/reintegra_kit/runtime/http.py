@@ -17,14 +17,15 @@ checks it).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +59,32 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The request path.")
     code: str = Field(description="Stable machine-readable name of the problem.")
     errors: list[FieldProblem] | None = Field(default=None, description="Invalid fields (validation).")
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def whole_number(value: Any) -> Any:
+    """A query or path value is text: accept a whole number written in digits only, so that ``5.0``,
+    ``+5`` or `` 5`` are refused like ``42.0`` in a JSON body (strict types at the API edge)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+# The bounds sit on the inner type (with the digits check) so that they reach the OpenAPI schema as
+# minimum/maximum; Query only documents.
+Limit = Annotated[
+    Annotated[int, Field(ge=1, le=500), BeforeValidator(whole_number)],
+    Query(description="Page size (1 to 500)."),
+]
+"""The ``limit`` of a list endpoint: 1 to 500 items."""
+
+Offset = Annotated[
+    Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(whole_number)],
+    Query(description="Items to skip (0 to 1,000,000)."),
+]
+"""The ``offset`` of a list endpoint, bounded (an unbounded one overflows the database's integers)."""
 
 
 STANDARD_DESCRIPTIONS: dict[int, str] = {
