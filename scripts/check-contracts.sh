@@ -63,7 +63,7 @@ done
 shopt -s nullglob
 documents=(docs/asyncapi/*.json)
 if ((${#documents[@]} == 0)); then
-  echo "check-contracts: no docs/asyncapi/*.json; run: uv run python -m reintegra_kit.asyncapi" >&2
+  echo "check-contracts: no docs/asyncapi/*.json; run: bash scripts/uv.sh run python -m reintegra_kit.asyncapi" >&2
   exit 1
 fi
 npm ci --prefix tools/asyncapi-validate --no-audit --no-fund --loglevel=error

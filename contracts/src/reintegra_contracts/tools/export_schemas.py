@@ -2,10 +2,10 @@
 
 Usage (from the repository root)::
 
-    uv run python -m reintegra_contracts.tools.export_schemas                 # write (refuses breaking changes)
-    uv run python -m reintegra_contracts.tools.export_schemas --check         # fail if files drift from the models
-    uv run python -m reintegra_contracts.tools.export_schemas --check-compat  # fail on a breaking change
-    uv run python -m reintegra_contracts.tools.export_schemas --check-compat --against /tmp/main-schemas
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas                 # write (refuses breaking changes)
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check         # fail if files drift from the models
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check-compat  # fail on a breaking change
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check-compat --against /tmp/main-schemas
 
 ``--check-compat`` compares the current models with **every released snapshot** of this major version
 (``contracts/schemas/released/<version>/``, written once at a release and never regenerated), with the
@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"DRIFT {line}", file=sys.stderr)
         if drifted:
             print(
-                "schemas drift from the models; run: uv run python -m reintegra_contracts.tools.export_schemas",
+                "schemas drift from the models; run: bash scripts/uv.sh run python -m "
+                "reintegra_contracts.tools.export_schemas",
                 file=sys.stderr,
             )
             status = 1
