@@ -163,7 +163,9 @@ class Platform:
         logs.mkdir(parents=True, exist_ok=True)
         for name in SPECS:
             self.db_urls[name] = await create_database(self.infra.pg_url, f"storm_{self.tag}_{name}")
-        for name in SPECS:  # one at a time: start-up migrates the database and creates the topics
+
+        async def start_service(name: str) -> None:
+            # Replicas one after the other: the first migrates the database.
             for _ in range(replicas.get(name, 1)):
                 service_env = {
                     **self.env,
@@ -171,8 +173,10 @@ class Platform:
                     "REINTEGRA_CONSUMER_GROUP": self.group(name),
                 }
                 proc = ServiceProcess(name, service_env, logs)
-                await asyncio.to_thread(proc.start, 180.0)
                 self.processes.append(proc)
+                await asyncio.to_thread(proc.start, 240.0)
+
+        await asyncio.gather(*(start_service(name) for name in SPECS))
 
     def of(self, name: str) -> list[ServiceProcess]:
         return [p for p in self.processes if p.name == name]
