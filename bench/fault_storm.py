@@ -50,6 +50,7 @@ from tests.support import ServiceProcess, arrival_payload
 
 NEEDS = ["employment", "health", "housing", "psychosocial_support", "legal_aid"]
 RETRYABLE = (httpx.TransportError, httpx.TimeoutException)
+PATIENCE_S = 60.0
 
 
 @dataclass
@@ -96,13 +97,17 @@ class Client:
     async def _call(
         self, kind: str, service: str, method: str, path: str, **kw: Any
     ) -> httpx.Response | None:
-        """One request, retried on a live replica until it is answered (not 5xx) or the deadline."""
+        """One request, retried on a live replica until it is answered (not 5xx), for at most
+        ``PATIENCE_S`` (a request is given up rather than queued for ever: the client never jams)."""
         delay = 0.2
-        while self.now() < self.deadline_s:
+        give_up_at = min(self.deadline_s, self.now() + PATIENCE_S)
+        while self.now() < give_up_at:
             url = self._url(service)
             if url is not None:
                 try:
                     async with self.limits[kind]:
+                        if self.now() >= give_up_at:
+                            break
                         response = await self.http.request(method, url + path, **kw)
                     if response.status_code < 500:
                         return response
@@ -131,7 +136,8 @@ class Client:
     async def complete(self, case_id: str, n: int) -> None:
         assessment_id = None
         delay = 0.3
-        while assessment_id is None and self.now() < self.deadline_s:
+        give_up_at = min(self.deadline_s, self.now() + 2 * PATIENCE_S)
+        while assessment_id is None and self.now() < give_up_at:
             response = await self._call(
                 "lookup", "assessment", "GET", "/v1/assessments", params={"case_id": case_id}
             )
