@@ -211,8 +211,13 @@ async def inject(platform: Platform, client: Client, seconds: float, kills: int,
                 for p in platform.processes
                 if p.proc is not None and p.proc.poll() is None and p.port not in restarting
             ]
-            if not candidates:
-                continue
+            while not candidates:  # every process is being restarted: wait for one to be back
+                await asyncio.sleep(0.5)
+                candidates = [
+                    p
+                    for p in platform.processes
+                    if p.proc is not None and p.proc.poll() is None and p.port not in restarting
+                ]
             proc = random.choice(candidates)
             fault = Fault("sigkill", f"{proc.name}:{proc.port}", round(client.now(), 2))
             proc.kill()
@@ -232,8 +237,14 @@ async def count(
     """Count every effect from the databases and the topics."""
     bootstrap = platform.infra.kafka_bootstrap
     db = platform.db_urls
-    accepted = set(traffic.accepted.values())
-    cases = Counter(str(r[0]) for r in await rows(db["reception"], "SELECT case_id FROM cases"))
+    answered = set(traffic.accepted.values())
+    case_rows = await rows(db["reception"], "SELECT case_id, manifest_ref FROM cases")
+    cases = Counter(str(r[0]) for r in case_rows)
+    # An arrival committed whose answer the client never got (the process was killed after the
+    # commit, and the client gave up): accepted by the platform all the same, found by its reference.
+    ours = f"storm-{platform.tag}-"
+    unanswered = {str(r[0]) for r in case_rows if (r[1] or "").startswith(ours)} - answered
+    accepted = answered | unanswered
     assessments = {
         str(r[0]): (str(r[1]), r[2])
         for r in await rows(db["assessment"], "SELECT assessment_id, case_id, status FROM assessments")
@@ -335,6 +346,7 @@ async def count(
             {**asdict(fault), "arrivals_around": len(window), "lost": lost, "duplicated": duplicated}
         )
     return {
+        "unanswered": len(unanswered),
         "effects": effects,
         "waiting_for_case": waiting,
         "transport_duplicates": transport_duplicates,
@@ -403,7 +415,8 @@ async def storm(
 def report(result: dict[str, Any]) -> str:
     lines = [
         f"offered {result['offered']} arrivals in {result['seconds']:.0f} s ({result['offered_per_s']}/s), "
-        f"accepted {result['accepted']}, completions {result['completions']}, SIGKILLs {result['kills']}; "
+        f"accepted {result['accepted']} (+{result['unanswered']} committed whose answer was lost), "
+        f"completions {result['completions']}, SIGKILLs {result['kills']}; "
         f"quiet {result['quiet_after_s']} s after the load",
         f"{'effect':<40} {'expected':>9} {'lost':>6} {'dup':>6} {'unexp':>6}",
     ]
