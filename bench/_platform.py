@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,20 +62,26 @@ class Infra:
     private: bool = True
     kafka_env: dict[str, str] = field(default_factory=dict)
     pg_env: dict[str, str] = field(default_factory=dict)
+    owned: list[Path] = field(default_factory=list)
 
     @classmethod
     def start_private(cls, workdir: Path) -> Infra:
         kafka_port, pg_port = free_port(), free_port()
         while pg_port in (kafka_port, kafka_port + 1):
             pg_port = free_port()
+        # As root, the server runs as the postgres user, which must reach its folder: not under a
+        # private temporary folder such as pytest's; /var/tmp is searchable by everyone.
+        pg_dir = Path(tempfile.mkdtemp(prefix="reintegra-storm-pg-", dir="/var/tmp"))
+        pg_dir.chmod(0o755)
         infra = cls(
             workdir,
             kafka_env={
                 "REINTEGRA_KAFKA_PORT": str(kafka_port),
                 "REINTEGRA_KAFKA_DIR": str(workdir / "kafka"),
             },
-            pg_env={"REINTEGRA_PG_PORT": str(pg_port), "REINTEGRA_PG_DIR": str(workdir / "postgres")},
+            pg_env={"REINTEGRA_PG_PORT": str(pg_port), "REINTEGRA_PG_DIR": str(pg_dir)},
         )
+        infra.owned.append(pg_dir)
         local("kafka.sh", "start", env=infra.kafka_env)
         infra.kafka_bootstrap = local("kafka.sh", "bootstrap", env=infra.kafka_env).splitlines()[-1]
         local("postgres.sh", "start", env=infra.pg_env)
@@ -98,6 +106,8 @@ class Infra:
                 local("kafka.sh", "stop", env=self.kafka_env)
             with contextlib.suppress(Exception):
                 local("postgres.sh", "stop", env=self.pg_env)
+            for folder in self.owned:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 async def create_database(server_url: str, name: str) -> str:

@@ -243,8 +243,8 @@ async def poison_run(
                     # the type, the key or the data check of whichever reads them.
                     groups = {platform.group(s) for s in readers(topic)}
                     missing += len(groups - set(parked.get(pid, {})))
-                row["parked_by_every_reader"] = len(items) - sum(1 for _, pid in items if not parked.get(pid))
-                row["missing_parkings"] = missing
+                row["parked_at_least_once"] = len(items) - sum(1 for _, pid in items if not parked.get(pid))
+                row["parkings_missing"] = missing  # (record, reader) pairs not parked (yet)
             kinds[kind] = row
         waiting = await rows(
             platform.db_urls["followup"], "SELECT count(*) FROM followups WHERE status = 'waiting_for_case'"
@@ -289,7 +289,7 @@ async def poison_run(
         result["ok"] = (
             not crashed
             and not result["good_lost"]
-            and all(k.get("missing_parkings", 0) == 0 for k in kinds.values())
+            and all(k.get("parkings_missing", 0) == 0 for k in kinds.values())
             and kinds["unknown_case"]["held_waiting_for_case"] == kinds["unknown_case"]["sent"]
             and kinds["duplicate_new_id"]["extra_effects"] == 0
             and not any(unpublished.values())

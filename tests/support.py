@@ -38,7 +38,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 120.0, **extra_env: str) -> ServiceProcess:
+    def start(self, timeout_s: float = 180.0, **extra_env: str) -> ServiceProcess:
         env = {**self.env, **extra_env}
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
