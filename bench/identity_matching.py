@@ -35,6 +35,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import asyncpg
@@ -97,7 +98,10 @@ async def load(conn: asyncpg.Connection, size: int, seed: int) -> list[Person]:
     done = 0
     while done < size:
         chunk = [next(generated) for _ in range(min(batch, size - done))]
-        returnee_rows, person_key_rows, key_rows, case_rows = [], [], [], []
+        returnee_rows: list[Any] = []
+        person_key_rows: list[Any] = []
+        key_rows: list[Any] = []
+        case_rows: list[Any] = []
         for i, p in enumerate(chunk, start=done):
             rid = uuid5(NS, f"r{i}")
             d = p.data

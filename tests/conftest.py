@@ -41,13 +41,18 @@ def launch(
     service_env: dict[str, str], make_database: Callable[[str], Awaitable[str]], tmp_path: Path
 ) -> Iterator[Callable[..., Awaitable[ServiceProcess]]]:
     """``await launch("assessment", database_url=None, **env)`` starts a service on its own fresh
-    PostgreSQL database (or the one given) and stops it after the test."""
+    PostgreSQL database (or the one given) and stops it after the test. Each service of a test has a
+    consumer group of that test alone (``proc.group``; replicas of a service share it), so that no
+    other test's members rebalance it and its lag can be read."""
     started: list[ServiceProcess] = []
 
     async def start(name: str, database_url: str | None = None, **env: str) -> ServiceProcess:
         url = database_url or await make_database(name)
-        proc = ServiceProcess(name, {**service_env, "REINTEGRA_DATABASE_URL": url, **env}, tmp_path)
+        group = service_env["REINTEGRA_TOPIC_PREFIX"] + f"reintegra-{name}"
+        settings = {**service_env, "REINTEGRA_DATABASE_URL": url, "REINTEGRA_CONSUMER_GROUP": group, **env}
+        proc = ServiceProcess(name, settings, tmp_path)
         proc.db_url = url  # type: ignore[attr-defined]
+        proc.group = settings["REINTEGRA_CONSUMER_GROUP"]  # type: ignore[attr-defined]
         started.append(proc)
         await asyncio.to_thread(proc.start)
         return proc

@@ -66,6 +66,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(
         default=100, ge=1, le=10_000, description="Outbox rows published per batch."
     )
+    relay_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="How long the relay's producer waits to fill a request (Kafka linger.ms).",
+    )
     consumer_batch_size: int = Field(
         default=250,
         ge=1,

@@ -1,5 +1,5 @@
 """The follow-up domain: pure — no I/O, no framework (see docs/where-does-x-go.md)."""
 
-from .model import DUE_TIMER, Followup, FollowupStatus
+from .model import DUE_TIMER, Followup, FollowupStatus, business_key
 
-__all__ = ["DUE_TIMER", "Followup", "FollowupStatus"]
+__all__ = ["DUE_TIMER", "Followup", "FollowupStatus", "business_key"]
