@@ -7,8 +7,9 @@ PostgreSQL, and the error rates of the rules on a labelled set. Run by hand (not
     uv run python bench/identity_matching.py --quality-only                       # error rates only
 
 For each size it creates a fresh database with reception's migrations, loads that many made-up
-returnees (``reintegra_reception.synthetic``: Central American names with realistic frequencies) with
-their blocking keys and one earlier case each (PostgreSQL ``COPY``), then times, for the same probes
+returnees (``reintegra_reception.synthetic``: Central American names with realistic frequencies) —
+their data encrypted under a data key each, their blocking keys as blind indexes, as reception stores
+them — and one earlier case each (PostgreSQL ``COPY``), then times, for the same probes
 (half of them known people written differently, half newcomers):
 
 * **match** — what identity matching costs: the candidate lookup on the indexed keys, loading the
@@ -27,12 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import asyncpg
@@ -42,8 +45,9 @@ from reintegra_kit.db import Database
 from reintegra_kit.migrations import upgrade_to_head_async
 from reintegra_kit.outbox import Outbox
 from reintegra_reception.bootstrap import SPEC
+from reintegra_reception.crypto import FieldCipher, KeyRing, ReceptionKeys
 from reintegra_reception.domain import ArrivalFacts, MatchPolicy, RegisterArrival
-from reintegra_reception.domain.identity import blocking_keys, identity_of
+from reintegra_reception.domain.identity import BlindIndex, identity_of
 from reintegra_reception.domain.matching import Candidate, match
 from reintegra_reception.handlers import register_arrival
 from reintegra_reception.orm import kit_tables
@@ -53,6 +57,12 @@ from sqlalchemy import text
 
 NS = UUID("9b1f3c0e-3a57-4bb5-a4e0-8f6f7f8a2d01")
 TODAY = datetime(2026, 11, 20, 14, tzinfo=UTC)
+KEYS = ReceptionKeys(
+    KeyRing(hashlib.sha256(b"reintegra bench key-encryption key").digest()),
+    BlindIndex(hashlib.sha256(b"reintegra bench blind-index secret").digest()),
+)
+"""Fixed keys of the made-up people of this benchmark only (so a database loaded before can be reused);
+a service's keys are random secrets (docs/data-protection.md)."""
 
 
 @dataclass
@@ -88,14 +98,31 @@ async def load(conn: asyncpg.Connection, size: int, seed: int) -> list[Person]:
     done = 0
     while done < size:
         chunk = [next(generated) for _ in range(min(batch, size - done))]
-        returnee_rows, key_rows, case_rows = [], [], []
+        returnee_rows: list[Any] = []
+        person_key_rows: list[Any] = []
+        key_rows: list[Any] = []
+        case_rows: list[Any] = []
         for i, p in enumerate(chunk, start=done):
             rid = uuid5(NS, f"r{i}")
             d = p.data
+            data_key = KEYS.ring.new_data_key()
+            wrapped = KEYS.ring.wrap(data_key, rid)
+            cipher = FieldCipher(data_key, rid)
             returnee_rows.append(
-                (rid, d.given_names, d.family_names, d.date_of_birth, d.document_number, None, p.sex, earlier)
+                (
+                    rid,
+                    cipher.encrypt("given_names", d.given_names),
+                    cipher.encrypt("family_names", d.family_names),
+                    cipher.encrypt("date_of_birth", d.date_of_birth.isoformat()),
+                    cipher.encrypt("document_number", d.document_number),
+                    p.sex,
+                    earlier,
+                )
             )
-            key_rows.extend((k, rid) for k in blocking_keys(identity_of(d, sex=p.sex, country="HN")))
+            person_key_rows.append((rid, wrapped.kek_id, wrapped.blob, earlier))
+            key_rows.extend(
+                (k, rid) for k in KEYS.blind_index.blocking_keys(identity_of(d, sex=p.sex, country="HN"))
+            )
             case_rows.append(
                 (
                     uuid5(NS, f"c{i}"),
@@ -124,14 +151,18 @@ async def load(conn: asyncpg.Connection, size: int, seed: int) -> list[Person]:
             records=returnee_rows,
             columns=[
                 "returnee_id",
-                "given_names",
-                "family_names",
-                "date_of_birth",
-                "document_number",
-                "phone",
+                "given_names_enc",
+                "family_names_enc",
+                "date_of_birth_enc",
+                "document_number_enc",
                 "sex",
                 "created_at",
             ],
+        )
+        await conn.copy_records_to_table(
+            "person_keys",
+            records=person_key_rows,
+            columns=["returnee_id", "kek_id", "wrapped_key", "created_at"],
         )
         await conn.copy_records_to_table("identity_keys", records=key_rows, columns=["key", "returnee_id"])
         await conn.copy_records_to_table(
@@ -203,8 +234,8 @@ async def measure(db: Database, probe_people: list[Person], policy: MatchPolicy,
     outbox = Outbox(kit_tables, "/bench", clock, declared=SPEC.emitted_types)
     for p in probe_people:
         ident = identity_of(p.data, sex=p.sex, country="HN")
-        keys = blocking_keys(ident)
-        uow = ReceptionUnitOfWork(db, outbox, None)
+        keys = KEYS.blind_index.blocking_keys(ident)
+        uow = ReceptionUnitOfWork(db, outbox, None, keys=KEYS)
         async with uow:
             t0 = time.perf_counter()
             found = await uow.returnees.candidates(keys, policy.max_candidates_per_key)
@@ -218,11 +249,11 @@ async def measure(db: Database, probe_people: list[Person], policy: MatchPolicy,
             ]
             result = match(ident, candidates, policy, arriving_on=TODAY.date())
             t1 = time.perf_counter()
-        uow = ReceptionUnitOfWork(db, outbox, None)
+        uow = ReceptionUnitOfWork(db, outbox, None, keys=KEYS)
         async with uow:  # left without commit: rolled back, so every probe meets the same database
             t2 = time.perf_counter()
             cmd = RegisterArrival(p.data, facts(TODAY, p.sex), f"bench-{uuid4()}")
-            await register_arrival(cmd, uow, clock, policy)
+            await register_arrival(cmd, uow, clock, policy, KEYS.blind_index)
             t3 = time.perf_counter()
         timing.match_ms.append((t1 - t0) * 1000)
         timing.register_ms.append((t3 - t2) * 1000)
@@ -231,7 +262,7 @@ async def measure(db: Database, probe_people: list[Person], policy: MatchPolicy,
 
 
 async def plan_of(db: Database, person: Person) -> str:
-    keys = sorted(blocking_keys(identity_of(person.data, sex=person.sex, country="HN")))
+    keys = sorted(KEYS.blind_index.blocking_keys(identity_of(person.data, sex=person.sex, country="HN")))
     async with db.engine.connect() as c:
         plan = await c.execute(
             text("EXPLAIN SELECT key, returnee_id FROM identity_keys WHERE key = ANY(:k)"), {"k": keys}

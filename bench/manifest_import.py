@@ -28,6 +28,7 @@ from reintegra_kit.migrations import upgrade_to_head_async
 from reintegra_kit.outbox import Outbox
 from reintegra_reception.api_models import ArrivalIn
 from reintegra_reception.bootstrap import SPEC
+from reintegra_reception.crypto import ReceptionKeys
 from reintegra_reception.domain import MatchPolicy
 from reintegra_reception.handlers import register_arrival, register_manifest
 from reintegra_reception.manifests import from_csv
@@ -43,8 +44,10 @@ async def one_run(url: str, size: int, seed: int) -> tuple[float, float, int]:
     db = Database(url)
     clock = ManualClock(now)
     outbox = Outbox(kit_tables, "/bench", clock, declared=SPEC.emitted_types)
+    keys = ReceptionKeys.generate()
     bus: MessageBus[ReceptionUnitOfWork] = MessageBus(
-        lambda: ReceptionUnitOfWork(db, outbox, None), Dependencies(clock=clock, match_policy=MatchPolicy())
+        lambda: ReceptionUnitOfWork(db, outbox, None, keys=keys),
+        Dependencies(clock=clock, match_policy=MatchPolicy(), blind_index=keys.blind_index),
     )
     try:
         for body in flight.earlier:

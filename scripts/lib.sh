@@ -3,18 +3,30 @@
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Sets UV to a command that runs uv, installing it from PyPI if it is missing.
-ensure_uv() {
+# Sets UV to a command that runs uv: on PATH, in ~/.local/bin (where `pip install --user` puts it, often
+# not on PATH in a fresh shell), or as `python3 -m uv`. Returns 1 if there is none.
+find_uv() {
   if command -v uv >/dev/null 2>&1; then
     UV=(uv)
-  elif python3 -m uv --version >/dev/null 2>&1; then
+  elif [[ -x "$HOME/.local/bin/uv" ]]; then
+    UV=("$HOME/.local/bin/uv")
+  elif command -v python3 >/dev/null 2>&1 && python3 -m uv --version >/dev/null 2>&1; then
     UV=(python3 -m uv)
   else
-    step "installing uv (python3 -m pip install uv)"
-    python3 -m pip install --quiet --disable-pip-version-check uv 2>/dev/null \
-      || python3 -m pip install --quiet --disable-pip-version-check --user uv \
-      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages uv
-    if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=(python3 -m uv); fi
+    return 1
+  fi
+}
+
+# Sets UV (see find_uv), installing uv from PyPI with pip if it is missing.
+ensure_uv() {
+  if ! find_uv; then
+    step "installing uv (python3 -m pip install --user uv)" >&2
+    # Debian marks its Python "externally managed" (PEP 668); a --user install does not touch it.
+    python3 -m pip install --quiet --disable-pip-version-check --user uv 2>/dev/null \
+      || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv \
+      || python3 -m pip install --quiet --disable-pip-version-check uv \
+      || { echo "could not install uv; see https://docs.astral.sh/uv/getting-started/installation/" >&2; return 1; }
+    find_uv || { echo "uv was installed but cannot be found (not on PATH, not in ~/.local/bin)" >&2; return 1; }
   fi
   export UV_PYTHON_DOWNLOADS=never
 }

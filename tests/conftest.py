@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,10 @@ from .support import ServiceProcess
 
 SERVICES = tuple(spec.name for spec in discover(Path(__file__).resolve().parents[1]))
 """Every service of the registry (each ``services/<name>/…/service.toml``)."""
+
+RECEPTION_KEK = base64.b64encode(os.urandom(32)).decode()
+RECEPTION_BLIND_INDEX_SECRET = base64.b64encode(os.urandom(32)).decode()
+"""Reception's key-encryption key and blind-index secret for this test session."""
 
 
 @pytest.fixture
@@ -24,6 +30,9 @@ def service_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict
         "REINTEGRA_RETRY_BACKOFF_S": "0.05",
         "REINTEGRA_TIMER_INTERVAL_S": "0.2",
         "REINTEGRA_RELAY_INTERVAL_S": "0.1",
+        # reception's secrets (personal data sealed under them; the other services ignore them)
+        "REINTEGRA_KEY_ENCRYPTION_KEY": RECEPTION_KEK,
+        "REINTEGRA_BLIND_INDEX_SECRET": RECEPTION_BLIND_INDEX_SECRET,
     }
 
 
@@ -32,13 +41,18 @@ def launch(
     service_env: dict[str, str], make_database: Callable[[str], Awaitable[str]], tmp_path: Path
 ) -> Iterator[Callable[..., Awaitable[ServiceProcess]]]:
     """``await launch("assessment", database_url=None, **env)`` starts a service on its own fresh
-    PostgreSQL database (or the one given) and stops it after the test."""
+    PostgreSQL database (or the one given) and stops it after the test. Each service of a test has a
+    consumer group of that test alone (``proc.group``; replicas of a service share it), so that no
+    other test's members rebalance it and its lag can be read."""
     started: list[ServiceProcess] = []
 
     async def start(name: str, database_url: str | None = None, **env: str) -> ServiceProcess:
         url = database_url or await make_database(name)
-        proc = ServiceProcess(name, {**service_env, "REINTEGRA_DATABASE_URL": url, **env}, tmp_path)
+        group = service_env["REINTEGRA_TOPIC_PREFIX"] + f"reintegra-{name}"
+        settings = {**service_env, "REINTEGRA_DATABASE_URL": url, "REINTEGRA_CONSUMER_GROUP": group, **env}
+        proc = ServiceProcess(name, settings, tmp_path)
         proc.db_url = url  # type: ignore[attr-defined]
+        proc.group = settings["REINTEGRA_CONSUMER_GROUP"]  # type: ignore[attr-defined]
         started.append(proc)
         await asyncio.to_thread(proc.start)
         return proc

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import httpx
@@ -71,6 +75,14 @@ class ServiceProcess:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout_s}s:\n{self.log_tail()}")
 
+    def wait_for_log(self, text: str, timeout_s: float = 30.0) -> None:
+        """Wait until the process has logged a line containing ``text``."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log_path.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} did not log {text!r} in {timeout_s}s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -90,6 +102,119 @@ class ServiceProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class TcpProxy:
+    """A TCP relay between service processes and their database that a test can *cut* (the database
+    is gone: connections reset, new ones refused) or *stall* (the database hangs: bytes are held, not
+    forwarded), then restore. It runs its own event loop in a thread."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_port()
+        self.held = bytearray()
+        """What clients sent while the proxy stalled (to see which statement hangs)."""
+        self._mode = "open"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+
+    @classmethod
+    def for_url(cls, url: str) -> tuple[TcpProxy, str]:
+        """A started proxy in front of the server of ``url``, and ``url`` pointing at the proxy."""
+        parts = urlsplit(url)
+        proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+        netloc = parts.netloc.rsplit("@", 1)
+        host = f"127.0.0.1:{proxy.port}"
+        via = urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+        return proxy, via
+
+    def _run(self, coro: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)  # type: ignore[arg-type]
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        self._run(self._open())
+        return self
+
+    async def _open(self) -> None:
+        self._mode = "open"
+        self._flowing.set()
+        if self._server is None:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def _close_all(self, *, listening: bool) -> None:
+        if listening and self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._connections):
+            writer.transport.abort()
+        self._connections.clear()
+
+    def cut(self) -> None:
+        """The database disappears: every connection is reset and new ones are refused."""
+        self._mode = "cut"
+        self._run(self._close_all(listening=True))
+
+    def stall(self) -> None:
+        """The database hangs: connections stay open but nothing goes through."""
+
+        async def stall() -> None:
+            self._mode = "stall"
+            self._flowing.clear()
+
+        self._run(stall())
+
+    def restore(self) -> None:
+        """The database is back (connections held while stalled are reset first)."""
+        self._run(self._close_all(listening=False))
+        self._run(self._open())
+        self.held.clear()
+
+    def close(self) -> None:
+        async def close() -> None:
+            await self._close_all(listening=True)
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            self._run(close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._mode == "cut":
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._connections.update((writer, up_writer))
+        await asyncio.gather(
+            self._pipe(reader, up_writer, from_client=True),
+            self._pipe(up_reader, writer, from_client=False),
+            return_exceptions=True,
+        )
+        for w in (writer, up_writer):
+            self._connections.discard(w)
+            w.transport.abort()
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, from_client: bool
+    ) -> None:
+        while data := await reader.read(65536):
+            if not self._flowing.is_set():
+                if from_client:
+                    self.held.extend(data)
+                await self._flowing.wait()
+            writer.write(data)
+            await writer.drain()
+        writer.transport.abort()
 
 
 def arrival_payload(**overrides: object) -> dict[str, object]:

@@ -27,7 +27,7 @@ from reintegra_contracts.events.followup import CaseClosed
 from reintegra_contracts.events.partner import AcceptReferral, PartnerReferralRequested
 from reintegra_contracts.samples import example_of
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, partner_responses_topic, partner_topic
-from reintegra_kit.testing.kafka import TopicReader, header, produce
+from reintegra_kit.testing.kafka import TopicReader, header, produce, wait_until_caught_up
 
 pytestmark = [pytest.mark.connected]
 
@@ -74,6 +74,15 @@ async def running_agency(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _nothing_more(bootstrap: str, prefix: str, reader: TopicReader) -> None:
+    """Deterministically, every answer the agency will give to what was produced so far: its group
+    has committed every input record (it commits only after its answers are acknowledged), then the
+    answers are read to the end of their topic."""
+    inputs = [prefix + partner_topic(AGENCY), prefix + FOLLOWUP_EVENTS]
+    await wait_until_caught_up(bootstrap, f"{prefix}agency-{AGENCY}", inputs)
+    await reader.read_to_end()
 
 
 def _referral(category: ServiceCategory = ServiceCategory.EMPLOYMENT) -> PartnerReferralRequested:
@@ -152,7 +161,7 @@ async def test_the_example_agency_accepts_a_referral_over_kafka(
     async with TopicReader(kafka_bootstrap, prefix + partner_responses_topic(AGENCY)) as reader:
         task = running_agency()
         await _wait_for_answers(reader, task, {view.referral_id})
-        await reader.settle(2.0)  # the case event is read, but answered by nothing
+        await _nothing_more(kafka_bootstrap, prefix, reader)  # the case event is read, answered by nothing
         receipt, answer = reader.records
         assert header(receipt, "ce_type") == "org.reintegra.partner.receive_referral.v1"
         _check_cloudevent(answer, view)
@@ -186,7 +195,7 @@ async def test_malformed_records_do_not_stop_the_example_agency(
         second = _referral()
         await _send_view(kafka_bootstrap, prefix, second)
         records = await _wait_for_answers(reader, task, {first.referral_id, second.referral_id})
-        await reader.settle(1.0)
+        await _nothing_more(kafka_bootstrap, prefix, reader)
 
     assert not task.done()
     assert len(reader.records) == 4, [

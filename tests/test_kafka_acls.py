@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from reintegra_contracts.topics import (
     ASSESSMENT_EVENTS,
+    RECEPTION_COMMANDS,
     RECEPTION_EVENTS,
     REFERRAL_EVENTS,
     dead_letter_topic,
@@ -29,6 +30,7 @@ from reintegra_kit import acl
 from reintegra_kit.testing.infra import repo_root
 from reintegra_stack.kafka_acls import apply, load_credentials
 
+from .conftest import RECEPTION_BLIND_INDEX_SECRET, RECEPTION_KEK
 from .support import ServiceProcess, arrival_payload
 
 ROOT = repo_root()
@@ -60,7 +62,7 @@ def test_services_write_only_their_own_topics() -> None:
         name: {a.name for a in u.acls if a.resource == "topic" and "Write" in a.operations}
         for name, u in users.items()
     }
-    assert writes["reintegra-reception"] == {RECEPTION_EVENTS}
+    assert writes["reintegra-reception"] == {RECEPTION_EVENTS, dead_letter_topic(RECEPTION_COMMANDS)}
     assert writes["reintegra-assessment"] == {ASSESSMENT_EVENTS, dead_letter_topic(RECEPTION_EVENTS)}
     assert writes["reintegra-referral"] == {
         REFERRAL_EVENTS,
@@ -74,7 +76,11 @@ def test_services_write_only_their_own_topics() -> None:
     assert writes["agency-hn-senaf"] == {"reintegra.partner.hn-senaf.responses.v1"}
     reads = {a.name for a in users["agency-hn-senaf"].acls if "Read" in a.operations}
     assert reads == {"reintegra.partner.hn-senaf.v1", "agency-hn-senaf"}
-    assert all(a.pattern_type == "literal" for u in users.values() for a in u.acls)
+    # topics are always literal; a service's consumer groups are one prefix (reintegra-<service>…)
+    assert all(a.pattern_type == "literal" for u in users.values() for a in u.acls if a.resource == "topic")
+    groups = [(a.name, a.pattern_type) for a in users["reintegra-referral"].acls if a.resource == "group"]
+    assert groups == [("reintegra-referral", "prefix")]
+    assert [a.pattern_type for a in users["agency-hn-senaf"].acls if a.resource == "group"] == ["literal"]
 
 
 def test_bad_agency_codes_are_refused() -> None:
@@ -96,18 +102,14 @@ def test_the_helm_acl_file_is_up_to_date() -> None:
         == 0
     )
     document = json.loads((ROOT / acl.HELM_ACL_FILE).read_text())
-    assert document["users"][0] == {
-        "name": "reintegra-reception",
-        "kind": "service",
-        "acls": [
-            {
-                "resource": "topic",
-                "name": RECEPTION_EVENTS,
-                "patternType": "literal",
-                "operations": ["Write", "Describe"],
-            }
-        ],
-    }
+    reception = document["users"][0]
+    assert (reception["name"], reception["kind"]) == ("reintegra-reception", "service")
+    assert {
+        "resource": "topic",
+        "name": RECEPTION_EVENTS,
+        "patternType": "literal",
+        "operations": ["Write", "Describe"],
+    } in reception["acls"]
 
 
 def test_check_mode_reports_drift(tmp_path: Path) -> None:
@@ -237,6 +239,8 @@ async def test_a_service_publishes_with_its_own_credentials(
             "REINTEGRA_KAFKA_PASSWORD": passwords["reintegra-reception"],
             "REINTEGRA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'reception.db'}",
             "REINTEGRA_RELAY_INTERVAL_S": "0.1",
+            "REINTEGRA_KEY_ENCRYPTION_KEY": RECEPTION_KEK,
+            "REINTEGRA_BLIND_INDEX_SECRET": RECEPTION_BLIND_INDEX_SECRET,
         },
         tmp_path,
     )

@@ -114,6 +114,7 @@ async def send_case(
             "sex": Sex.FEMALE,
             "destination_municipality": "HN-0501",
             "vulnerabilities": [],
+            "immediate_needs": [],  # reception's triage is referred at once; here only the assessment's needs
         }
     )
     needs = {c: uuid4() for c in categories}

@@ -33,6 +33,7 @@ REQUIRED_CATALOGUE = {
         "protection_concern_raised",
         "possible_duplicate_detected",
         "returnee_records_merged",
+        "returnee_erased",
     },
     "assessment": {
         "assessment_scheduled",

@@ -119,6 +119,17 @@ def test_wrong_types_are_named(examples: dict[str, Event]) -> None:
     assert "age" in str(info.value)
 
 
+@pytest.mark.parametrize(("field", "value"), [("age", True), ("arrived_at", 42.5), ("age", "31")])
+def test_values_of_another_json_type_are_refused_not_converted(
+    examples: dict[str, Event], field: str, value: object
+) -> None:
+    headers, data = _record(examples)
+    data[field] = value  # true is not an age, 42.5 is not a date, "31" is text
+    with pytest.raises(EventValidationError) as info:
+        decode(headers, json.dumps(data).encode())
+    assert [e.split(":")[0] for e in info.value.errors] == [field]
+
+
 def test_data_that_is_not_json(examples: dict[str, Event]) -> None:
     headers, _data = _record(examples)
     with pytest.raises(EventValidationError, match="not JSON"):

@@ -60,6 +60,24 @@ def test_writing_refuses_a_breaking_change_unless_allowed(tmp_path: Path) -> Non
     assert export_schemas.drift(tmp_path) == []
 
 
+def test_regenerating_with_allow_breaking_cannot_make_a_breaking_change_pass(tmp_path: Path) -> None:
+    released, working = tmp_path / "released", tmp_path / "v1"
+    _break_snapshot(released / "1.0.0")  # the release had a field the models have since lost
+    _break_snapshot(working)
+    args = ["--dir", str(working), "--released", str(released)]
+    assert export_schemas.main(args) == 1  # writing refuses
+    assert export_schemas.main([*args, "--allow-breaking"]) == 0  # the working snapshot is rewritten
+    assert export_schemas.main([*args, "--check", "--check-compat"]) == 1  # still breaking vs the release
+
+
+def test_the_released_snapshot_is_the_models_of_the_release_and_is_never_written(tmp_path: Path) -> None:
+    released = export_schemas.released_snapshots(export_schemas.released_root())
+    assert [p.name for p in released][:1] == ["1.0.0"]
+    assert export_schemas.breaking_changes(released) == {p: [] for p in released}
+    with pytest.raises(SystemExit):
+        export_schemas.main(["--dir", str(released[0])])
+
+
 def test_check_compat_against_another_snapshot(tmp_path: Path) -> None:
     export_schemas.write(tmp_path)
     (tmp_path / "org.reintegra.followup.case_closed.v1.json").unlink()  # an event added since: fine

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 CONTRACTS_DIR = Path(__file__).resolve().parents[1]
 
 PROBE = """
@@ -39,6 +41,7 @@ def _uv() -> str:
     return uv
 
 
+@pytest.mark.timeout(240)  # builds a virtual environment (offline when it can)
 def test_contracts_install_and_work_alone(tmp_path: Path) -> None:
     import json
 

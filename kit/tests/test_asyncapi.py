@@ -38,6 +38,7 @@ def test_the_documented_body_stays_raw_bytes_but_shows_the_events() -> None:
     assert event_union([]) is None
 
 
+@pytest.mark.timeout(150)  # imports every service in a subprocess: slow on a busy machine
 def test_the_committed_documents_are_up_to_date() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "reintegra_kit.asyncapi", "--check", "--dir", str(DOCS)],

@@ -12,7 +12,7 @@ from pydantic import BaseModel, StrictInt
 from reintegra_kit.domain import ConflictError, IllegalTransitionError, NotFoundError
 from reintegra_kit.repository import StaleAggregateError
 from reintegra_kit.runtime.http import PROBLEM_JSON, create_app, problems
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 
 class Body(BaseModel):
@@ -35,6 +35,8 @@ def app(unavailable: list[int] | None = None) -> TestClient:
             raise IllegalTransitionError("referral", "completed", "be accepted")
         if body.count == 411:
             raise StaleAggregateError("referrals r1 changed since it was loaded")
+        if body.count == 412:
+            raise IntegrityError("INSERT", {}, Exception('duplicate key value violates "uq_things_ref"'))
         if body.count == 503:
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
         if body.count == 500:
@@ -87,6 +89,8 @@ def test_domain_errors_become_their_status_with_the_reason() -> None:
     illegal = problem(client.post("/v1/things", json={"count": 410}), 409, "illegal-transition")
     assert illegal["detail"] == "referral is 'completed'; it cannot be accepted"
     problem(client.post("/v1/things", json={"count": 411}), 409, "concurrent-change")
+    collision = problem(client.post("/v1/things", json={"count": 412}), 409, "conflict")
+    assert "uq_things_ref" not in collision["detail"]
     problem(client.get("/v1/things/7"), 404, "not-found")
     problem(client.get("/v1/nowhere"), 404, "not-found")
 
@@ -116,3 +120,15 @@ def test_the_openapi_document_promises_exactly_these_answers() -> None:
     assert set(get) == {"200", "404", "422", "503"}
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert {"Problem", "FieldProblem"} <= set(document["components"]["schemas"])
+
+
+def test_every_write_documents_409_as_the_mapping_can_answer_it_on_any_write() -> None:
+    api = APIRouter()
+
+    @api.put("/v1/plain")
+    async def put() -> dict[str, int]:
+        return {}
+
+    built = create_app(title="t", description="d", version="1", routers=[api], lifespan=nothing)
+    responses = TestClient(built).get("/openapi.json").json()["paths"]["/v1/plain"]["put"]["responses"]
+    assert set(responses) == {"200", "409", "503"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -172,3 +173,105 @@ async def test_the_outbox_refuses_an_event_the_service_does_not_declare(db: Data
     async with UnitOfWork(db, outbox) as uow:
         with pytest.raises(UndeclaredEventError, match="followup_due"):
             await uow.emit(due_event())
+
+
+async def test_the_relay_holds_no_database_lock_while_it_waits_for_the_broker(
+    db: Database, schema: Schema
+) -> None:
+    # SQLite has one writer at a time: a relay holding its transaction across the broker's
+    # acknowledgement would stop every handler meanwhile. Here a handler commits during the send.
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    async with UnitOfWork(db, outbox) as uow:
+        await uow.emit(due_event())
+        await uow.commit()
+    written_meanwhile: list[str] = []
+
+    async def publish(message: OutboxMessage) -> Any:
+        async def ack() -> None:
+            async with UnitOfWork(db, outbox) as other:
+                await other.emit(due_event())
+                await asyncio.wait_for(other.commit(), timeout=5)
+            written_meanwhile.append(message.event_id)
+
+        return ack()
+
+    assert await OutboxRelay(db, schema.kit, publish).publish_pending() == 1
+    assert len(written_meanwhile) == 1
+    async with db.session() as s:
+        assert await outbox.pending_count(s) == 1  # the event committed during the send
+
+
+async def test_two_relays_on_one_sqlite_file_take_turns(tmp_path: Any, schema: Schema) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database(url), Database(url)
+    try:
+        async with first.engine.begin() as conn:
+            await conn.run_sync(schema.metadata.create_all)
+        outbox = Outbox(schema.kit, "/reintegra/test")
+        async with UnitOfWork(first, outbox) as uow:
+            await uow.emit(due_event())
+            await uow.commit()
+        other = Recorder()
+
+        async def publish(message: OutboxMessage) -> Any:
+            # while this process sends, the other finds the relay taken and publishes nothing
+            assert await OutboxRelay(second, schema.kit, other).publish_pending() == 0
+            return await Recorder()(message)
+
+        assert await OutboxRelay(first, schema.kit, publish).publish_pending() == 1
+        assert other.sent == []
+        assert await OutboxRelay(second, schema.kit, other).publish_pending() == 0  # nothing left
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_events_emitted_in_a_rolled_back_savepoint_are_not_published(
+    db: Database, schema: Schema
+) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    kept, dropped = due_event(), due_event()
+
+    async def failing_part(uow: UnitOfWork) -> None:
+        async with uow.savepoint():
+            await uow.emit(dropped)
+            raise RuntimeError("the timer handler failed")
+
+    async with UnitOfWork(db, outbox) as uow:
+        await uow.emit(kept)
+        with pytest.raises(RuntimeError):
+            await failing_part(uow)
+        await uow.commit()
+    recorder = Recorder()
+    assert await OutboxRelay(db, schema.kit, recorder).publish_pending() == 1
+    assert [m.key.decode() for m in recorder.sent] == [str(kept.case_id)]
+
+
+async def test_a_commit_wakes_the_relay_at_once_even_during_a_pass(db: Database, schema: Schema) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    first_pass_running = asyncio.Event()
+    recorder = Recorder()
+
+    async def publish(message: OutboxMessage) -> Any:
+        first_pass_running.set()
+        return await recorder(message)
+
+    relay = OutboxRelay(db, schema.kit, publish, interval_s=60.0)  # only a wake-up can make it look again
+    async with UnitOfWork(db, outbox, relay.wake) as uow:
+        await uow.emit(due_event())
+        await uow.commit()
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(first_pass_running.wait(), timeout=10)
+        async with UnitOfWork(db, outbox, relay.wake) as uow:  # commits while (or right after) it sends
+            await uow.emit(due_event())
+            await uow.commit()
+        for _ in range(100):
+            if len(recorder.sent) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(recorder.sent) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

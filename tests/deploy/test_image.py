@@ -4,6 +4,7 @@ service chosen by REINTEGRA_SERVICE (serve, or migrate and exit)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -196,6 +197,8 @@ def test_a_service_serves_and_passes_its_health_check_on_a_read_only_root(
         REINTEGRA_HTTP_PORT=port,
         REINTEGRA_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
         REINTEGRA_TOPIC_PREFIX=f"{topic_prefix}image.",
+        REINTEGRA_KEY_ENCRYPTION_KEY=base64.b64encode(os.urandom(32)).decode(),
+        REINTEGRA_BLIND_INDEX_SECRET=base64.b64encode(os.urandom(32)).decode(),
     )
     service = run_read_only(rootfs, config, ["/usr/local/bin/reintegra-entrypoint"], env)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
 import os
 import subprocess
@@ -17,6 +18,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVICES = ("reception", "assessment", "referral", "followup")
+RECEPTION_KEYS = {
+    "REINTEGRA_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+    "REINTEGRA_BLIND_INDEX_SECRET": base64.b64encode(os.urandom(32)).decode(),
+}
+"""Reception's secrets: its settings (which the command reads) require them."""
 
 
 def run_migrate(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +61,7 @@ def test_migrates_each_service_s_sqlite_database_to_head_and_exits(tmp_path: Pat
     running = {
         service: subprocess.Popen(
             [sys.executable, "-m", "reintegra_kit.migrate", service],
-            env={**clean, "REINTEGRA_DATA_DIR": str(data)},
+            env={**clean, "REINTEGRA_DATA_DIR": str(data), **RECEPTION_KEYS},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

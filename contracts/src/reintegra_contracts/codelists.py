@@ -249,6 +249,9 @@ class ConsentPurpose(StrEnum):
     FOLLOWUP_CONTACT = "followup_contact"
     FAMILY_CONTACT = "family_contact"
     STATISTICS = "statistics"
+    # Added in 1.3 (compatible addition).
+    ASSESSMENT = "assessment"
+    """The needs assessment: the case worker may interview the person and record what they need."""
 
 
 class ConsentGiver(StrEnum):
@@ -258,6 +261,9 @@ class ConsentGiver(StrEnum):
     GUARDIAN = "guardian"
     CHILD_PROTECTION_AUTHORITY = "child_protection_authority"
     LEGAL_REPRESENTATIVE = "legal_representative"
+    # Added in 1.3 (compatible addition).
+    NOT_GIVEN = "not_given"
+    """Nobody consented: a vital-interest override (``basis=vital_interest``)."""
 
 
 class ConsentMethod(StrEnum):
@@ -266,6 +272,11 @@ class ConsentMethod(StrEnum):
     WRITTEN = "written"
     VERBAL_WITNESSED = "verbal_witnessed"
     DIGITAL = "digital"
+    # Added in 1.3 (compatible additions).
+    RECORDED = "recorded"
+    """Given aloud and kept as an audio or video recording."""
+    PROFESSIONAL_ASSESSMENT = "professional_assessment"
+    """No consent: a professional's recorded assessment (vital-interest override)."""
 
 
 class ConsentBasis(StrEnum):
@@ -273,6 +284,23 @@ class ConsentBasis(StrEnum):
 
     CONSENT = "consent"
     VITAL_INTEREST = "vital_interest"
+
+
+class OverrideJustification(StrEnum):
+    """Why a referral goes ahead without consent (vital-interest override). / Justificación."""
+
+    HIGH_SUICIDE_RISK = "high_suicide_risk"
+    MENTAL_CONDITION_PREVENTING_CONSENT = "mental_condition_preventing_consent"
+    IMMINENT_DANGER_TO_LIFE = "imminent_danger_to_life"
+
+
+class ErasureReason(StrEnum):
+    """Why a person's data was erased. / Motivo de la supresión de los datos."""
+
+    SUBJECT_REQUEST = "subject_request"
+    """The person asked for their data to be erased."""
+    RETENTION_PERIOD_ENDED = "retention_period_ended"
+    """The retention period after the case closed (or went quiet) ended."""
 
 
 class StaffRole(StrEnum):
@@ -285,6 +313,9 @@ class StaffRole(StrEnum):
     CHILD_PROTECTION_OFFICER = "child_protection_officer"
     CONSULAR_OFFICER = "consular_officer"
     DATA_STEWARD = "data_steward"
+    # Added in 1.3 (compatible addition).
+    PROTECTION_OFFICER = "protection_officer"
+    """An officer of a protection authority (child protection, or protection of survivors)."""
 
 
 class DuplicateMatchBasis(StrEnum):
@@ -692,21 +723,38 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "followup_contact": _L("Contacto de seguimiento", "Follow-up contact"),
         "family_contact": _L("Contacto con familiares", "Family contact"),
         "statistics": _L("Uso estadístico anonimizado", "Anonymised statistics"),
+        "assessment": _L("Evaluación de necesidades", "Needs assessment"),
     },
     ConsentGiver: {
         "self": _L("La persona misma", "The person themself"),
         "guardian": _L("Madre, padre o tutor", "Parent or guardian"),
         "child_protection_authority": _L("Autoridad de protección de la niñez", "Child-protection authority"),
         "legal_representative": _L("Representante legal", "Legal representative"),
+        "not_given": _L("Sin consentimiento (interés vital)", "Not given (vital interest)"),
     },
     ConsentMethod: {
         "written": _L("Por escrito", "Written"),
         "verbal_witnessed": _L("Verbal con testigo", "Verbal, witnessed"),
         "digital": _L("Digital", "Digital"),
+        "recorded": _L("Grabación de audio o video", "Audio or video recording"),
+        "professional_assessment": _L(
+            "Valoración profesional registrada", "Recorded professional assessment"
+        ),
     },
     ConsentBasis: {
         "consent": _L("Consentimiento informado", "Informed consent"),
         "vital_interest": _L("Interés vital (riesgo para la vida)", "Vital interest (life at risk)"),
+    },
+    OverrideJustification: {
+        "high_suicide_risk": _L("Alto riesgo de suicidio", "High suicide risk"),
+        "mental_condition_preventing_consent": _L(
+            "Condición mental que impide consentir", "Mental condition preventing consent"
+        ),
+        "imminent_danger_to_life": _L("Peligro inminente para la vida", "Imminent danger to life"),
+    },
+    ErasureReason: {
+        "subject_request": _L("Solicitud de la persona", "The person's request"),
+        "retention_period_ended": _L("Fin del plazo de conservación", "Retention period ended"),
     },
     StaffRole: {
         "reception_officer": _L("Personal de recepción", "Reception officer"),
@@ -716,6 +764,7 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "child_protection_officer": _L("Oficial de protección de la niñez", "Child-protection officer"),
         "consular_officer": _L("Personal consular", "Consular officer"),
         "data_steward": _L("Responsable de datos", "Data steward"),
+        "protection_officer": _L("Oficial de protección", "Protection officer"),
     },
     DuplicateMatchBasis: {
         "document_match": _L("Coincidencia de documento", "Document match"),

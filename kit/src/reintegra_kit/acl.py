@@ -4,7 +4,8 @@ consumes, and the agencies of the service directory.
 * each service (user ``reintegra-<service>``) may write only the topics its ``service.toml`` says it
   produces (a ``{agency}`` family — referral's partner topics — expands to every agency of the
   directory) and the dead-letter topics (``<topic>.dlq``) of what it consumes; it may read only what
-  it consumes, in its own consumer group ``reintegra-<service>``;
+  it consumes, in its own consumer groups (``reintegra-<service>`` and ``reintegra-<service>-<name>``:
+  a prefixed group ACL);
 * each agency (user ``agency-<code>``) may read only ``reintegra.partner.<code>.v1`` and write only
   ``reintegra.partner.<code>.responses.v1``, in its consumer group ``agency-<code>``.
 
@@ -110,12 +111,16 @@ class _Grants:
         self.prefix = prefix
         self.topics: dict[str, set[str]] = {}
         self.groups: dict[str, set[str]] = {}
+        self.prefixed_groups: dict[str, set[str]] = {}
 
     def topic(self, name: str, operations: Sequence[str]) -> None:
         self.topics.setdefault(self.prefix + name, set()).update(operations)
 
     def group(self, name: str) -> None:
         self.groups.setdefault(name, set()).update(GROUP_READ)
+
+    def group_prefix(self, name: str) -> None:
+        self.prefixed_groups.setdefault(name, set()).update(GROUP_READ)
 
     def acls(self) -> tuple[Acl, ...]:
         order = {op: i for i, op in enumerate(("Read", "Write", "Describe"))}
@@ -126,6 +131,10 @@ class _Grants:
         return tuple(
             [Acl("topic", name, ops(found)) for name, found in sorted(self.topics.items())]
             + [Acl("group", name, ops(found)) for name, found in sorted(self.groups.items())]
+            + [
+                Acl("group", name, ops(found), "prefix")
+                for name, found in sorted(self.prefixed_groups.items())
+            ]
         )
 
 
@@ -150,7 +159,9 @@ def kafka_users(
             grants.topic(name, READ)
             grants.topic(dead_letter_topic(name), WRITE)
         if consumed:
-            grants.group(service_user(service))
+            # the service's consumer groups: reintegra-<service>, and reintegra-<service>-<consumer> for
+            # its further consumers (e.g. referral's partner channel, reception's commands)
+            grants.group_prefix(service_user(service))
         users.append(KafkaUser(service_user(service), "service", grants.acls()))
     for code in codes:
         grants = _Grants(topic_prefix)

@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"DRIFT {directory / name} differs from the services' brokers", file=sys.stderr)
         if drifted:
             print(
-                "AsyncAPI documents are out of date; run: uv run python -m reintegra_kit.asyncapi",
+                "AsyncAPI documents are out of date; run: bash scripts/uv.sh run python -m reintegra_kit.asyncapi",
                 file=sys.stderr,
             )
             return 1

@@ -239,8 +239,16 @@ class EventConsumer(Generic[U]):
         outcomes: list[Outcome] = []
         uow = self._uow_factory()
         async with uow:
+            # every inbox claim of the batch in one statement; a record whose event was processed
+            # before (or earlier in this batch) is a duplicate
+            claimed = await self._inbox.claim_many(
+                uow.session,
+                [(d.attributes.id, d.attributes.type, record.topic) for _, record, d, _ in ready],
+            )
             for _, record, decoded, handlers in ready:
-                outcomes.append(await self._run_handlers(uow, record, decoded, handlers))
+                first = decoded.attributes.id in claimed
+                claimed.discard(decoded.attributes.id)
+                outcomes.append(await self._run_handlers(uow, record, decoded, handlers, claimed=first))
             await uow.commit()
         return outcomes
 
@@ -282,10 +290,17 @@ class EventConsumer(Generic[U]):
         return outcome
 
     async def _run_handlers(
-        self, uow: U, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
+        self,
+        uow: U,
+        record: Record,
+        decoded: DecodedEvent,
+        handlers: Sequence[Handler[U]],
+        *,
+        claimed: bool | None = None,
     ) -> Outcome:
-        """Claim the event in the inbox and run its handlers, inside ``uow``'s transaction and the
-        event's own trace (a ``process <topic>`` consumer span whose parent is the producer's)."""
+        """Claim the event in the inbox (unless the batch did: ``claimed``) and run its handlers, inside
+        ``uow``'s transaction and the event's own trace (a ``process <topic>`` consumer span whose
+        parent is the producer's)."""
         attributes = decoded.attributes
         with (
             _current(record),
@@ -309,7 +324,8 @@ class EventConsumer(Generic[U]):
                 },
             ),
         ):
-            claimed = await self._inbox.claim(uow.session, attributes.id, attributes.type, record.topic)
+            if claimed is None:
+                claimed = await self._inbox.claim(uow.session, attributes.id, attributes.type, record.topic)
             if not claimed:
                 log.debug("consumer.duplicate_skipped")
                 return Outcome.DUPLICATE

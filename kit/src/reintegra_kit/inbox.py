@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock
-from .db import KitTables, insert_or_ignore
+from .db import KitTables, insert_many_or_ignore, insert_or_ignore
 
 
 class Inbox:
@@ -39,3 +39,24 @@ class Inbox:
             },
             ["consumer_group", "event_id"],
         )
+
+    async def claim_many(self, session: AsyncSession, events: list[tuple[str, str, str]]) -> set[str]:
+        """Record every ``(event_id, event_type, topic)`` as processed in one statement; return the ids
+        that were not recorded before (the others are duplicates)."""
+        now = self._clock.now()
+        rows = {
+            event_id: {
+                "consumer_group": self._group,
+                "event_id": event_id,
+                "event_type": event_type,
+                "topic": topic,
+                "processed_at": now,
+                "outcome": "processed",
+                "detail": None,
+            }
+            for event_id, event_type, topic in events
+        }
+        claimed = await insert_many_or_ignore(
+            session, self._table, list(rows.values()), ["consumer_group", "event_id"], "event_id"
+        )
+        return {str(event_id) for event_id in claimed}

@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -17,6 +18,17 @@ from opentelemetry import trace
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
 )
+
+
+_BOUND: ContextVar[dict[str, Any] | None] = ContextVar("reintegra_log_bound", default=None)
+"""What :func:`bound` added: one context variable holding a dict (structlog's bound_contextvars sets
+one variable per key and reads them all back, a cost paid twice per consumed event)."""
+
+
+def _merge_bound(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in (_BOUND.get() or {}).items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def _add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -32,6 +44,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping()[level]
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _merge_bound,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_ids,
@@ -87,8 +100,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 @contextmanager
 def bound(**values: Any) -> Iterator[None]:
     """Bind ``values`` (event id, case id, …) to every log line written inside the block."""
-    with structlog.contextvars.bound_contextvars(**values):
+    token = _BOUND.set({**(_BOUND.get() or {}), **values})
+    try:
         yield
+    finally:
+        _BOUND.reset(token)
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from sqlalchemy import (
     pool,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -36,8 +38,24 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
 
 
 def upgrade_to_head(script_location: Path, database_url: str) -> None:
-    """Bring the database to the newest revision (blocking; call from a worker thread)."""
-    command.upgrade(alembic_config(script_location, database_url), "head")
+    """Bring the database to the newest revision (blocking; call from a worker thread).
+
+    Replicas that start together take turns: on PostgreSQL with an advisory lock (see
+    :func:`run_env`), on a SQLite file with a lock file beside it (SQLite's own lock is not held
+    across Alembic's version check and its DDL, so two fresh replicas would both create the tables).
+    """
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        command.upgrade(alembic_config(script_location, database_url), "head")
+        return
+    path = Path(str(parsed.database))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".migrate-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        command.upgrade(alembic_config(script_location, database_url), "head")
+    finally:
+        os.close(fd)  # releases the lock
 
 
 async def upgrade_to_head_async(script_location: Path, database_url: str) -> None:

@@ -68,54 +68,50 @@ class Outbox:
         self._source = source
         self._clock = self.clock
         self._declared = declared
+        self._insert = insert(self._table)
 
     def declare(self, event_types: frozenset[str]) -> None:
         """Only these event types may be staged (what the service's registry entry says it emits)."""
         self._declared = event_types
 
-    async def add(self, session: AsyncSession, event: Event) -> str:
-        """Stage ``event`` for publication; it is published only if the transaction commits."""
-        [event_id] = await self.add_many(session, [event])
-        return event_id
-
-    async def add_many(self, session: AsyncSession, events: list[Event]) -> list[str]:
-        """Stage ``events`` in this order with one statement (a manifest's arrivals); return their ids."""
-        if not events:
-            return []
-        undeclared = sorted(
-            {
-                e.event_type
-                for e in events
-                if self._declared is not None and e.event_type not in self._declared
-            }
-        )
-        if undeclared:
+    def stage(self, event: Event) -> dict[str, Any]:
+        """The outbox row of ``event`` (checked and encoded now, in the handler's trace), to write with
+        :meth:`write` in the same transaction."""
+        if self._declared is not None and event.event_type not in self._declared:
             raise UndeclaredEventError(
-                f"{', '.join(undeclared)} is not among the events this service declares it emits "
+                f"{event.event_type} is not among the events this service declares it emits "
                 "(its service.toml); declare it there so the AsyncAPI document and docs/events.md say so"
             )
         now = self._clock.now()
-        traceparent = current_traceparent()
-        rows: list[dict[str, object]] = []
-        ids: list[str] = []
-        for event in events:
-            record = encode(event, source=self._source, time=now)
-            headers = {name: value.decode() for name, value in record.headers}
-            ids.append(headers["ce_id"])
-            rows.append(
-                {
-                    "event_id": headers["ce_id"],
-                    "event_type": event.event_type,
-                    "topic": record.topic,
-                    "message_key": record.key.decode(),
-                    "payload": record.value.decode(),
-                    "headers": json.dumps(headers),
-                    "traceparent": traceparent,
-                    "created_at": now,
-                }
-            )
-        await session.execute(insert(self._table), rows)
-        return ids
+        record = encode(event, source=self._source, time=now)
+        headers = {name: value.decode() for name, value in record.headers}
+        return {
+            "event_id": headers["ce_id"],
+            "event_type": event.event_type,
+            "topic": record.topic,
+            "message_key": record.key.decode(),
+            "payload": record.value.decode(),
+            "headers": json.dumps(headers),
+            "traceparent": current_traceparent(),
+            "created_at": now,
+        }
+
+    async def write(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """Insert staged rows, in order, with one statement (executemany)."""
+        if rows:
+            await session.execute(self._insert, rows)
+
+    async def add(self, session: AsyncSession, event: Event) -> str:
+        """Stage ``event`` for publication; it is published only if the transaction commits."""
+        row = self.stage(event)
+        await self.write(session, [row])
+        return str(row["event_id"])
+
+    async def add_many(self, session: AsyncSession, events: list[Event]) -> list[str]:
+        """Stage ``events`` in this order with one statement (a manifest's arrivals); return their ids."""
+        rows = [self.stage(e) for e in events]
+        await self.write(session, rows)
+        return [str(r["event_id"]) for r in rows]
 
     async def backlog(self, session: AsyncSession) -> tuple[int, datetime | None]:
         """How many rows wait to be published, and when the oldest of them was written."""
@@ -147,8 +143,9 @@ class OutboxRelay:
 
     Several replicas may run it: on PostgreSQL one replica at a time relays (a transaction-level
     advisory lock; a lock-free ``SKIP LOCKED`` split would let two replicas publish one case out of
-    order); SQLite serialises writers. Delivery is at least once (a crash between publish and mark
-    re-sends); consumers deduplicate by CloudEvents id in their inbox.
+    order); on SQLite, a lock file beside the database (no database lock is held while sending).
+    Delivery is at least once (a crash between publish and mark re-sends); consumers deduplicate by
+    CloudEvents id in their inbox.
     """
 
     ADVISORY_LOCK_ID = 0x5E1A7  # any constant: one relay lock per database (a database is one service's)
@@ -170,6 +167,8 @@ class OutboxRelay:
         self._interval = interval_s
         self._clock = clock or SystemClock()
         self._wake = asyncio.Event()
+        t = self._table
+        self._pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(batch_size)
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a commit that added rows)."""
@@ -177,36 +176,60 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; return how many were published."""
-        t = self._table
+        if self._db.dialect == "postgresql":
+            return await self._publish_pending_postgresql()
+        return await self._publish_pending_sqlite()
+
+    async def _publish_pending_postgresql(self) -> int:
+        # One transaction holding the advisory lock across read, send and mark: PostgreSQL locks rows,
+        # not the database, so writers go on meanwhile.
         async with self._db.session() as session, session.begin():
-            if self._db.dialect == "postgresql":
-                got = await session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
-                )
-                if not got.scalar_one():
-                    return 0  # another replica is relaying this outbox
-            rows = (
-                await session.execute(
-                    select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(self._batch_size)
-                )
-            ).all()
+            got = await session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
+            )
+            if not got.scalar_one():
+                return 0  # another replica is relaying this outbox
+            rows = (await session.execute(self._pending)).all()
             if not rows:
                 return 0
             sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
-            if sent:
-                await session.execute(
-                    update(t)
-                    .where(t.c.id.in_(sent))
-                    .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
-                )
-            for message, error in failed:
-                log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
-                await session.execute(
-                    update(t)
-                    .where(t.c.id == message.id)
-                    .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
-                )
+            await self._mark(session, sent, failed)
             return len(sent)
+
+    async def _publish_pending_sqlite(self) -> int:
+        # SQLite has one writer at a time: a transaction held across the broker's acknowledgement
+        # would stop every handler of the service meanwhile. So: read in one short transaction, send
+        # with no lock held, mark in another; replicas sharing the file take turns with a lock file
+        # beside the database (one machine, as SQLite requires).
+        with self._db.relay_lock() as ours:
+            if not ours:
+                return 0  # another process is relaying this outbox
+            async with self._db.session() as session, session.begin():
+                rows = (await session.execute(self._pending)).all()
+            if not rows:
+                return 0
+            sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
+            async with self._db.session() as session, session.begin():
+                await self._mark(session, sent, failed)
+            return len(sent)
+
+    async def _mark(
+        self, session: AsyncSession, sent: list[int], failed: list[tuple[OutboxMessage, BaseException]]
+    ) -> None:
+        t = self._table
+        if sent:  # one statement for the whole batch
+            await session.execute(
+                update(t)
+                .where(t.c.id.in_(sent))
+                .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
+            )
+        for message, error in failed:
+            log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
+            await session.execute(
+                update(t)
+                .where(t.c.id == message.id)
+                .values(attempts=t.c.attempts + 1, last_error=repr(error)[:2000])
+            )
 
     async def _send_in_waves(
         self, messages: list[OutboxMessage]
@@ -245,17 +268,20 @@ class OutboxRelay:
         """Publish until cancelled; back off after a failure (broker or database down)."""
         delay = self._interval
         while True:
+            # Cleared before looking, so a commit during this pass wakes the next one at once (cleared
+            # after an empty pass, such a wake-up would wait for the poll interval).
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 delay = self._interval
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # keep relaying after an outage
+            except Exception as exc:  # keep relaying after an outage, backing off whatever wakes us
                 log.warning("outbox.relay_error", error=repr(exc))
-                published = 0
                 delay = min(delay * 2, 5.0)
+                await asyncio.sleep(delay)
+                continue
             if published == 0:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
 

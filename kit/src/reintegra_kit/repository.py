@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .db import plain_insert
 from .domain import AggregateRoot
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Repository:
 
     async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:
         """Insert the first row of a new aggregate (version 1)."""
-        await self.session.execute(insert(table).values(**values, version=1))
+        await self.session.execute(plain_insert(table), {**values, "version": 1})
         aggregate.version = 1
 
     async def update_versioned(

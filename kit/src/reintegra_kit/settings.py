@@ -17,6 +17,8 @@ from .auth.tokens import ASYMMETRIC_ALGORITHMS, split_names
 ENV_PREFIX = "REINTEGRA_"
 PARTNER_TOPIC_PREFIX = "reintegra.partner."
 """Partner topics and their responses topics (one pair per agency) start with it."""
+SECRET_WORDS = ("password", "secret", "encryption_key", "token")
+"""A setting whose name holds one of these is a secret: its value is never shown in a message."""
 
 
 class SettingsError(Exception):
@@ -86,6 +88,12 @@ class ServiceSettings(BaseSettings):
     relay_interval_s: float = Field(default=0.2, gt=0, le=60, description="Outbox poll interval when idle.")
     relay_batch_size: int = Field(
         default=100, ge=1, le=10_000, description="Outbox rows published per batch."
+    )
+    relay_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="How long the relay's producer waits to fill a request (Kafka linger.ms).",
     )
     consumer_batch_size: int = Field(
         default=250,
@@ -283,7 +291,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
                 continue
             name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             value = err.get("input")
-            secret = "password" in name.lower()
+            secret = any(word in name.lower() for word in SECRET_WORDS)
             shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError(problems) from None

@@ -227,7 +227,7 @@ class TimerRunner(Generic[U]):
                 ),
             ):
                 try:
-                    async with uow.session.begin_nested():
+                    async with uow.savepoint():
                         with uow.handler_scope(), uow.trace_scope(timer.kind, follow=True):
                             await handler(timer, uow)
                 except Exception as exc:

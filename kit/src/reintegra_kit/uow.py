@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from reintegra_contracts import Event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,10 @@ class UnitOfWork:
 
     Handlers never commit (docs/adr/0012-handler-contract.md): whoever runs a handler does, after it
     returned, so that a message's inbox claim, its effects and the events they imply commit together.
+
+    Emitted events are checked and encoded at once, and written to the outbox at :meth:`commit`, all in
+    one statement (a consumer batch of hundreds of events costs one insert). A partial rollback must go
+    through :meth:`savepoint`, which forgets the events emitted inside it.
     """
 
     def __init__(self, db: Database, outbox: Outbox, on_commit: Callable[[], None] | None = None) -> None:
@@ -36,7 +40,7 @@ class UnitOfWork:
         self._outbox = outbox
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
-        self._staged = 0
+        self._staged: list[dict[str, Any]] = []
         self._in_handler = False
         self._trace: CaseTraceScope | None = None
 
@@ -49,7 +53,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._db.session()
         await self._session.begin()
-        self._staged = 0
+        self._staged = []
         return self
 
     async def __aexit__(
@@ -63,6 +67,7 @@ class UnitOfWork:
             if session.in_transaction():
                 await session.rollback()
         finally:
+            self._staged = []
             await session.close()
             self._session = None
 
@@ -79,13 +84,28 @@ class UnitOfWork:
 
     async def emit(self, event: Event) -> str:
         """Stage ``event`` in the outbox of this transaction; return its CloudEvents id."""
-        self._staged += 1
-        return await self._outbox.add(self.session, event)
+        self.session  # noqa: B018 - raises unless the unit of work is open
+        row = self._outbox.stage(event)
+        self._staged.append(row)
+        return str(row["event_id"])
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A SAVEPOINT: an exception inside rolls back its writes and forgets the events it emitted."""
+        mark = len(self._staged)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._staged[mark:]
+            raise
 
     async def emit_many(self, events: list[Event]) -> list[str]:
-        """Stage ``events``, in order, with one statement; return their CloudEvents ids."""
-        self._staged += len(events)
-        return await self._outbox.add_many(self.session, events)
+        """Stage ``events``, in order (written with the others at commit); return their CloudEvents ids."""
+        self.session  # noqa: B018 - raises unless the unit of work is open
+        rows = [self._outbox.stage(e) for e in events]
+        self._staged.extend(rows)
+        return [str(r["event_id"]) for r in rows]
 
     @contextmanager
     def trace_scope(self, name: str, *, follow: bool) -> Iterator[None]:
@@ -119,10 +139,12 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._in_handler:
             raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
+        staged, self._staged = self._staged, []
+        await self._outbox.write(self.session, staged)
         await self.session.commit()
-        if self._staged and self._on_commit is not None:
+        if staged and self._on_commit is not None:
             self._on_commit()
-        self._staged = 0
 
     async def rollback(self) -> None:
+        self._staged = []
         await self.session.rollback()

@@ -12,6 +12,7 @@ from reintegra_assessment.domain import AssessmentStatus, CompleteAssessment, Ne
 from reintegra_assessment.handlers import complete_assessment, schedule_assessment
 from reintegra_assessment.orm import assessments, kit_tables
 from reintegra_assessment.repository import AssessmentUnitOfWork
+from reintegra_contracts import all_event_classes
 from reintegra_contracts.codelists import (
     Priority,
     ReturnType,
@@ -22,6 +23,7 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_contracts.events.assessment import AssessmentCompleted, AssessmentScheduled
 from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.samples import example_of
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.domain import IllegalTransitionError, NotFoundError
@@ -112,3 +114,20 @@ async def test_completing_an_unknown_assessment_is_not_found(
 ) -> None:
     with pytest.raises(NotFoundError):
         await service.handle(complete_assessment, completion(uuid4()))
+
+
+# Reception alone opens cases (docs/adr/0060-events-about-unknown-cases.md) ---------------------------
+
+OTHER_EVENTS_ABOUT_A_CASE = [
+    cls
+    for cls in all_event_classes()
+    if cls is not ArrivalRegistered and cls.kind == "event" and "case_id" in cls.model_fields
+]
+
+
+async def test_no_event_but_the_arrival_opens_a_case(service: HandlerHarness[AssessmentUnitOfWork]) -> None:
+    for event_class in OTHER_EVENTS_ABOUT_A_CASE:
+        about_an_unknown_case = example_of(event_class).model_copy(update={"case_id": uuid4()})
+        assert await service.deliver(HANDLERS, about_an_unknown_case) is Outcome.SKIPPED, event_class
+    assert await service.rows(assessments) == []
+    assert await service.emitted() == []

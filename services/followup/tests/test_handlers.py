@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from reintegra_contracts.codelists import (
@@ -27,7 +28,7 @@ from reintegra_followup.repository import FollowupUnitOfWork
 from reintegra_followup.settings import FollowupSettings
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
-from reintegra_kit.testing.handlers import HandlerHarness
+from reintegra_kit.testing.handlers import HandlerHarness, record_of
 
 START = datetime(2026, 11, 20, 14, tzinfo=UTC)
 HANDLERS = {ArrivalRegistered: [schedule_after_arrival], ReferralRequested: [schedule_referral_check]}
@@ -68,9 +69,9 @@ def arrival() -> ArrivalRegistered:
     )
 
 
-def referral_requested() -> ReferralRequested:
+def referral_requested(case_id: UUID | None = None) -> ReferralRequested:
     return ReferralRequested(
-        case_id=uuid4(),
+        case_id=case_id or uuid4(),
         referral_id=uuid4(),
         assessment_id=uuid4(),
         need_id=uuid4(),
@@ -134,3 +135,65 @@ async def test_the_follow_up_falls_due_once_when_its_time_comes(
     assert [type(e) for e in events] == [FollowupScheduled, FollowupDue]
     [row] = await service.rows(followups)
     assert row.status == FollowupStatus.DUE.value
+
+
+# Events about a case not known here (docs/adr/0060-events-about-unknown-cases.md) --------------------
+
+
+async def test_a_referral_about_a_case_never_registered_waits_and_tells_no_one(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
+    assert await service.deliver(HANDLERS, referral_requested()) is Outcome.PROCESSED
+    [row] = await service.rows(followups)
+    assert row.status == FollowupStatus.WAITING_FOR_CASE.value
+    assert await service.rows(kit_tables.timers) == []
+    assert await service.emitted() == []
+
+
+async def test_the_arrival_of_the_case_schedules_the_checks_that_waited_for_it_once(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
+    case = arrival()
+    referral = referral_requested(case.case_id)
+    assert await service.deliver(HANDLERS, referral) is Outcome.PROCESSED
+    assert await service.deliver(HANDLERS, case, event_id="arrival-1") is Outcome.PROCESSED
+    assert await service.deliver(HANDLERS, case, event_id="arrival-2") is Outcome.PROCESSED  # re-sent
+    rows = await service.rows(followups)
+    assert sorted((r.reason, r.status) for r in rows) == [
+        ("post_arrival", "scheduled"),
+        ("referral_check", "scheduled"),
+    ]
+    assert len(await service.rows(kit_tables.timers)) == 2
+    scheduled = [e for e in await service.emitted() if isinstance(e, FollowupScheduled)]
+    assert sorted(e.reason.value for e in scheduled) == ["post_arrival", "referral_check"]
+    [check] = [e for e in scheduled if e.reason is FollowupReason.REFERRAL_CHECK]
+    assert check.referral_id == referral.referral_id
+
+
+async def test_a_referral_about_a_known_case_is_scheduled_at_once(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
+    case = arrival()
+    await service.deliver(HANDLERS, case)
+    await service.deliver(HANDLERS, referral_requested(case.case_id))
+    statuses = {r.reason: r.status for r in await service.rows(followups)}
+    assert statuses == {"post_arrival": "scheduled", "referral_check": "scheduled"}
+    assert len(await service.emitted()) == 2
+
+
+async def test_an_arrival_and_a_referral_of_one_case_handled_at_once_never_leave_the_check_waiting(
+    service: HandlerHarness[FollowupUnitOfWork],
+) -> None:
+    # Two replicas may handle the reception and the referral topics of one case at the same time.
+    for _ in range(15):
+        case = arrival()
+        arrival_consumer = service.consumer(HANDLERS, group="test-group")
+        referral_consumer = service.consumer(HANDLERS, group="test-group")
+        await asyncio.gather(
+            referral_consumer.process(record_of(referral_requested(case.case_id))),
+            arrival_consumer.process(record_of(case)),
+        )
+    rows = await service.rows(followups)
+    assert len(rows) == 30
+    assert {r.status for r in rows} == {"scheduled"}
+    assert len(await service.rows(kit_tables.timers)) == 30

@@ -38,6 +38,7 @@ from reintegra_kit.consumer import Outcome
 from reintegra_kit.domain import ConflictError, IllegalTransitionError
 from reintegra_kit.testing.handlers import HandlerHarness, Record, record_of
 from reintegra_reception.bootstrap import SPEC
+from reintegra_reception.crypto import ReceptionKeys
 from reintegra_reception.domain import (
     AnnouncedPersonIn,
     AnnounceReturn,
@@ -72,6 +73,7 @@ from .test_domain import facts
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
 ARRIVED = datetime(2026, 11, 20, 14, tzinfo=UTC)
 ANA = PersonalData("Ana Lucía", "Reyes Matute", date(1990, 5, 1), "0501-1990-12345")
+KEYS = ReceptionKeys.generate()
 Harness = HandlerHarness[ReceptionUnitOfWork]
 
 
@@ -81,9 +83,10 @@ async def service(database_url: str) -> AsyncIterator[Harness]:
         database_url,
         spec=SPEC,
         tables=kit_tables,
-        uow_class=ReceptionUnitOfWork,
+        uow_class=ReceptionUnitOfWork.factory(KEYS),
         clock=ManualClock(NOW),
         match_policy=MatchPolicy(),
+        blind_index=KEYS.blind_index,
     ) as harness:
         yield harness
 
@@ -110,9 +113,15 @@ async def test_an_arrival_registers_a_case_and_a_person_and_publishes_no_persona
     assert not event.is_repeat_return
     assert "Reyes" not in event.model_dump_json()
     assert "1990-05-01" not in event.model_dump_json()
-    [person] = await service.rows(returnees)
-    assert person.family_names == "Reyes Matute"
-    assert len(await service.rows(identity_keys)) >= 4  # blocking keys, indexed
+    [row] = await service.rows(returnees)
+    assert b"Reyes" not in row.family_names_enc  # sealed under the person's data key
+    keys = await service.rows(identity_keys)
+    assert len(keys) >= 4  # blind indexes of the blocking keys
+    assert not any("REYES" in k.key or "1990" in k.key for k in keys)
+    async with service.uow() as uow:
+        person = await uow.returnees.get(case.returnee_id)
+    assert person is not None
+    assert person.data == ANA
 
 
 async def test_a_repeated_manifest_line_returns_the_first_case_even_when_the_retries_race(

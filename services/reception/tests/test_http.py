@@ -14,6 +14,7 @@ from reintegra_kit.runtime.http import install_error_handlers
 from reintegra_kit.testing.handlers import HandlerHarness
 from reintegra_reception import http
 from reintegra_reception.bootstrap import SPEC
+from reintegra_reception.crypto import new_key_text
 from reintegra_reception.domain import (
     AnnounceReturn,
     DecideReview,
@@ -35,7 +36,9 @@ from reintegra_reception.orm import kit_tables
 from reintegra_reception.repository import ReceptionUnitOfWork
 from reintegra_reception.settings import ReceptionSettings
 
-from .test_handlers import ARRIVED, FLIGHT, MANIFEST, NOW
+from .test_handlers import ARRIVED, FLIGHT, KEYS, MANIFEST, NOW
+
+SETTINGS = ReceptionSettings(key_encryption_key=new_key_text(), blind_index_secret=new_key_text())
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "manifest-example.csv"
 
@@ -46,9 +49,10 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         database_url,
         spec=SPEC,
         tables=kit_tables,
-        uow_class=ReceptionUnitOfWork,
+        uow_class=ReceptionUnitOfWork.factory(KEYS),
         clock=ManualClock(NOW),
         match_policy=MatchPolicy(),
+        blind_index=KEYS.blind_index,
     ) as harness:
         bus = harness.bus
         bus.register(
@@ -62,7 +66,7 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
             }
         )
         app = FastAPI()
-        app.include_router(http.router(bus, harness.uow, ReceptionSettings()))
+        app.include_router(http.router(bus, harness.uow, SETTINGS))
         install_error_handlers(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://reception") as client:

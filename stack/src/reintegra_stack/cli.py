@@ -46,6 +46,8 @@ from .processes import (
 from .scenario import generate_flight, now_utc
 
 READY_TIMEOUT_S = 120.0
+STOP_COMMAND = "bash scripts/run.sh down"
+"""What a person types, in any shell, to stop the platform (works even when uv is not on PATH)."""
 
 app = typer.Typer(
     help="Run Reintegra locally (Kafka + the four services) and play a synthetic charter flight.",
@@ -183,7 +185,7 @@ def _running_banner(stop_kafka: bool) -> None:
     )
     kafka_note = "Kafka will be stopped too" if stop_kafka else "Kafka keeps running"
     console.print(
-        f"Stop with Ctrl-C or `uv run reintegra-stack down` ({kafka_note}). Logs: .local/logs/<service>.log",
+        f"Stop with Ctrl-C or `{STOP_COMMAND}` ({kafka_note}). Logs: .local/logs/<service>.log",
         markup=False,
     )
 
@@ -241,9 +243,7 @@ def up(
         except Failed as failed:
             code = failed.code
             if detach:
-                console.print(
-                    "--detach: leaving the services running for inspection (`reintegra-stack down`)"
-                )
+                console.print(f"--detach: leaving the services running for inspection (`{STOP_COMMAND}`)")
                 raise typer.Exit(code) from None
             console.print("stopping the services ...")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # no second Ctrl-C while stopping

@@ -123,7 +123,7 @@ async def _bounded(limit: int, items: Sequence[T], work: Callable[[T], Awaitable
 def _unreachable(name: str, url: str, exc: Exception) -> DemoError:
     return DemoError(
         f"{name} is not reachable at {url} ({type(exc).__name__}: {exc}); is the platform running? "
-        f"(`uv run reintegra-stack up` or `uv run reintegra-stack status`)"
+        f"(`bash scripts/run.sh` starts it; `bash scripts/run.sh status` tells)"
     )
 
 

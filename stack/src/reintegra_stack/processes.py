@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import functools
@@ -100,6 +101,10 @@ class Layout:
     @property
     def run_dir(self) -> Path:
         return self.root / ".local" / "run"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / ".local" / "keys"
 
     def log_file(self, service: Service) -> Path:
         return self.log_dir / f"{service.name}.log"
@@ -207,12 +212,41 @@ def running_pid(layout: Layout, service: Service) -> int | None:
     return pid
 
 
+LOCAL_SECRETS = {
+    "reception": ("REINTEGRA_KEY_ENCRYPTION_KEY", "REINTEGRA_BLIND_INDEX_SECRET"),
+}
+"""Secrets a service requires that the local stack generates once, into ``.local/keys/``."""
+
+
+def local_secrets(layout: Layout, service: Service) -> dict[str, str]:
+    """The service's local secrets (reception: the key-encryption key and the blind-index secret),
+    each 32 random bytes in base64, generated the first time into ``.local/keys/<NAME>`` (mode 0600).
+
+    They seal the personal data in ``.local/data``: removing them makes that data unreadable (remove
+    both folders together). A variable already set in the environment wins.
+    """
+    found: dict[str, str] = {}
+    for name in LOCAL_SECRETS.get(service.name, ()):
+        path = layout.keys_dir / name
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+            tmp.replace(path)
+        found[name] = path.read_text().strip()
+    return found
+
+
 def service_env(
     layout: Layout, service: Service, bootstrap: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in issuer.service_auth_env().items():
         env.setdefault(name, value)  # the local issuer, unless the caller points at another provider
+    for name, value in local_secrets(layout, service).items():
+        env.setdefault(name, value)
     env.update(
         {
             "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,

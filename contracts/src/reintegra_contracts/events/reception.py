@@ -17,7 +17,9 @@ from ..codelists import (
     ConsentMethod,
     ConsentPurpose,
     DuplicateMatchBasis,
+    ErasureReason,
     ImmediateAssistance,
+    OverrideJustification,
     Priority,
     ReturnType,
     ServiceCategory,
@@ -213,7 +215,11 @@ class ImmediateAssistanceProvided(Event):
 
 
 class ConsentScope(BaseModel):
-    """What a consent covers: one purpose, for some service categories (all when empty)."""
+    """What a consent covers: one purpose, for some service categories and agencies.
+
+    A scope covers an agency's service when its purpose is the one asked for, its categories are empty
+    or include the service's category, and its agencies are empty or include the agency.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -227,7 +233,13 @@ class ConsentScope(BaseModel):
 
 
 class ConsentRecorded(Event):
-    """The returnee's informed consent (or a vital-interest override) was recorded. / Consentimiento."""
+    """The returnee's informed consent (or a vital-interest override) was recorded. / Consentimiento.
+
+    Each consent is one record (``consent_id``); a case may have several, and what they cover adds up
+    until each is withdrawn (``consent_withdrawn``) or expires (``valid_until``). A vital-interest
+    override is a record with ``basis=vital_interest``, ``given_by=not_given`` and a justification
+    code; its free-text reasons stay in reception's database.
+    """
 
     event_type: ClassVar[str] = "org.reintegra.reception.consent_recorded.v1"
     topic: ClassVar[str] = RECEPTION_EVENTS
@@ -252,10 +264,20 @@ class ConsentRecorded(Event):
     information_language: str = Field(
         default="es", description="BCP 47 tag of the language in which the person was informed."
     )
+    # Added in 1.3 (optional).
+    override_justification: OverrideJustification | None = Field(
+        default=None,
+        description="Why a vital-interest override was recorded (only with basis=vital_interest); the "
+        "professional's own words stay in reception's database.",
+    )
 
 
 class ConsentWithdrawn(Event):
-    """A consent was withdrawn, in whole or in part. / Consentimiento retirado."""
+    """A consent was withdrawn, in whole or in part. / Consentimiento retirado.
+
+    ``scopes`` lists the scopes that no longer hold (as the consent recorded them); empty means the
+    whole consent. Sharing, contact and follow-up under it stop at ``withdrawn_at``.
+    """
 
     event_type: ClassVar[str] = "org.reintegra.reception.consent_withdrawn.v1"
     topic: ClassVar[str] = RECEPTION_EVENTS
@@ -340,3 +362,22 @@ class ReturneeRecordsMerged(Event):
     )
     merged_at: AwareDatetime = Field(description="When the merge was decided.")
     decided_by_role: StaffRole = Field(description="Role of the person who confirmed the merge.")
+
+
+class ReturneeErased(Event):
+    """A person's data was erased at reception; drop anything you hold about them. / Datos suprimidos.
+
+    Published once per case of the person (key = the case). Reception destroyed the person's data key,
+    so every copy of their personal data is unreadable; services drop the free text they hold on the
+    case and keep only what anonymous statistics need. Kafka is never rewritten: no event ever
+    carried the person's identity.
+    """
+
+    event_type: ClassVar[str] = "org.reintegra.reception.returnee_erased.v1"
+    topic: ClassVar[str] = RECEPTION_EVENTS
+    producer: ClassVar[str] = "reception"
+    consumers: ClassVar[tuple[str, ...]] = ("assessment", "referral", "followup")
+
+    returnee_id: UUID = Field(description="Pseudonymous id of the person erased.")
+    erased_at: AwareDatetime = Field(description="When the data was erased.")
+    reason: ErasureReason = Field(description="Why it was erased.")

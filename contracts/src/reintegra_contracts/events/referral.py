@@ -79,8 +79,9 @@ class ReferralRequested(Event):
     contact_reference: str | None = Field(
         default=None,
         max_length=100,
-        description="The opaque reference the agency was given to ask reception for the person's contact "
-        "details (reception answers only while consent covers the agency and the referral is active).",
+        description="The opaque reference the agency quotes to reception (POST /v1/contact-lookups) for the "
+        "person's contact details; reception answers only while consent covers the agency and the referral "
+        "is active. It reveals nothing by itself.",
     )
     contact_reference_expires_at: AwareDatetime | None = Field(
         default=None, description="When the contact reference stops being valid."

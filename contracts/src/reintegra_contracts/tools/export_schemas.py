@@ -2,15 +2,18 @@
 
 Usage (from the repository root)::
 
-    uv run python -m reintegra_contracts.tools.export_schemas                 # write (refuses breaking changes)
-    uv run python -m reintegra_contracts.tools.export_schemas --check         # fail if files drift from the models
-    uv run python -m reintegra_contracts.tools.export_schemas --check-compat  # fail on a breaking change
-    uv run python -m reintegra_contracts.tools.export_schemas --check-compat --against /tmp/main-schemas
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas                 # write (refuses breaking changes)
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check         # fail if files drift from the models
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check-compat  # fail on a breaking change
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.export_schemas --check-compat --against /tmp/main-schemas
 
-``--check-compat`` compares the current models with the committed snapshots (or with ``--against``,
-e.g. the schemas of the target branch, which CI can extract with ``git archive``). Writing refuses a
-breaking change unless ``--allow-breaking`` is given: a breaking change needs a new major version
-(a new ``.v2`` type), see docs/adr/0010-contracts-evolution.md.
+``--check-compat`` compares the current models with **every released snapshot** of this major version
+(``contracts/schemas/released/<version>/``, written once at a release and never regenerated), with the
+working snapshot ``contracts/schemas/v1/``, and with ``--against`` if given (e.g. the target branch's
+schemas, which ``scripts/check-contracts.sh`` extracts with ``git archive``). Writing refuses a breaking
+change unless ``--allow-breaking`` is given; even then the released snapshots still fail
+``--check-compat``: regenerating cannot make a breaking change pass. A breaking change needs a new major
+version (a new ``.v2`` type), see docs/adr/0010-contracts-evolution.md.
 """
 
 from __future__ import annotations
@@ -31,6 +34,29 @@ def default_dir() -> Path | None:
     """``contracts/schemas/v1`` of the source checkout, if running from one."""
     root = source_checkout()
     return root / "schemas" / "v1" if root else None
+
+
+def released_root() -> Path | None:
+    """``contracts/schemas/released`` of the source checkout: one folder per released version."""
+    root = source_checkout()
+    return root / "schemas" / "released" if root else None
+
+
+def released_snapshots(root: Path | None) -> list[Path]:
+    """The released snapshots under ``root`` (``<root>/<version>/``), oldest name first."""
+    if root is None or not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.json")))
+
+
+def breaking_changes(baselines: Sequence[Path]) -> dict[Path, list[str]]:
+    """Per baseline snapshot, the breaking changes of the current models against it."""
+    current = all_schemas()
+    return {
+        baseline: [str(p) for p in compare_catalogues(load_dir(baseline), current)]
+        for baseline in baselines
+        if baseline.is_dir()
+    }
 
 
 def load_dir(directory: Path) -> dict[str, dict[str, Any]]:
@@ -83,35 +109,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--check-compat", action="store_true", help="fail if the models break the snapshots")
     parser.add_argument("--against", type=Path, help="snapshot directory to check compatibility against")
-    parser.add_argument("--allow-breaking", action="store_true", help="write even if it breaks compatibility")
+    parser.add_argument(
+        "--released",
+        type=Path,
+        default=released_root(),
+        help="folder of the released snapshots, one sub-folder per version (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--allow-breaking",
+        action="store_true",
+        help="write the working snapshot even if it breaks compatibility (--check-compat still fails "
+        "against the released snapshots)",
+    )
     args = parser.parse_args(argv)
     if args.dir is None:
         parser.error("--dir is required outside a source checkout")
     directory: Path = args.dir
+    released = released_snapshots(args.released)
+    if args.released is not None and directory.resolve().is_relative_to(args.released.resolve()):
+        parser.error(f"{directory} is a released snapshot: released snapshots are never rewritten")
     status = 0
-    baseline_dir: Path = args.against or directory
-    incompatible = compare_catalogues(load_dir(baseline_dir), all_schemas()) if baseline_dir.is_dir() else []
     if args.check_compat:
-        for problem in incompatible:
-            print(f"BREAKING {problem}", file=sys.stderr)
-        if incompatible:
-            print(f"{len(incompatible)} breaking change(s) against {baseline_dir}", file=sys.stderr)
-            status = 1
-        else:
-            print(f"compatible with {baseline_dir}")
+        baselines = [*released, directory, *([args.against] if args.against else [])]
+        if not released:
+            print(f"no released snapshot under {args.released}: checking the working snapshot only")
+        for baseline, problems in breaking_changes(baselines).items():
+            for problem in problems:
+                print(f"BREAKING {problem} (against {baseline})", file=sys.stderr)
+            if problems:
+                print(f"{len(problems)} breaking change(s) against {baseline}", file=sys.stderr)
+                status = 1
+            else:
+                print(f"compatible with {baseline}")
     if args.check:
         drifted = drift(directory)
         for line in drifted:
             print(f"DRIFT {line}", file=sys.stderr)
         if drifted:
             print(
-                "schemas drift from the models; run: uv run python -m reintegra_contracts.tools.export_schemas",
+                "schemas drift from the models; run: bash scripts/uv.sh run python -m "
+                "reintegra_contracts.tools.export_schemas",
                 file=sys.stderr,
             )
             status = 1
         else:
             print(f"schemas in {directory} match the models")
     if not (args.check or args.check_compat):
+        incompatible = [p for ps in breaking_changes([*released, directory]).values() for p in ps]
         if incompatible and not args.allow_breaking:
             for problem in incompatible:
                 print(f"BREAKING {problem}", file=sys.stderr)
@@ -123,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         changed = write(directory)
         print(f"wrote {len(all_schemas())} schemas to {directory} ({len(changed)} changed)")
+        if incompatible:
+            print(
+                f"wrote {len(incompatible)} breaking change(s): --check-compat (CI) keeps failing against "
+                "the released snapshots until a new major version is released",
+                file=sys.stderr,
+            )
     return status
 
 

@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    uv run python -m reintegra_contracts.tools.gen_docs           # write docs/events.md
-    uv run python -m reintegra_contracts.tools.gen_docs --check   # fail if it drifts from the models
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.gen_docs           # write docs/events.md
+    bash scripts/uv.sh run python -m reintegra_contracts.tools.gen_docs --check   # fail if it drifts from the models
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         if not out.exists() or out.read_text(encoding="utf-8") != text:
             print(
-                f"{out} drifts from the models; run: uv run python -m reintegra_contracts.tools.gen_docs",
+                f"{out} drifts from the models; run: bash scripts/uv.sh run python -m reintegra_contracts.tools.gen_docs",
                 file=sys.stderr,
             )
             return 1

@@ -7,8 +7,8 @@ Every error answer is an RFC 9457 *problem details* object (``application/proble
      "code": "conflict", "errors": null}
 
 The mapping lives here and nowhere else: request validation → 422 (400 when the body is not JSON at
-all), a :class:`~reintegra_kit.domain.DomainError` → its ``http_status``, a concurrent change → 409,
-an unknown route → 404, a database or broker outage → 503 with ``Retry-After`` (counted), anything
+all), a :class:`~reintegra_kit.domain.DomainError` → its ``http_status``, a concurrent change or a
+write that collides with an existing row (a unique constraint) → 409, an unknown route → 404, a database or broker outage → 503 with ``Retry-After`` (counted), anything
 else → 500 without details. The OpenAPI document is completed to match: every operation documents
 the problem answers it can give, so that what a service returns is what it promises (schemathesis
 checks it).
@@ -17,15 +17,16 @@ checks it).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from pydantic import BaseModel, BeforeValidator, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain import DomainError
@@ -59,6 +60,32 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The request path.")
     code: str = Field(description="Stable machine-readable name of the problem.")
     errors: list[FieldProblem] | None = Field(default=None, description="Invalid fields (validation).")
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def whole_number(value: Any) -> Any:
+    """A query or path value is text: accept a whole number written in digits only, so that ``5.0``,
+    ``+5`` or `` 5`` are refused like ``42.0`` in a JSON body (strict types at the API edge)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+# The bounds sit on the inner type (with the digits check) so that they reach the OpenAPI schema as
+# minimum/maximum; Query only documents.
+Limit = Annotated[
+    Annotated[int, Field(ge=1, le=500), BeforeValidator(whole_number)],
+    Query(description="Page size (1 to 500)."),
+]
+"""The ``limit`` of a list endpoint: 1 to 500 items."""
+
+Offset = Annotated[
+    Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(whole_number)],
+    Query(description="Items to skip (0 to 1,000,000)."),
+]
+"""The ``offset`` of a list endpoint, bounded (an unbounded one overflows the database's integers)."""
 
 
 STANDARD_DESCRIPTIONS: dict[int, str] = {
@@ -160,6 +187,18 @@ def install_error_handlers(app: FastAPI, on_unavailable: OnUnavailable | None = 
             request,
         )
 
+    async def collision(request: Request, exc: Exception) -> JSONResponse:
+        # A unique constraint refused the write: what was sent collides with a record written before
+        # (or at the same moment). Not a crash; the constraint and the row stay out of the answer.
+        log.warning("http.conflict", path=request.url.path, error=repr(exc)[:300])
+        return problem_response(
+            409,
+            "conflict",
+            "Conflicts with the current state",
+            "a record with these values already exists",
+            request,
+        )
+
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated", 403: "forbidden"}
@@ -191,6 +230,7 @@ def install_error_handlers(app: FastAPI, on_unavailable: OnUnavailable | None = 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(StaleAggregateError, stale)
+    app.add_exception_handler(IntegrityError, collision)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for cls in (DBAPIError, OSError, TimeoutError, Exception):
         app.add_exception_handler(cls, infrastructure)
@@ -210,15 +250,19 @@ def _problem_response(description: str, ref: dict[str, Any], **extra: Any) -> di
     return {"description": description, "content": {PROBLEM_JSON: {"schema": ref}}, **extra}
 
 
+WRITES = frozenset({"post", "put", "patch", "delete"})
+
+
 def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dict[str, Any]:
     """Document the answers the error mapping gives on every operation outside ``open_paths``: 422
-    (parameters or a body), 400 (a body), 503, each as problem details."""
+    (parameters or a body), 400 (a body), 409 (a write: a concurrent change or a collision), 503, each
+    as problem details."""
     components = document.setdefault("components", {})
     ref = _problem_ref(components)
     for path, operations in document.get("paths", {}).items():
         if path in open_paths:
             continue  # health and metrics answer in their own shapes
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             for status, response in list(responses.items()):
                 content = response.get("content", {})
@@ -231,6 +275,8 @@ def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dic
                 responses["422"] = _problem_response(STANDARD_DESCRIPTIONS[422], ref)
             if "requestBody" in operation:
                 responses["400"] = _problem_response(STANDARD_DESCRIPTIONS[400], ref)
+            if method in WRITES and "409" not in responses:
+                responses["409"] = _problem_response(STANDARD_DESCRIPTIONS[409], ref)
             responses["503"] = _problem_response(
                 STANDARD_DESCRIPTIONS[503],
                 ref,

@@ -90,6 +90,8 @@ def serve(app: FastAPI, *, host: str, port: int, grace_s: float) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(grace_s),
         lifespan="on",
+        loop="uvloop",  # the consumers, relay and timers run on this loop too
+        http="httptools",
     )
     server = uvicorn.Server(config)
     # uvicorn captures SIGTERM/SIGINT for a graceful exit (lifespan shutdown) and re-raises the

@@ -2,12 +2,22 @@
 
 Loaded for the whole suite (``-p reintegra_kit.testing.pytest_plugin``). Each test session gets its
 own topic prefix and its own PostgreSQL databases, dropped at the end.
+
+It also gives each test a time limit by folder (ini option ``timeouts``, lines ``<folder> = <seconds>``;
+the longest matching folder wins, a test's own ``@pytest.mark.timeout`` overrides it): a regression
+that makes a test wait forever (a consumer that never parks, a reader that never sees its record) must
+fail in seconds, not stall CI until pytest-timeout's global limit. pytest-timeout fails the test by a
+signal, which code under test can swallow (a loop catching ``BaseException``, a task left running on
+the shared event loop); so a backstop ends the whole session, with every thread's stack on stderr,
+when a test overruns its limit twice over.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+import faulthandler
+import os
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -16,6 +26,75 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from . import infra
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "timeouts",
+        type="linelist",
+        help="per-test time limit by folder: lines '<folder relative to the rootdir> = <seconds>'",
+        default=[],
+    )
+
+
+def folder_timeouts(lines: list[str]) -> list[tuple[tuple[str, ...], float]]:
+    """Parse the ``timeouts`` lines into (folder parts, seconds), longest folder first."""
+    parsed: list[tuple[tuple[str, ...], float]] = []
+    for line in lines:
+        folder, sep, seconds = line.partition("=")
+        if not sep or not folder.strip():
+            raise pytest.UsageError(f"timeouts: {line!r} is not '<folder> = <seconds>'")
+        try:
+            limit = float(seconds)
+        except ValueError:
+            raise pytest.UsageError(f"timeouts: {seconds.strip()!r} in {line!r} is not a number") from None
+        parsed.append((Path(folder.strip()).parts, limit))
+    return sorted(parsed, key=lambda item: len(item[0]), reverse=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    limits = folder_timeouts(config.getini("timeouts"))
+    if not limits:
+        return
+    root = Path(str(config.rootpath))
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        try:
+            parts = Path(str(item.path)).relative_to(root).parts
+        except ValueError:
+            continue
+        for folder, limit in limits:
+            if parts[: len(folder)] == folder:
+                item.add_marker(pytest.mark.timeout(limit))
+                break
+
+
+def backstop_s(limit: float) -> float:
+    """When the session is ended if a test with time limit ``limit`` is still running."""
+    return 2 * limit + 5
+
+
+_real_stderr: int = 2
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The stacks must reach the real stderr, not the capture of the test that hangs.
+    global _real_stderr
+    _real_stderr = os.dup(2)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker is not None and marker.args else 0.0
+    if limit > 0:
+        faulthandler.dump_traceback_later(backstop_s(limit), exit=True, file=_real_stderr)
+    try:
+        yield
+    finally:
+        if limit > 0:
+            faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,10 @@ from .repository import AssessmentUnitOfWork
 
 
 async def schedule_assessment(event: ArrivalRegistered, uow: AssessmentUnitOfWork, clock: Clock) -> None:
-    """``arrival_registered`` → one assessment per case (a re-sent arrival changes nothing)."""
+    """``arrival_registered`` → one assessment per case (a re-sent arrival changes nothing).
+
+    Reception's arrival is the only event that opens a case here (docs/adr/0060-events-about-unknown-cases.md).
+    """
     if await uow.assessments.for_case(event.case_id) is not None:
         return
     await uow.assessments.save(Assessment.schedule(event, clock.now()))

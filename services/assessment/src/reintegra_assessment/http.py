@@ -7,22 +7,23 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 from reintegra_contracts.codelists import Level, Priority, ServiceCategory
 from reintegra_contracts.events.assessment import DimensionScores, Need
 from reintegra_kit.domain import NotFoundError
 from reintegra_kit.handlers import MessageBus
-from reintegra_kit.runtime.http import problems
+from reintegra_kit.runtime.http import Limit, Offset, problems
 
 from .domain import Assessment, AssessmentStatus, CompleteAssessment, NeedFound
 from .repository import AssessmentUnitOfWork
 
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
+Score = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
 class NeedIn(BaseModel):
+    """A need found, to be referred."""
+
     model_config = ConfigDict(extra="forbid")
 
     category: ServiceCategory
@@ -30,14 +31,28 @@ class NeedIn(BaseModel):
     level: Level = Level.INDIVIDUAL
 
 
+class ScoresIn(BaseModel):
+    """Reintegration scores, each a number from 0 to 1 (not a string, not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    economic: Score
+    social: Score
+    psychosocial: Score
+    composite: Score
+
+    def to_scores(self) -> DimensionScores:
+        return DimensionScores(**self.model_dump())
+
+
 class CompletionIn(BaseModel):
     """The result of an assessment."""
 
     model_config = ConfigDict(extra="forbid")
 
-    instrument: str = Field(default="reintegration-sustainability-survey", min_length=1, max_length=100)
-    instrument_version: str = Field(default="1", min_length=1, max_length=50)
-    scores: DimensionScores | None = None
+    instrument: StrictStr = Field(default="reintegration-sustainability-survey", min_length=1, max_length=100)
+    instrument_version: StrictStr = Field(default="1", min_length=1, max_length=50)
+    scores: ScoresIn | None = None
     needs: list[NeedIn] = Field(default_factory=list, max_length=50)
 
     def to_command(self, assessment_id: UUID) -> CompleteAssessment:
@@ -45,7 +60,7 @@ class CompletionIn(BaseModel):
             assessment_id=assessment_id,
             instrument=self.instrument,
             instrument_version=self.instrument_version,
-            scores=self.scores,
+            scores=self.scores.to_scores() if self.scores is not None else None,
             needs=tuple(NeedFound(n.category, n.priority, n.level) for n in self.needs),
         )
 

@@ -1,4 +1,8 @@
-"""Follow-up's handlers (docs/adr/0012-handler-contract.md): load → call the aggregate → save."""
+"""Follow-up's handlers (docs/adr/0012-handler-contract.md): load → call the aggregate → save.
+
+Reception alone opens cases (docs/adr/0060-events-about-unknown-cases.md): ``arrival_registered`` makes
+a case known here; a referral about a case not known yet waits for that arrival instead of acting.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,14 @@ from reintegra_kit.domain import NotFoundError
 from reintegra_kit.logging import get_logger
 from reintegra_kit.timers import Timer
 
-from .domain import DUE_TIMER, ContactConsent, Followup, contact_stopped
+from .domain import DUE_TIMER, ContactConsent, Followup, FollowupStatus, business_key, contact_stopped
 from .repository import FollowupUnitOfWork
 from .settings import FollowupSettings
 
 log = get_logger(__name__)
 
 
-async def _schedule(uow: FollowupUnitOfWork, followup: Followup, now: datetime) -> None:
+async def _save_new(uow: FollowupUnitOfWork, followup: Followup, now: datetime) -> None:
     if await uow.followups.by_business_key(followup.business_key) is not None:
         return  # the same arrival or referral re-sent (maybe under a new event id): nothing new
     if contact_stopped(await uow.consents.of_case(followup.case_id), now):
@@ -34,29 +38,54 @@ async def _schedule(uow: FollowupUnitOfWork, followup: Followup, now: datetime) 
         followup.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now)
         await uow.followups.save(followup)
         return
+    await _save(uow, followup)
+
+
+async def _save(uow: FollowupUnitOfWork, followup: Followup) -> None:
     await uow.followups.save(followup)
-    await uow.timers.schedule(DUE_TIMER, str(followup.followup_id), followup.due_at, case_id=followup.case_id)
+    if followup.status is FollowupStatus.SCHEDULED:
+        await uow.timers.schedule(
+            DUE_TIMER, str(followup.followup_id), followup.due_at, case_id=followup.case_id
+        )
 
 
 async def schedule_after_arrival(
     event: ArrivalRegistered, uow: FollowupUnitOfWork, clock: Clock, settings: FollowupSettings
 ) -> None:
-    """``arrival_registered`` → the case's first follow-up contact (one per case)."""
+    """``arrival_registered`` → the case's first follow-up contact (one per case); the case is now
+    known, so the follow-ups that waited for it are scheduled."""
+    await uow.followups.lock_case(event.case_id)
     due = event.arrived_at + settings.first_followup_after
     now = clock.now()
-    await _schedule(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
+    await _save_new(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
+    stopped = contact_stopped(await uow.consents.of_case(event.case_id), now)
+    for waiting in await uow.followups.waiting_for_case(event.case_id):
+        if stopped:
+            waiting.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now)
+        else:
+            waiting.start()
+        await _save(uow, waiting)
 
 
 async def schedule_referral_check(
     event: ReferralRequested, uow: FollowupUnitOfWork, clock: Clock, settings: FollowupSettings
 ) -> None:
-    """``referral_requested`` → check with the person that the service was received (one per referral)."""
+    """``referral_requested`` → check with the person that the service was received (one per
+    referral); for a case not known here yet, the check waits for the case's arrival."""
+    await uow.followups.lock_case(event.case_id)
+    arrival = business_key(FollowupReason.POST_ARRIVAL, event.case_id, None)
+    known = await uow.followups.by_business_key(arrival) is not None
     due = event.requested_at + settings.referral_check_after
     now = clock.now()
     followup = Followup.schedule(
-        event.case_id, FollowupReason.REFERRAL_CHECK, due, now, referral_id=event.referral_id
+        event.case_id,
+        FollowupReason.REFERRAL_CHECK,
+        due,
+        now,
+        referral_id=event.referral_id,
+        case_known=known,
     )
-    await _schedule(uow, followup, now)
+    await _save_new(uow, followup, now)
 
 
 async def followup_falls_due(timer: Timer, uow: FollowupUnitOfWork, clock: Clock) -> None:

@@ -11,7 +11,7 @@ from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from .domain import ContactConsent, Followup, FollowupStatus
 from .orm import contact_consents, followups
@@ -27,6 +27,27 @@ class FollowupRepository(Repository):
     async def by_business_key(self, key: str) -> Followup | None:
         row = (await self.session.execute(select(followups).where(followups.c.business_key == key))).first()
         return _entity(row) if row else None
+
+    async def lock_case(self, case_id: UUID) -> None:
+        """Hold the case until the transaction ends, so that an arrival and a referral of one case,
+        handled by two replicas at once, see each other's work (PostgreSQL: a transaction-level
+        advisory lock; SQLite already runs one writer at a time)."""
+        bind = self.session.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def waiting_for_case(self, case_id: UUID) -> list[Followup]:
+        """The follow-ups that wait for ``case_id`` to become known."""
+        rows = await self.session.execute(
+            select(followups)
+            .where(
+                followups.c.case_id == case_id,
+                followups.c.status == FollowupStatus.WAITING_FOR_CASE.value,
+            )
+            .order_by(followups.c.scheduled_at, followups.c.followup_id)
+        )
+        return [_entity(r) for r in rows]
 
     async def for_case(self, case_id: UUID) -> list[Followup]:
         rows = await self.session.execute(

@@ -36,7 +36,7 @@ from .domain import (
     RowProblem,
     ScreenProtection,
 )
-from .domain.identity import Identity, blocking_keys, identity_of, sure_keys
+from .domain.identity import BlindIndex, Identity, identity_of, sure_keys
 from .domain.matching import Candidate, MatchResult, Verdict, match
 from .domain.model import AnnouncedPersonRecord
 from .domain.rules import ADULT_AGE, age_at
@@ -93,6 +93,9 @@ class _Row:
     case_id: UUID
     identity: Identity
     keys: frozenset[str]
+    """The blind indexes of the blocking keys (what is stored and looked up)."""
+    sure: frozenset[str]
+    """The blind indexes of the sure keys only (announcements keep these)."""
     age: int
 
 
@@ -100,7 +103,11 @@ class _Row:
 
 
 async def register_arrival(
-    cmd: RegisterArrival, uow: ReceptionUnitOfWork, clock: Clock, match_policy: MatchPolicy
+    cmd: RegisterArrival,
+    uow: ReceptionUnitOfWork,
+    clock: Clock,
+    match_policy: MatchPolicy,
+    blind_index: BlindIndex,
 ) -> tuple[Case, bool]:
     """Register an arrival (``arrival_registered``); return the case and whether it is new.
 
@@ -108,7 +115,7 @@ async def register_arrival(
     time, even when the retry races the first request (the line is claimed first; a concurrent claim
     waits for the other transaction and then finds its case).
     """
-    rows = _rows([(None, cmd)], [])
+    rows = _rows([(None, cmd)], [], blind_index)
     if not rows:
         raise ArrivalRejectedError("date_of_birth is after the arrival")
     [done] = await _register(uow, rows, clock.now(), match_policy, whole_groups=False)
@@ -116,7 +123,11 @@ async def register_arrival(
 
 
 async def register_manifest(
-    cmd: RegisterManifest, uow: ReceptionUnitOfWork, clock: Clock, match_policy: MatchPolicy
+    cmd: RegisterManifest,
+    uow: ReceptionUnitOfWork,
+    clock: Clock,
+    match_policy: MatchPolicy,
+    blind_index: BlindIndex,
 ) -> ManifestReport:
     """Register the good lines of a manifest in this one transaction; report every bad line.
 
@@ -124,7 +135,7 @@ async def register_manifest(
     again. With ``all_or_nothing`` any bad line refuses the whole manifest.
     """
     problems = list(cmd.problems)
-    rows = _rows([(r.line, r.arrival) for r in cmd.rows], problems)
+    rows = _rows([(r.line, r.arrival) for r in cmd.rows], problems, blind_index)
     problems.sort(key=lambda p: (p.line, p.field))
     if problems and cmd.all_or_nothing:
         raise ManifestRejectedError(problems)
@@ -138,9 +149,11 @@ async def register_manifest(
     return ManifestReport(cmd.manifest_id, done, problems, good_lines=len(rows))
 
 
-def _rows(items: Sequence[tuple[int | None, RegisterArrival]], problems: list[RowProblem]) -> list[_Row]:
-    """Normalise each arrival; refuse (as a problem) a birth after the arrival, and the second line of
-    a person listed twice in one manifest."""
+def _rows(
+    items: Sequence[tuple[int | None, RegisterArrival]], problems: list[RowProblem], blind: BlindIndex
+) -> list[_Row]:
+    """Normalise each arrival and compute its blind indexes; refuse (as a problem) a birth after the
+    arrival, and the second line of a person listed twice in one manifest."""
     rows: list[_Row] = []
     seen: dict[str, int | None] = {}
     for line, cmd in items:
@@ -162,7 +175,9 @@ def _rows(items: Sequence[tuple[int | None, RegisterArrival]], problems: list[Ro
             continue
         for k in sure_keys(identity):
             seen.setdefault(k, line)
-        rows.append(_Row(line, cmd, uuid4(), identity, blocking_keys(identity), age))
+        rows.append(
+            _Row(line, cmd, uuid4(), identity, blind.blocking_keys(identity), blind.sure_keys(identity), age)
+        )
     return rows
 
 
@@ -212,6 +227,7 @@ async def _register(
 
     new_returnees: list[Returnee] = []
     extra_keys: dict[UUID, frozenset[str]] = {}
+    """Blind indexes to store per person: a new person's, and a known person's new spellings."""
     new_cases: list[Case] = []
     new_reviews: list[DuplicateReview] = []
     arrived: dict[UUID, UUID] = {}
@@ -222,7 +238,7 @@ async def _register(
         candidates = [
             Candidate(rid, known[rid].identity, arrivals[rid][-1][1].date() if rid in arrivals else None)
             for rid in ids
-            if rid in known and known[rid].merged_into is None
+            if rid in known and known[rid].merged_into is None and known[rid].person is not None
         ]
         result = match(r.identity, candidates, policy, arriving_on=facts.arrived_at.date())
         if result.verdict is Verdict.LINK and result.returnee_id in linked_now:
@@ -235,6 +251,7 @@ async def _register(
         else:
             returnee_id = uuid4()
             new_returnees.append(Returnee(returnee_id, r.cmd.person, facts.sex, facts.country_of_return, now))
+            extra_keys[returnee_id] = r.keys
             previous = 0
         ref = facts.family_group_ref
         group_id = groups.get(ref) if ref else None
@@ -271,9 +288,7 @@ async def _register(
         )
 
     # 5. Write: one statement per table (the outbox gets each case's events in order).
-    await uow.returnees.add_many(new_returnees)
-    if extra_keys:
-        await uow.returnees.add_keys(extra_keys)
+    await uow.returnees.add_many(new_returnees, extra_keys)
     await uow.cases.add_many(new_cases, {r.case_id: r.cmd.manifest_ref for r in todo if r.cmd.manifest_ref})
     await uow.reviews.add_many(new_reviews)
     if arrived:
@@ -288,9 +303,7 @@ async def _announcements_for(uow: ReceptionUnitOfWork, rows: list[_Row]) -> dict
         start = min(r.cmd.facts.arrived_at for r in unnamed) - ANNOUNCEMENT_WINDOW
         end = max(r.cmd.facts.arrived_at for r in unnamed) + ANNOUNCEMENT_WINDOW
         named.update(
-            await uow.announcements.expected_between(
-                start, end, {k for r in unnamed for k in sure_keys(r.identity)}
-            )
+            await uow.announcements.expected_between(start, end, {k for r in unnamed for k in r.sure})
         )
     found: dict[UUID, Announcement] = {}
     for announcement_id in sorted(named, key=str):
@@ -308,9 +321,9 @@ def _announced(
     facts = r.cmd.facts
     if facts.announcement_id:
         announcement = announcements[facts.announcement_id]
-        return announcement, announcement.find(facts.announced_ref, sure_keys(r.identity))
+        return announcement, announcement.find(facts.announced_ref, r.sure)
     for announcement in announcements.values():
-        person = announcement.find(None, sure_keys(r.identity))
+        person = announcement.find(None, r.sure)
         if person is not None:
             return announcement, person
     return None, None
@@ -320,7 +333,7 @@ def _announced(
 
 
 async def announce_return(
-    cmd: AnnounceReturn, uow: ReceptionUnitOfWork, clock: Clock
+    cmd: AnnounceReturn, uow: ReceptionUnitOfWork, clock: Clock, blind_index: BlindIndex
 ) -> tuple[Announcement, bool]:
     """Record an announced return (``return_announced``); the same announcement again changes nothing."""
     existing = await uow.announcements.get(cmd.announcement_id)
@@ -334,13 +347,13 @@ async def announce_return(
     refs = sorted({f"{cmd.announcement_id}:{p.family_group_ref}" for p in cmd.persons if p.family_group_ref})
     ids = await uow.cases.travel_groups(refs)
     groups = {ref.split(":", 1)[1]: gid for ref, gid in ids.items()}
-    announcement = Announcement.announce(cmd, groups, clock.now())
+    announcement = Announcement.announce(cmd, groups, clock.now(), blind_index)
     await uow.announcements.add(announcement)
     return announcement, True
 
 
 async def on_announce_return(
-    message: contract.AnnounceReturn, uow: ReceptionUnitOfWork, clock: Clock
+    message: contract.AnnounceReturn, uow: ReceptionUnitOfWork, clock: Clock, blind_index: BlindIndex
 ) -> None:
     """The ``announce_return`` Kafka command: the same as ``POST /v1/announcements`` (no personal data)."""
     await announce_return(
@@ -370,6 +383,7 @@ async def on_announce_return(
         ),
         uow,
         clock,
+        blind_index,
     )
 
 
@@ -399,11 +413,11 @@ async def screen_protection(cmd: ScreenProtection, uow: ReceptionUnitOfWork, clo
     return case
 
 
-async def index_identities(batch: int, uow: ReceptionUnitOfWork) -> int:
-    """Store the blocking keys of up to ``batch`` returnees registered before identity matching
-    existed (a start-up step, repeated until none is left); return how many were indexed."""
+async def index_identities(batch: int, uow: ReceptionUnitOfWork, blind_index: BlindIndex) -> int:
+    """Store the blind indexes of up to ``batch`` returnees that have none (registered before identity
+    matching existed; a start-up step, repeated until none is left); return how many were indexed."""
     found = await uow.returnees.without_keys(batch)
-    await uow.returnees.add_keys({r.returnee_id: r.keys for r in found})
+    await uow.returnees.add_keys({r.returnee_id: blind_index.blocking_keys(r.identity) for r in found})
     return len(found)
 
 

@@ -1,17 +1,19 @@
-"""Reception's tables. Personal data lives only here, in ``returnees``."""
+"""Reception's tables. Personal data lives only here, in ``returnees`` (encrypted field by field) and in
+the free-text notes of consents (encrypted under the same person's key)."""
 
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
-    Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -24,18 +26,38 @@ from sqlalchemy import (
 metadata = new_metadata()
 kit_tables = define_kit_tables(metadata)
 
+_SEALED = "AES-GCM ciphertext under the person's data key (crypto.py)"
+
 returnees = Table(
     "returnees",
     metadata,
     Column("returnee_id", Uuid, primary_key=True),
-    Column("given_names", String(200), nullable=False),
-    Column("family_names", String(200), nullable=False),
-    Column("date_of_birth", Date, nullable=False),
-    Column("document_number", String(100), nullable=True),
-    Column("phone", String(50), nullable=True),
+    Column("given_names_enc", LargeBinary, nullable=True, comment=_SEALED),
+    Column("family_names_enc", LargeBinary, nullable=True, comment=_SEALED),
+    Column("date_of_birth_enc", LargeBinary, nullable=True, comment=_SEALED + "; ISO date"),
+    Column("document_number_enc", LargeBinary, nullable=True, comment=_SEALED),
+    Column("phone_enc", LargeBinary, nullable=True, comment=_SEALED),
     Column("sex", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("merged_into", Uuid, nullable=True, comment="The returnee this record was merged into"),
+    Column("erased_at", DateTime(timezone=True), nullable=True, comment="When the data key was destroyed"),
+)
+
+person_keys = Table(
+    "person_keys",
+    metadata,
+    Column("returnee_id", Uuid, ForeignKey("returnees.returnee_id"), primary_key=True),
+    Column(
+        "kek_id", String(16), nullable=True, index=True, comment="The key-encryption key it is wrapped by"
+    ),
+    Column(
+        "wrapped_key",
+        LargeBinary,
+        nullable=True,
+        comment="The person's data key under the KEK; NULL once destroyed (erasure)",
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True), nullable=True),
 )
 
 identity_keys = Table(
@@ -45,7 +67,7 @@ identity_keys = Table(
         "key",
         String(300),
         nullable=False,
-        comment="Blocking key of a normalised identity (domain/identity.py); an HMAC blind index later",
+        comment="Blind index (HMAC) of a blocking key of a normalised identity (domain/identity.py)",
     ),
     Column("returnee_id", Uuid, ForeignKey("returnees.returnee_id"), nullable=False),
     PrimaryKeyConstraint("key", "returnee_id", name="pk_identity_keys"),
@@ -161,7 +183,7 @@ announced_persons = Table(
 announced_person_keys = Table(
     "announced_person_keys",
     metadata,
-    Column("key", String(300), nullable=False, comment="Sure identity key (domain/identity.py sure_keys)"),
+    Column("key", String(300), nullable=False, comment="Blind index (HMAC) of a sure identity key"),
     Column("announced_person_id", Uuid, ForeignKey("announced_persons.announced_person_id"), nullable=False),
     PrimaryKeyConstraint("key", "announced_person_id", name="pk_announced_person_keys"),
 )
@@ -191,4 +213,108 @@ manifest_lines = Table(
     metadata,
     Column("manifest_ref", String(100), primary_key=True, comment="A line of a flight or bus manifest"),
     Column("case_id", Uuid, nullable=False, comment="The case registered for it"),
+)
+
+case_consents = Table(
+    "case_consents",
+    metadata,
+    Column("case_id", Uuid, ForeignKey("cases.case_id"), primary_key=True),
+    Column("returnee_id", Uuid, nullable=False, index=True),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("consent_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("case_consents.case_id"), nullable=False, index=True),
+    Column("basis", String(20), nullable=False, comment="consent | vital_interest"),
+    Column("given_by", String(40), nullable=False),
+    Column("method", String(40), nullable=False),
+    Column("scopes", Text, nullable=False, comment="JSON: [{purpose, service_categories, agencies}]"),
+    Column("information_language", String(35), nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by_role", String(40), nullable=False),
+    Column("recorded_by_subject", String(200), nullable=False),
+    Column("recorded_by_agency", String(40), nullable=True),
+    Column("recorded_by_centre", String(50), nullable=True),
+    Column("child_view", String(30), nullable=True, comment="The child's own view (code)"),
+    Column("child_view_note_enc", LargeBinary, nullable=True, comment=_SEALED),
+    Column("justification", String(50), nullable=True, comment="Vital-interest override: code"),
+    Column("justification_note_enc", LargeBinary, nullable=True, comment=_SEALED),
+)
+
+consent_withdrawals = Table(
+    "consent_withdrawals",
+    metadata,
+    Column("withdrawal_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("case_consents.case_id"), nullable=False, index=True),
+    Column("consent_id", Uuid, ForeignKey("consent_records.consent_id"), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_by", String(40), nullable=False),
+    Column("purposes", Text, nullable=False, comment="JSON list of purposes; empty: the whole consent"),
+    Column("recorded_by_role", String(40), nullable=False),
+    Column("recorded_by_subject", String(200), nullable=False),
+    Column("recorded_by_agency", String(40), nullable=True),
+)
+
+contact_references = Table(
+    "contact_references",
+    metadata,
+    Column("referral_id", Uuid, primary_key=True),
+    Column(
+        "reference_hash",
+        String(64),
+        nullable=False,
+        unique=True,
+        comment="SHA-256 of the opaque reference (the reference itself is never stored)",
+    ),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("agency_id", String(40), nullable=False),
+    Column("category", String(50), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False, comment="active | closed | revoked"),
+    Column("status_reason", String(40), nullable=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+case_closures = Table(
+    "case_closures",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True, comment="NULL: reopened"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False, comment="1, 2, 3, … without gaps"),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("outcome", String(20), nullable=False, comment="allowed | refused"),
+    Column("reason", String(300), nullable=True, comment="Why it was refused (no personal data)"),
+    Column("actor_subject", String(200), nullable=False),
+    Column("actor_roles", String(300), nullable=False),
+    Column("actor_agency", String(40), nullable=True),
+    Column("actor_centre", String(50), nullable=True),
+    Column("case_id", Uuid, nullable=True, index=True),
+    Column("returnee_id", Uuid, nullable=True, index=True),
+    Column("referral_id", Uuid, nullable=True),
+    Column("fields", Text, nullable=False, comment="JSON list of the personal fields read"),
+    Column("purpose", String(60), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, comment="SHA-256 of prev_hash and this row (audit.py)"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False, comment="Always 1"),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

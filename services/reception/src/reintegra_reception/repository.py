@@ -7,9 +7,9 @@ Bulk operations (a manifest) use one statement per table, not one per row. Candi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
 from reintegra_contracts.codelists import (
@@ -25,12 +25,15 @@ from reintegra_contracts.codelists import (
     Vulnerability,
 )
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import Database
+from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .crypto import DataKeyDestroyedError, FieldCipher, ReceptionKeys, WrappedKey
 from .domain import (
     Announcement,
     Assistance,
@@ -51,11 +54,16 @@ from .orm import (
     cases,
     identity_keys,
     manifest_lines,
+    person_keys,
     protection_concerns,
     returnees,
     reviews,
     travel_groups,
 )
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .privacy_repositories import ClosureRepository, ConsentRepository, ContactReferenceRepository
 
 CHUNK = 500
 """Values per ``IN (…)`` or multi-row statement (well under SQLite's and asyncpg's limits)."""
@@ -67,6 +75,11 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 class _Bulk(Repository):
+    @property
+    def reception(self) -> ReceptionUnitOfWork:
+        """The unit of work, as reception's (its keys and data-key cache)."""
+        return cast("ReceptionUnitOfWork", self._uow)
+
     def _insert(self, table: Table) -> Any:
         dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
         return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
@@ -246,32 +259,152 @@ class CaseRepository(_Bulk):
             await self.insert_ignoring(protection_concerns, raised, ["concern_id"])
 
 
-class ReturneeRepository(_Bulk):
-    """Personal data: only here, never on Kafka. Its blocking keys live in ``identity_keys``."""
+class DataKeyRepository(_Bulk):
+    """The people's data keys, stored wrapped under the key-encryption key (``crypto.py``).
 
-    async def add_many(self, new: Sequence[Returnee]) -> None:
+    Unwrapped keys live only in memory, for one unit of work. A destroyed key (erasure) cannot be
+    brought back: its person's fields no longer decrypt anywhere.
+    """
+
+    def generate(
+        self, owners: Sequence[tuple[UUID, datetime]]
+    ) -> tuple[dict[UUID, FieldCipher], list[dict[str, Any]]]:
+        """New data keys for new people (``(returnee id, created at)``): their ciphers, and the rows
+        (wrapped keys) that :meth:`store` writes once the people's rows exist."""
+        ring = self.reception.keys.ring
+        rows, made = [], {}
+        for owner, created_at in owners:
+            data_key = ring.new_data_key()
+            wrapped = ring.wrap(data_key, owner)
+            rows.append(
+                {
+                    "returnee_id": owner,
+                    "kek_id": wrapped.kek_id,
+                    "wrapped_key": wrapped.blob,
+                    "created_at": created_at,
+                }
+            )
+            made[owner] = FieldCipher(data_key, owner)
+        self.reception.ciphers.update(made)
+        return made, rows
+
+    async def store(self, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 200):
+            await self.session.execute(insert(person_keys), list(chunk))
+
+    async def ciphers(self, owners: Iterable[UUID]) -> dict[UUID, FieldCipher]:
+        """The field ciphers of ``owners`` whose data key still exists (an erased person has none)."""
+        cache = self.reception.ciphers
+        wanted = sorted({o for o in owners if o not in cache}, key=str)
+        for chunk in _chunks(wanted):
+            rows = await self.session.execute(
+                select(person_keys.c.returnee_id, person_keys.c.kek_id, person_keys.c.wrapped_key).where(
+                    person_keys.c.returnee_id.in_(chunk), person_keys.c.wrapped_key.is_not(None)
+                )
+            )
+            for owner, kek_id, blob in rows:
+                rid = UUID(str(owner))
+                key = self.reception.keys.ring.unwrap(WrappedKey(kek_id, bytes(blob)), rid)
+                cache[rid] = FieldCipher(key, rid)
+        return {o: cache[o] for o in owners if o in cache}
+
+    async def cipher(self, owner: UUID) -> FieldCipher:
+        """The field cipher of one person; :class:`DataKeyDestroyedError` once erased."""
+        found = await self.ciphers([owner])
+        if owner not in found:
+            raise DataKeyDestroyedError(f"the data key of {owner} was destroyed (erased) or never existed")
+        return found[owner]
+
+    async def destroy(self, owners: Sequence[UUID], now: datetime) -> None:
+        """Crypto-shredding: forget the wrapped data keys of ``owners`` for good."""
+        for chunk in _chunks(list(owners)):
+            await self.session.execute(
+                update(person_keys)
+                .where(person_keys.c.returnee_id.in_(chunk))
+                .values(wrapped_key=None, kek_id=None, destroyed_at=now)
+            )
+        for owner in owners:
+            self.reception.ciphers.pop(owner, None)
+
+    async def not_under_current(self, limit: int) -> list[tuple[UUID, WrappedKey]]:
+        """Up to ``limit`` living data keys wrapped under another KEK than the current one."""
+        rows = await self.session.execute(
+            select(person_keys.c.returnee_id, person_keys.c.kek_id, person_keys.c.wrapped_key)
+            .where(
+                person_keys.c.wrapped_key.is_not(None),
+                person_keys.c.kek_id != self.reception.keys.ring.current_id,
+            )
+            .order_by(person_keys.c.returnee_id)
+            .limit(limit)
+        )
+        return [(UUID(str(o)), WrappedKey(k, bytes(b))) for o, k, b in rows]
+
+    async def replace(self, owner: UUID, before: WrappedKey, after: WrappedKey) -> bool:
+        """Store ``after`` in place of ``before`` (false if the row changed meanwhile)."""
+        result = await self.session.execute(
+            update(person_keys)
+            .where(person_keys.c.returnee_id == owner, person_keys.c.kek_id == before.kek_id)
+            .values(kek_id=after.kek_id, wrapped_key=after.blob)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def count_by_kek(self) -> dict[str, int]:
+        """How many data keys each KEK wraps (``destroyed``: erased people)."""
+        rows = await self.session.execute(
+            select(person_keys.c.kek_id, func.count()).group_by(person_keys.c.kek_id)
+        )
+        return {(k or "destroyed"): int(n) for k, n in rows}
+
+
+_SEALED_FIELDS = ("given_names", "family_names", "date_of_birth", "document_number", "phone")
+
+
+def _seal(cipher: FieldCipher, person: PersonalData) -> dict[str, bytes | None]:
+    return {
+        "given_names_enc": cipher.encrypt("given_names", person.given_names),
+        "family_names_enc": cipher.encrypt("family_names", person.family_names),
+        "date_of_birth_enc": cipher.encrypt("date_of_birth", person.date_of_birth.isoformat()),
+        "document_number_enc": cipher.encrypt("document_number", person.document_number),
+        "phone_enc": cipher.encrypt("phone", person.phone),
+    }
+
+
+def _open(cipher: FieldCipher, row: Any) -> PersonalData:
+    values = {name: cipher.decrypt(name, getattr(row, f"{name}_enc")) for name in _SEALED_FIELDS}
+    return PersonalData(
+        given_names=values["given_names"] or "",
+        family_names=values["family_names"] or "",
+        date_of_birth=date.fromisoformat(values["date_of_birth"] or ""),
+        document_number=values["document_number"],
+        phone=values["phone"],
+    )
+
+
+class ReturneeRepository(_Bulk):
+    """Personal data: only here, never on Kafka, encrypted field by field under each person's data
+    key. Its blind indexes live in ``identity_keys``."""
+
+    async def add_many(self, new: Sequence[Returnee], keys: dict[UUID, frozenset[str]]) -> None:
+        """Insert new people (their data sealed under new data keys) and the blind indexes that find
+        them and the people already known (a known person's new spelling)."""
         if not new:
+            await self.add_keys(keys)
             return
+        ciphers, wrapped = self.reception.data_keys.generate([(r.returnee_id, r.created_at) for r in new])
         await self.session.execute(
             insert(returnees),
             [
                 {
                     "returnee_id": r.returnee_id,
-                    "given_names": r.person.given_names,
-                    "family_names": r.person.family_names,
-                    "date_of_birth": r.person.date_of_birth,
-                    "document_number": r.person.document_number,
-                    "phone": r.person.phone,
+                    **_seal(ciphers[r.returnee_id], r.data),
                     "sex": r.sex.value,
                     "created_at": r.created_at,
                 }
                 for r in new
             ],
         )
-        await self.add_keys({r.returnee_id: r.keys for r in new})
-
-    async def add(self, returnee: Returnee) -> None:
-        await self.add_many([returnee])
+        await self.reception.data_keys.store(wrapped)
+        await self.add_keys(keys)
 
     async def add_keys(self, keys: dict[UUID, frozenset[str]]) -> None:
         """Make ``keys`` find each returnee (a key met again changes nothing)."""
@@ -292,26 +425,61 @@ class ReturneeRepository(_Bulk):
         return found
 
     async def get_many(self, ids: Sequence[UUID], country_of: dict[UUID, str]) -> dict[UUID, Returnee]:
+        """The people ``ids``, their data decrypted (``person`` is None for an erased person)."""
         found: dict[UUID, Returnee] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = await self.session.execute(select(returnees).where(returnees.c.returnee_id.in_(chunk)))
+        for chunk in _chunks(sorted(set(ids), key=str)):
+            rows = list(
+                await self.session.execute(select(returnees).where(returnees.c.returnee_id.in_(chunk)))
+            )
+            ciphers = await self.reception.data_keys.ciphers(
+                [UUID(str(r.returnee_id)) for r in rows if r.erased_at is None]
+            )
             for r in rows:
                 rid = UUID(str(r.returnee_id))
+                cipher = ciphers.get(rid)
                 found[rid] = Returnee(
                     returnee_id=rid,
-                    person=PersonalData(
-                        given_names=r.given_names,
-                        family_names=r.family_names,
-                        date_of_birth=r.date_of_birth,
-                        document_number=r.document_number,
-                        phone=r.phone,
-                    ),
+                    person=_open(cipher, r) if cipher is not None else None,
                     sex=Sex(r.sex),
                     country=country_of.get(rid, ""),
                     created_at=as_utc(r.created_at),
                     merged_into=UUID(str(r.merged_into)) if r.merged_into else None,
+                    erased_at=as_utc(r.erased_at) if r.erased_at else None,
                 )
         return found
+
+    async def get(self, returnee_id: UUID) -> Returnee | None:
+        return (await self.get_many([returnee_id], {})).get(returnee_id)
+
+    async def merged_into(self, returnee_id: UUID) -> list[UUID]:
+        """The records merged into ``returnee_id`` (the same person registered twice)."""
+        rows = await self.session.execute(
+            select(returnees.c.returnee_id).where(returnees.c.merged_into == returnee_id)
+        )
+        return [UUID(str(r[0])) for r in rows]
+
+    async def erase(self, returnee: Returnee, merged: Sequence[UUID]) -> None:
+        """Crypto-shred an erased person and the records merged into theirs: destroy the data keys,
+        forget the blind indexes, mark them erased; stage ``returnee_erased``."""
+        assert returnee.erased_at is not None, "call Returnee.erase first"
+        now = returnee.erased_at
+        ids = [returnee.returnee_id, *merged]
+        await self.reception.data_keys.destroy(ids, now)
+        for chunk in _chunks(ids):
+            await self.session.execute(delete(identity_keys).where(identity_keys.c.returnee_id.in_(chunk)))
+            await self.session.execute(
+                update(returnees).where(returnees.c.returnee_id.in_(chunk)).values(erased_at=now)
+            )
+        await self.publish_events(returnee)
+
+    async def sealed_row(self, returnee_id: UUID) -> dict[str, bytes | None] | None:
+        """The stored ciphertexts of one person, as they are (erasure tests: still there, unreadable)."""
+        row = (
+            await self.session.execute(select(returnees).where(returnees.c.returnee_id == returnee_id))
+        ).first()
+        if row is None:
+            return None
+        return {name: getattr(row, f"{name}_enc") for name in _SEALED_FIELDS}
 
     async def without_keys(self, limit: int) -> list[Returnee]:
         """Returnees registered before identity keys existed (none of their keys is stored)."""
@@ -321,7 +489,7 @@ class ReturneeRepository(_Bulk):
         rows = await self.session.execute(
             select(returnees.c.returnee_id, func.max(cases.c.country_of_return))
             .join(cases, cases.c.returnee_id == returnees.c.returnee_id, isouter=True)
-            .where(~keyed.exists(), returnees.c.merged_into.is_(None))
+            .where(~keyed.exists(), returnees.c.merged_into.is_(None), returnees.c.erased_at.is_(None))
             .group_by(returnees.c.returnee_id)
             .limit(limit)
         )
@@ -444,6 +612,16 @@ class AnnouncementRepository(_Bulk):
         await self.insert_ignoring(announced_person_keys, key_rows, ["key", "announced_person_id"])
         await self.publish_events(a)
 
+    async def forget_keys_of_cases(self, case_ids: Sequence[UUID]) -> None:
+        """Forget the identity keys of the announced people who arrived as ``case_ids`` (erasure)."""
+        for chunk in _chunks(list(case_ids)):
+            matched = select(announced_persons.c.announced_person_id).where(
+                announced_persons.c.case_id.in_(chunk)
+            )
+            await self.session.execute(
+                delete(announced_person_keys).where(announced_person_keys.c.announced_person_id.in_(matched))
+            )
+
     async def mark_arrived(self, arrived: dict[UUID, UUID]) -> None:
         """Record which case each announced person arrived as."""
         for person_id, case_id in arrived.items():
@@ -486,6 +664,69 @@ class ReviewRepository(_Bulk):
 
 
 class ReceptionUnitOfWork(UnitOfWork):
+    """Reception's unit of work: its repositories, and the keys its personal data is sealed with."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        on_commit: Callable[[], None] | None = None,
+        *,
+        keys: ReceptionKeys,
+    ) -> None:
+        super().__init__(db, outbox, on_commit)
+        self.keys = keys
+        self.ciphers: dict[UUID, FieldCipher] = {}
+        """Data keys unwrapped in this unit of work (forgotten with it)."""
+
+    @classmethod
+    def factory(
+        cls, keys: ReceptionKeys | None
+    ) -> Callable[[Database, Outbox, Callable[[], None]], ReceptionUnitOfWork]:
+        """What the runtime (or a test harness) calls to open a unit of work with ``keys`` (``None``:
+        a service built only to be described; opening a unit of work then fails, naming the keys)."""
+
+        def make(db: Database, outbox: Outbox, on_commit: Callable[[], None]) -> ReceptionUnitOfWork:
+            if keys is None:
+                raise RuntimeError(
+                    "reception has no keys: set REINTEGRA_KEY_ENCRYPTION_KEY and REINTEGRA_BLIND_INDEX_SECRET"
+                )
+            return cls(db, outbox, on_commit, keys=keys)
+
+        return make
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.ciphers.clear()
+        await super().__aexit__(*exc)
+
+    @property
+    def data_keys(self) -> DataKeyRepository:
+        return DataKeyRepository(self)
+
+    @property
+    def consents(self) -> ConsentRepository:
+        from .privacy_repositories import ConsentRepository
+
+        return ConsentRepository(self)
+
+    @property
+    def contact_references(self) -> ContactReferenceRepository:
+        from .privacy_repositories import ContactReferenceRepository
+
+        return ContactReferenceRepository(self)
+
+    @property
+    def closures(self) -> ClosureRepository:
+        from .privacy_repositories import ClosureRepository
+
+        return ClosureRepository(self)
+
+    @property
+    def audit(self) -> AuditLog:
+        from .audit import AuditLog
+
+        return AuditLog(self)
+
     @property
     def cases(self) -> CaseRepository:
         return CaseRepository(self)

@@ -1,7 +1,9 @@
 """The follow-up aggregate: a contact with the person, scheduled for a date, which falls due once.
 
 Its durable timer (kind :data:`DUE_TIMER`, keyed by the follow-up id) lives in the kit's timers table;
-when it fires, :meth:`Followup.fall_due` emits ``followup_due``.
+when it fires, :meth:`Followup.fall_due` emits ``followup_due``. A follow-up asked for a case this
+service has not heard of yet (no ``arrival_registered``) waits for the case, without a timer and
+without telling anyone, until reception's arrival makes the case known (docs/adr/0060-events-about-unknown-cases.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ DUE_TIMER = "followup.due"
 
 
 class FollowupStatus(enum.StrEnum):
+    WAITING_FOR_CASE = "waiting_for_case"
     SCHEDULED = "scheduled"
     DUE = "due"
     CANCELLED = "cancelled"
@@ -32,7 +35,11 @@ class FollowupStatus(enum.StrEnum):
 
 
 LIFECYCLE: Lifecycle[FollowupStatus] = Lifecycle(
-    "follow-up", {FollowupStatus.SCHEDULED: {FollowupStatus.DUE, FollowupStatus.CANCELLED}}
+    "follow-up",
+    {
+        FollowupStatus.WAITING_FOR_CASE: {FollowupStatus.SCHEDULED, FollowupStatus.CANCELLED},
+        FollowupStatus.SCHEDULED: {FollowupStatus.DUE, FollowupStatus.CANCELLED},
+    },
 )
 
 
@@ -69,26 +76,36 @@ class Followup(AggregateRoot):
         due_at: datetime,
         now: datetime,
         referral_id: UUID | None = None,
+        *,
+        case_known: bool = True,
     ) -> Followup:
+        """A new follow-up, scheduled (``followup_scheduled``) — or, while the case is not known here,
+        waiting for it."""
         followup = cls(
             followup_id=uuid4(),
             case_id=case_id,
             reason=reason,
             referral_id=referral_id,
             due_at=due_at,
-            status=FollowupStatus.SCHEDULED,
+            status=FollowupStatus.WAITING_FOR_CASE,
             scheduled_at=now,
         )
-        followup.record(
+        if case_known:
+            followup.start()
+        return followup
+
+    def start(self) -> None:
+        """The case is known: the follow-up is scheduled for its date."""
+        self.status = LIFECYCLE.check(self.status, FollowupStatus.SCHEDULED, "be scheduled again")
+        self.record(
             FollowupScheduled(
-                case_id=case_id,
-                followup_id=followup.followup_id,
-                reason=reason,
-                due_at=due_at,
-                referral_id=referral_id,
+                case_id=self.case_id,
+                followup_id=self.followup_id,
+                reason=self.reason,
+                due_at=self.due_at,
+                referral_id=self.referral_id,
             )
         )
-        return followup
 
     def fall_due(self, now: datetime) -> None:
         self.status = LIFECYCLE.check(self.status, FollowupStatus.DUE, "fall due again")
@@ -105,8 +122,8 @@ class Followup(AggregateRoot):
 
     def cancel(self, reason: FollowupCancellationReason, now: datetime) -> bool:
         """Stop a scheduled contact (``followup_cancelled``, with why); False if it is no longer
-        scheduled (it fell due, or was cancelled before)."""
-        if self.status is not FollowupStatus.SCHEDULED:
+        scheduled or waiting for its case (it fell due, or was cancelled before)."""
+        if self.status not in (FollowupStatus.SCHEDULED, FollowupStatus.WAITING_FOR_CASE):
             return False
         self.status = LIFECYCLE.check(self.status, FollowupStatus.CANCELLED, "be cancelled")
         self.cancellation_reason, self.cancelled_at = reason, now

@@ -10,7 +10,12 @@ from uuid import UUID
 from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentPurpose,
+    ErasureReason,
     ImmediateAssistance,
+    OverrideJustification,
     ReturnType,
     ServiceCategory,
     Sex,
@@ -196,3 +201,132 @@ class DecideReview:
     review_id: UUID
     decision: Decision
     decided_by_role: StaffRole
+
+
+# ----------------------------------------------------------------------------- consent and personal data
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, as the access token says (filled by the HTTP layer from the verified token, or by an
+    operator's command): the rules about who may consent, override or look up are domain rules."""
+
+    subject: str
+    roles: frozenset[str]
+    agency: str | None = None
+    centre: str | None = None
+    country: str | None = None
+
+    def has_any(self, roles: frozenset[str]) -> bool:
+        return bool(self.roles & roles)
+
+    def acting_as(self, allowed: tuple[str, ...]) -> str | None:
+        """The first of ``allowed`` (in that order of preference) the actor holds."""
+        return next((r for r in allowed if r in self.roles), None)
+
+
+class ChildView(enum.StrEnum):
+    """The child's own view of the consent a guardian or the authority gives (kept at reception only)."""
+
+    AGREES = "agrees"
+    DISAGREES = "disagrees"
+    NO_OPINION = "no_opinion"
+    """Asked, and expressed no view."""
+    NOT_ABLE_TO_EXPRESS = "not_able_to_express"
+    """Too young, or not able to express a view now."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One purpose, for some service categories and agencies (each empty: all)."""
+
+    purpose: ConsentPurpose
+    service_categories: frozenset[ServiceCategory] = frozenset()
+    agencies: frozenset[str] = frozenset()
+
+    def covers(
+        self, purpose: ConsentPurpose, agency: str | None = None, category: ServiceCategory | None = None
+    ) -> bool:
+        return (
+            self.purpose is purpose
+            and (agency is None or not self.agencies or agency in self.agencies)
+            and (category is None or not self.service_categories or category in self.service_categories)
+        )
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    """Record the person's informed consent (or their guardian's, or the authority's) for a case."""
+
+    case_id: UUID
+    given_by: ConsentGiver
+    method: ConsentMethod
+    scopes: tuple[Scope, ...]
+    actor: Actor
+    information_language: str = "es"
+    valid_until: datetime | None = None
+    child_view: ChildView | None = None
+    child_view_note: str | None = None
+    """The child's words, if any (encrypted under the person's key; never published)."""
+
+
+@dataclass(frozen=True)
+class RecordOverride:
+    """Record a vital-interest override: sharing without consent because the person's life is at risk."""
+
+    case_id: UUID
+    justification: OverrideJustification
+    note: str
+    """The professional's assessment in their words (encrypted; never published)."""
+    scopes: tuple[Scope, ...]
+    valid_until: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    """Withdraw a consent (or every active consent of the case), whole or for some purposes."""
+
+    case_id: UUID
+    withdrawn_by: ConsentGiver
+    actor: Actor
+    consent_id: UUID | None = None
+    """None: every active consent of the case (not an override; end one by naming it)."""
+    purposes: frozenset[ConsentPurpose] = frozenset()
+    """Empty: the whole consent."""
+
+
+@dataclass(frozen=True)
+class LookUpContact:
+    """An agency resolves a contact reference into the person's name and phone."""
+
+    reference: str
+    actor: Actor
+
+
+class PersonalDataPurpose(enum.StrEnum):
+    """Why a member of staff reads a person's personal data (written to the audit log)."""
+
+    IDENTITY_VERIFICATION = "identity_verification"
+    DUPLICATE_REVIEW = "duplicate_review"
+    CASE_MANAGEMENT = "case_management"
+    FAMILY_TRACING = "family_tracing"
+    PROTECTION_RESPONSE = "protection_response"
+
+
+@dataclass(frozen=True)
+class ReadPersonalData:
+    """Read the personal data of a case's person, for a stated purpose (audited)."""
+
+    case_id: UUID
+    purpose: PersonalDataPurpose
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class EraseReturnee:
+    """Erase a person (the one of ``case_id``): crypto-shred their data, tell every service."""
+
+    case_id: UUID
+    reason: ErasureReason
+    actor: Actor

@@ -15,15 +15,20 @@ Everything identity matching compares goes through this module, in one direction
   looks candidates up by equality (never a scan), so the cost of a lookup does not grow with the
   number of known people (docs/adr/0050-identity-matching.md).
 
-Issue 11 (personal data encrypted at rest) replaces the stored key strings by keyed hashes (HMAC
-"blind indexes") of the same strings: equality is all the lookup needs, so the rules here do not change.
+What is stored and looked up is never a key itself but its **blind index** (:class:`BlindIndex`): a
+keyed hash (HMAC-SHA-256 under a secret from settings) of the key string, keeping only the key's kind
+(``nd:3f9c…``). Equality is all the lookup needs, so the rules here do not change, and the database
+holds no name, date of birth or document number in clear — not even normalised (ADR 0070).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
@@ -181,3 +186,32 @@ def sure_keys(identity: Identity) -> frozenset[str]:
     """The keys of the deterministic rules only (document; names + date of birth): what an
     announcement keeps of an announced person, to recognise them on arrival without fuzzy scoring."""
     return frozenset(k for k in blocking_keys(identity) if k.startswith(("doc:", "nd:")))
+
+
+@dataclass(frozen=True)
+class BlindIndex:
+    """Keyed hashes of blocking keys: what reception stores in ``identity_keys`` and
+    ``announced_person_keys`` and looks up by equality.
+
+    ``kind:value`` becomes ``kind:<32 hex digits of HMAC-SHA-256(secret, "kind:value")>``. Without the
+    secret the stored values cannot be recomputed from a guessed name and date of birth (a plain hash
+    could, by trying every name of a country); with it, equal keys still meet. Changing the secret means
+    recomputing every person's keys from their decrypted data (announcements keep only these hashes,
+    so their identity matching would start over; their references still match).
+    """
+
+    secret: bytes = field(repr=False)
+
+    def key(self, plain: str) -> str:
+        kind = plain.partition(":")[0]
+        digest = hmac.new(self.secret, plain.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{kind}:{digest}"
+
+    def __call__(self, keys: Iterable[str]) -> frozenset[str]:
+        return frozenset(self.key(k) for k in keys)
+
+    def blocking_keys(self, identity: Identity) -> frozenset[str]:
+        return self(blocking_keys(identity))
+
+    def sure_keys(self, identity: Identity) -> frozenset[str]:
+        return self(sure_keys(identity))

@@ -21,6 +21,7 @@ from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
     DuplicateMatchBasis,
+    ErasureReason,
     ImmediateAssistance,
     ReturnType,
     ServiceCategory,
@@ -38,6 +39,7 @@ from reintegra_contracts.events.reception import (
     PossibleDuplicateDetected,
     ProtectionConcernRaised,
     ReturnAnnounced,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_kit.domain import AggregateRoot, ConflictError, DomainError, Lifecycle
@@ -52,7 +54,7 @@ from .commands import (
     Relationship,
     ScreenProtection,
 )
-from .identity import Identity, blocking_keys, identity_of, sure_keys
+from .identity import BlindIndex, Identity, identity_of
 from .matching import Comparison
 from .rules import (
     CONCERN_FLAG,
@@ -266,27 +268,51 @@ class Case(AggregateRoot):
         self.merged_into = case_id
 
 
+class PersonErasedError(DomainError):
+    """The person's data was erased: it cannot be read or used any more."""
+
+    http_status = 410
+    code = "person-erased"
+    title = "The person's data was erased"
+
+
 @dataclass(eq=False)
 class Returnee(AggregateRoot):
-    """A returned person as reception knows them: personal data, and the keys that find them."""
+    """A returned person as reception knows them: their personal data (encrypted at rest under a data
+    key of their own, which erasure destroys) and, stored apart, the blind indexes that find them."""
 
     returnee_id: UUID
-    person: PersonalData
+    person: PersonalData | None
+    """None once erased (the data key is destroyed; the ciphertexts no longer decrypt)."""
     sex: Sex
     country: str
     created_at: datetime
     merged_into: UUID | None = None
-    extra_keys: frozenset[str] = frozenset()
-    """Keys of other spellings met for this person (a linked arrival, a merged record)."""
+    erased_at: datetime | None = None
     version: int = 0
 
     @property
-    def identity(self) -> Identity:
-        return identity_of(self.person, sex=self.sex.value, country=self.country)
+    def data(self) -> PersonalData:
+        """The person's data; :class:`PersonErasedError` once erased."""
+        if self.person is None:
+            raise PersonErasedError(f"returnee {self.returnee_id} was erased")
+        return self.person
 
     @property
-    def keys(self) -> frozenset[str]:
-        return blocking_keys(self.identity) | self.extra_keys
+    def identity(self) -> Identity:
+        return identity_of(self.data, sex=self.sex.value, country=self.country)
+
+    def erase(self, case_ids: list[UUID], reason: ErasureReason, now: datetime) -> None:
+        """Erase the person: their data is gone for good (the repository destroys the data key), and
+        ``returnee_erased`` tells every service, once per case, to drop what it holds on them."""
+        if self.erased_at is not None:
+            raise ConflictError(f"returnee {self.returnee_id} was erased on {self.erased_at.isoformat()}")
+        self.person = None
+        self.erased_at = now
+        for case_id in case_ids:
+            self.record(
+                ReturneeErased(case_id=case_id, returnee_id=self.returnee_id, erased_at=now, reason=reason)
+            )
 
 
 class ReviewStatus(enum.StrEnum):
@@ -413,9 +439,12 @@ class Announcement(AggregateRoot):
     version: int = 0
 
     @classmethod
-    def announce(cls, cmd: AnnounceReturn, groups: dict[str, UUID], now: datetime) -> Announcement:
+    def announce(
+        cls, cmd: AnnounceReturn, groups: dict[str, UUID], now: datetime, blind: BlindIndex
+    ) -> Announcement:
         """Record an announcement (``return_announced``); ``groups`` maps family references to
-        pseudonymous travel-group ids."""
+        pseudonymous travel-group ids; announced people given with names keep only the blind indexes
+        of their sure keys."""
         refs = [p.reference for p in cmd.persons if p.reference]
         if len(refs) != len(set(refs)):
             raise DomainError("persons: a reference is given to two persons")
@@ -429,7 +458,7 @@ class Announcement(AggregateRoot):
                 travel_group_id=groups.get(p.family_group_ref) if p.family_group_ref else None,
                 vulnerabilities=sorted(p.vulnerabilities),
                 needs_medical_attention=p.needs_medical_attention,
-                keys=sure_keys(
+                keys=blind.sure_keys(
                     identity_of(p.person, sex=(p.sex or Sex.UNDISCLOSED).value, country=cmd.country_of_return)
                 )
                 if p.person
@@ -494,7 +523,7 @@ class Announcement(AggregateRoot):
 
     def find(self, reference: str | None, keys: frozenset[str]) -> AnnouncedPersonRecord | None:
         """The announced person an arrival is: by the announcement's reference first, then by identity
-        (a sure key), among those who have not arrived yet."""
+        (the blind index of a sure key), among those who have not arrived yet."""
         waiting = [p for p in self.persons if p.case_id is None]
         if reference:
             for p in waiting:

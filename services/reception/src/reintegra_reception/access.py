@@ -1,0 +1,58 @@
+"""Reception's record-scope function for the access policy (``reintegra_kit.auth``): whose record a
+request touches — the centre and country of the case (or review, or announcement) its path names.
+
+The kit's :class:`~reintegra_kit.auth.Authorizer` calls it for callers whose grant is limited to their
+own centre, agency or country; ``None`` means "a list, or a record that does not exist" (the route
+answers 404 itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from fastapi import Request
+from reintegra_kit.auth import RecordScope, RecordScopeFunction
+
+from .repository import ReceptionUnitOfWork
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def record_scope_of(uow: Callable[[], ReceptionUnitOfWork]) -> RecordScopeFunction:
+    """The record-scope function over reception's database."""
+
+    async def record_scope(request: Request) -> RecordScope | None:
+        params = request.path_params
+        async with uow() as u:
+            if "case_id" in params:
+                case_id = _uuid(params["case_id"])
+                case = await u.cases.get(case_id) if case_id else None
+                return (
+                    RecordScope(centre=case.reception_centre, country=case.country_of_return)
+                    if case
+                    else None
+                )
+            if "review_id" in params:
+                review_id = _uuid(params["review_id"])
+                review = await u.reviews.get(review_id) if review_id else None
+                case = await u.cases.get(review.case_id) if review else None
+                return (
+                    RecordScope(centre=case.reception_centre, country=case.country_of_return)
+                    if case
+                    else None
+                )
+            if "announcement_id" in params:
+                announcement_id = _uuid(params["announcement_id"])
+                found = await u.announcements.get(announcement_id) if announcement_id else None
+                if found is None:
+                    return None
+                return RecordScope(centre=found.reception_centre, country=found.country_of_return)
+        return None
+
+    return record_scope
