@@ -12,6 +12,7 @@ more, and every other person is intact.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ from reintegra_contracts.events.referral import ReferralCancelled, ReferralReque
 from reintegra_contracts.topics import RECEPTION_EVENTS
 from reintegra_kit.auth.issuing import JwksServer, SigningKey, access_token_claims
 from reintegra_kit.testing.kafka import TopicReader, header, produce
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload
 
@@ -213,3 +216,168 @@ async def test_a_contact_reference_resolves_for_its_agency_only_until_the_referr
     assert (erasure.case_id, str(erasure.returnee_id)) == (case_id, marta.json()["returnee_id"])
     everything = b" ".join(r.value for r in records)
     assert not [v for v in PERSONAL_VALUES if v.encode() in everything]
+
+
+WILMER = {
+    "given_names": "Wilmer",
+    "family_names": "Amaya Osorio",
+    "date_of_birth": "1987-01-09",
+    "phone": "+504 8888-1212",
+}
+
+
+async def poll(
+    get: Callable[[], Awaitable[Any]], ready: Callable[[Any], bool], what: str, timeout_s: float = 90
+) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await get()
+        if ready(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached in {timeout_s:.0f} s (last: {value!r})")
+        await asyncio.sleep(0.3)
+
+
+async def rows(db_url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_erasure_reaches_assessment_referral_and_followup_and_everybody_else_is_intact(
+    launch: Launch,
+    issuer: tuple[JwksServer, SigningKey],
+    kafka_bootstrap: str,
+    topic: Callable[[str], str],
+) -> None:
+    """Two people registered, consenting through reception's API, assessed, referred to an agency and
+    scheduled for follow-up by the real services; one is erased. Assessment, referral and follow-up
+    drop what they held of that person (their HTTP answers and databases) and the other is untouched."""
+    reception, assessment, referral, followup = await asyncio.gather(
+        launch("reception", **auth_env(issuer)), launch("assessment"), launch("referral"), launch("followup")
+    )
+    officer = bearer(issuer, "reception_officer", **SPS)
+    worker = bearer(issuer, "case_worker", **SPS)
+    consent = {
+        "given_by": "self",
+        "method": "written",
+        "scopes": [
+            {"purpose": "referral", "service_categories": ["health"]},
+            {"purpose": "contact_by_provider", "agencies": ["hn-sesal"]},
+            {"purpose": "followup_contact"},
+        ],
+    }
+    cases: dict[str, str] = {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name, body in (("marta", arrival_payload()), ("wilmer", arrival_payload(person=WILMER))):
+            registered = await http.post(f"{reception.url}/v1/arrivals", json=body, headers=officer)
+            assert registered.status_code == 201, registered.text
+            case_id = cases[name] = registered.json()["case_id"]
+            given = await http.post(
+                f"{reception.url}/v1/cases/{case_id}/consent", json=consent, headers=worker
+            )
+            assert given.status_code == 201, given.text
+            [scheduled] = await poll(
+                lambda c=case_id: _json(http.get(f"{assessment.url}/v1/assessments", params={"case_id": c})),
+                bool,
+                f"{name}'s assessment",
+            )
+            done = await http.post(
+                f"{assessment.url}/v1/assessments/{scheduled['assessment_id']}/completion",
+                json={"needs": [{"category": "health", "priority": "high"}]},
+            )
+            assert done.status_code == 200, done.text
+
+        def referrals_of(case_id: str) -> Awaitable[Any]:
+            return _json(http.get(f"{referral.url}/v1/referrals", params={"case_id": case_id}))
+
+        def followups_of(case_id: str) -> Awaitable[Any]:
+            return _json(http.get(f"{followup.url}/v1/followups", params={"case_id": case_id}))
+
+        for name, case_id in cases.items():  # shared under the consent recorded at reception
+            await poll(
+                lambda c=case_id: referrals_of(c),
+                lambda rs: [(r["status"], r["agency_id"]) for r in rs] == [("requested", "hn-sesal")],
+                f"{name}'s referral shared",
+            )
+            await poll(
+                lambda c=case_id: followups_of(c),
+                lambda fs: sorted(f["status"] for f in fs) == ["scheduled", "scheduled"],
+                f"{name}'s follow-ups",
+            )
+        erased = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "reintegra_reception",
+                "erase",
+                cases["marta"],
+                "--requested-by",
+                "dpo-test",
+            ],
+            env={**reception.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert erased.returncode == 0, erased.stderr
+
+        [gone] = await poll(
+            lambda: referrals_of(cases["marta"]), lambda rs: rs[0]["status"] == "cancelled", "referral erased"
+        )
+        stopped = await poll(
+            lambda: followups_of(cases["marta"]),
+            lambda fs: {f["status"] for f in fs} == {"cancelled"},
+            "follow-ups erased",
+        )
+        assert {f["cancellation_reason"] for f in stopped} == {"returnee_erased"}
+        detail = (await http.get(f"{referral.url}/v1/referrals/{gone['referral_id']}")).json()
+        assert {h["detail"] for h in detail["history"]} <= {"", "returnee_erased"}
+        assert detail["history"][-1]["detail"] == "returnee_erased"
+
+        [kept] = await referrals_of(cases["wilmer"])
+        assert kept["status"] == "requested"
+        kept_detail = (await http.get(f"{referral.url}/v1/referrals/{kept['referral_id']}")).json()
+        assert all(h["detail"] for h in kept_detail["history"])  # the consent basis is still there
+        assert {f["status"] for f in await followups_of(cases["wilmer"])} == {"scheduled"}
+        answers = " ".join(
+            [
+                json.dumps(await referrals_of(cases["marta"])),
+                json.dumps(detail),
+                json.dumps(stopped),
+                json.dumps(
+                    await _json(
+                        http.get(f"{assessment.url}/v1/assessments", params={"case_id": cases["marta"]})
+                    )
+                ),
+            ]
+        )
+        assert not [v for v in PERSONAL_VALUES if v in answers]
+        assert cases["marta"] in answers  # the answers were about her
+
+    marta, wilmer = UUID(cases["marta"]), UUID(cases["wilmer"])
+    for proc in (assessment, referral, followup):
+        url = proc.db_url  # type: ignore[attr-defined]
+        assert [r.case_id for r in await rows(url, "SELECT case_id FROM erased_cases")] == [marta]
+    ages = dict(await rows(assessment.db_url, "SELECT case_id, age FROM assessments"))  # type: ignore[attr-defined]
+    assert ages[marta] is None
+    assert ages[wilmer] == 39  # born 1987-01-09, arrived in 2026
+    profiles = [r.case_id for r in await rows(referral.db_url, "SELECT case_id FROM case_profiles")]  # type: ignore[attr-defined]
+    assert sorted(profiles) == [wilmer]
+    references = dict(
+        await rows(referral.db_url, "SELECT case_id, contact_reference FROM referrals")  # type: ignore[attr-defined]
+    )
+    assert references[marta] is None
+    assert references[wilmer] is not None
+
+
+async def _json(response: Awaitable[httpx.Response]) -> Any:
+    answer = await response
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -491,6 +491,9 @@ class CancellationReason(StrEnum):
     CASE_CLOSED = "case_closed"
     REFERRED_ELSEWHERE = "referred_elsewhere"
     ENTERED_IN_ERROR = "entered_in_error"
+    # Added in 1.3 (compatible addition).
+    RETURNEE_ERASED = "returnee_erased"
+    """The person's data was erased at reception (``returnee_erased``): drop what you hold on them."""
 
 
 class FailureReason(StrEnum):
@@ -533,6 +536,9 @@ class FollowupCancellationReason(StrEnum):
 
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CASE_MERGED = "case_merged"
+    # Added in 1.3 (compatible addition).
+    RETURNEE_ERASED = "returnee_erased"
+    """The person's data was erased at reception (``returnee_erased``): nobody contacts them."""
 
 
 class ContactStatus(StrEnum):
@@ -888,6 +894,7 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
         "case_closed": _L("Caso cerrado", "Case closed"),
         "referred_elsewhere": _L("Derivada a otra institución", "Referred elsewhere"),
         "entered_in_error": _L("Registrada por error", "Entered in error"),
+        "returnee_erased": _L("Datos de la persona suprimidos", "Returnee's data erased"),
     },
     FailureReason: {
         "returnee_did_not_attend": _L("La persona no se presentó", "Returnee did not attend"),
@@ -915,6 +922,7 @@ LABELS: Final[dict[type[StrEnum], dict[str, Label]]] = {
     FollowupCancellationReason: {
         "consent_withdrawn": _L("Consentimiento de contacto retirado", "Consent to contact withdrawn"),
         "case_merged": _L("Caso fusionado con otro registro", "Case merged into another registration"),
+        "returnee_erased": _L("Datos de la persona suprimidos", "Returnee's data erased"),
     },
     ContactStatus: {
         "reached": _L("Contactada", "Reached"),

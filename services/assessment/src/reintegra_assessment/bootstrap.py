@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from reintegra_contracts.events.reception import (
     ArrivalRegistered,
     ProtectionConcernRaised,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_kit.registry import ServiceSpec
@@ -16,6 +17,7 @@ from .domain import CompleteAssessment
 from .handlers import (
     close_merged_cases,
     complete_assessment,
+    erase_case,
     escalate_for_concern,
     schedule_assessment,
 )
@@ -35,6 +37,7 @@ def build(settings: AssessmentSettings) -> tuple[ServiceRuntime[AssessmentUnitOf
             ArrivalRegistered: [schedule_assessment],
             ProtectionConcernRaised: [escalate_for_concern],
             ReturneeRecordsMerged: [close_merged_cases],
+            ReturneeErased: [erase_case],
         }
     )
     app = runtime.http_app([http.router(runtime.bus, runtime.uow)])

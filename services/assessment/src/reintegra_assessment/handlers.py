@@ -5,12 +5,13 @@ from __future__ import annotations
 from reintegra_contracts.events.reception import (
     ArrivalRegistered,
     ProtectionConcernRaised,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
 
-from .domain import Assessment, AssessmentStatus, CompleteAssessment
+from .domain import Assessment, AssessmentStatus, CompleteAssessment, ErasedCase
 from .repository import AssessmentUnitOfWork
 
 
@@ -21,6 +22,8 @@ async def schedule_assessment(event: ArrivalRegistered, uow: AssessmentUnitOfWor
     """
     if await uow.assessments.for_case(event.case_id) is not None:
         return
+    if await uow.erasures.get(event.case_id) is not None:
+        return  # the person was erased at reception: nothing is scheduled (or held) for them again
     await uow.assessments.save(Assessment.schedule(event, clock.now()))
 
 
@@ -51,3 +54,14 @@ async def close_merged_cases(event: ReturneeRecordsMerged, uow: AssessmentUnitOf
         if assessment is not None and assessment.status is AssessmentStatus.SCHEDULED:
             assessment.close_as_duplicate()
             await uow.assessments.save(assessment)
+
+
+async def erase_case(event: ReturneeErased, uow: AssessmentUnitOfWork, clock: Clock) -> None:
+    """``returnee_erased`` → the case is recorded erased (a re-sent arrival schedules nothing) and its
+    assessment drops what it held of the person (``Assessment.erase``). A re-sent erasure changes
+    nothing."""
+    if not await uow.erasures.add(ErasedCase.of(event, clock.now())):
+        return
+    assessment = await uow.assessments.for_case(event.case_id)
+    if assessment is not None and assessment.erase():
+        await uow.assessments.save(assessment)

@@ -13,11 +13,11 @@ assessments = Table(
     metadata,
     Column("assessment_id", Uuid, primary_key=True),
     Column("case_id", Uuid, nullable=False, unique=True, index=True),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False, comment="scheduled | completed | merged | erased"),
     Column("priority", String(20), nullable=False),
     Column("scheduled_for", DateTime(timezone=True), nullable=False),
     Column("arrived_at", DateTime(timezone=True), nullable=False),
-    Column("age", Integer, nullable=False),
+    Column("age", Integer, nullable=True, comment="Exact age at arrival; null once the person is erased"),
     Column("destination_municipality", String(50), nullable=False),
     Column("vulnerabilities", Text, nullable=False, comment="JSON list"),
     Column("completed_at", DateTime(timezone=True), nullable=True),
@@ -27,4 +27,15 @@ assessments = Table(
     Column("needs", Text, nullable=True, comment="JSON list of needs"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+)
+
+erased_cases = Table(
+    "erased_cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("returnee_id", Uuid, nullable=False),
+    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    comment="Cases whose person reception erased (returnee_erased): no assessment is scheduled for them",
 )

@@ -7,6 +7,7 @@ from reintegra_contracts.events.reception import (
     ArrivalRegistered,
     ConsentRecorded,
     ConsentWithdrawn,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_contracts.events.referral import ReferralRequested
@@ -17,6 +18,7 @@ from reintegra_kit.runtime import ServiceRuntime
 from . import http
 from .domain import DUE_TIMER
 from .handlers import (
+    erase_case,
     followup_falls_due,
     move_merged_cases,
     record_contact_consent,
@@ -45,6 +47,7 @@ def build(
             ReturneeRecordsMerged: [move_merged_cases],
             ConsentRecorded: [record_contact_consent],
             ConsentWithdrawn: [withdraw_contact_consent],
+            ReturneeErased: [erase_case],
         }
     )
     runtime.timers({DUE_TIMER: followup_falls_due})

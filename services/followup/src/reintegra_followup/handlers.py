@@ -15,6 +15,7 @@ from reintegra_contracts.events.reception import (
     ArrivalRegistered,
     ConsentRecorded,
     ConsentWithdrawn,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_contracts.events.referral import ReferralRequested
@@ -23,19 +24,40 @@ from reintegra_kit.domain import NotFoundError
 from reintegra_kit.logging import get_logger
 from reintegra_kit.timers import Timer
 
-from .domain import DUE_TIMER, ContactConsent, Followup, FollowupStatus, business_key, contact_stopped
+from .domain import (
+    DUE_TIMER,
+    ContactConsent,
+    ErasedCase,
+    Followup,
+    FollowupStatus,
+    business_key,
+    contact_stopped,
+)
 from .repository import FollowupUnitOfWork
 from .settings import FollowupSettings
 
 log = get_logger(__name__)
 
 
+async def _stopped(
+    uow: FollowupUnitOfWork, case_id: UUID, now: datetime
+) -> FollowupCancellationReason | None:
+    """Why no contact may be scheduled for the case now (erased at reception, or consent to be
+    contacted withdrawn), or None."""
+    if await uow.erasures.get(case_id) is not None:
+        return FollowupCancellationReason.RETURNEE_ERASED
+    if contact_stopped(await uow.consents.of_case(case_id), now):
+        return FollowupCancellationReason.CONSENT_WITHDRAWN
+    return None
+
+
 async def _save_new(uow: FollowupUnitOfWork, followup: Followup, now: datetime) -> None:
     if await uow.followups.by_business_key(followup.business_key) is not None:
         return  # the same arrival or referral re-sent (maybe under a new event id): nothing new
-    if contact_stopped(await uow.consents.of_case(followup.case_id), now):
-        # the person withdrew consent to be contacted: recorded, and cancelled with the reason
-        followup.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now)
+    stopped = await _stopped(uow, followup.case_id, now)
+    if stopped is not None:
+        # the person was erased or withdrew consent to be contacted: recorded, cancelled with why
+        followup.cancel(stopped, now)
         await uow.followups.save(followup)
         return
     await _save(uow, followup)
@@ -58,10 +80,10 @@ async def schedule_after_arrival(
     due = event.arrived_at + settings.first_followup_after
     now = clock.now()
     await _save_new(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
-    stopped = contact_stopped(await uow.consents.of_case(event.case_id), now)
+    stopped = await _stopped(uow, event.case_id, now)
     for waiting in await uow.followups.waiting_for_case(event.case_id):
-        if stopped:
-            waiting.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now)
+        if stopped is not None:
+            waiting.cancel(stopped, now)
         else:
             waiting.start()
         await _save(uow, waiting)
@@ -128,5 +150,20 @@ async def withdraw_contact_consent(event: ConsentWithdrawn, uow: FollowupUnitOfW
         return
     for followup in await uow.followups.for_case(known.case_id):
         if followup.cancel(FollowupCancellationReason.CONSENT_WITHDRAWN, now):
+            await uow.timers.cancel(DUE_TIMER, str(followup.followup_id))
+            await uow.followups.save(followup)
+
+
+async def erase_case(event: ReturneeErased, uow: FollowupUnitOfWork, clock: Clock) -> None:
+    """``returnee_erased`` → the case is recorded erased (later events about it schedule nothing) and
+    every contact still to come is cancelled with its timer (``followup_cancelled``, reason
+    ``returnee_erased``). Follow-up holds no free text on a person; codes and dates stay for
+    statistics. A re-sent erasure changes nothing."""
+    await uow.followups.lock_case(event.case_id)
+    now = clock.now()
+    if not await uow.erasures.add(ErasedCase.of(event, now)):
+        return
+    for followup in await uow.followups.for_case(event.case_id):
+        if followup.erase(now):
             await uow.timers.cancel(DUE_TIMER, str(followup.followup_id))
             await uow.followups.save(followup)

@@ -26,7 +26,12 @@ followups = Table(
     Column("status", String(20), nullable=False, comment="scheduled | due | cancelled"),
     Column("scheduled_at", DateTime(timezone=True), nullable=False),
     Column("fired_at", DateTime(timezone=True), nullable=True),
-    Column("cancellation_reason", String(30), nullable=True, comment="consent_withdrawn | case_merged"),
+    Column(
+        "cancellation_reason",
+        String(30),
+        nullable=True,
+        comment="consent_withdrawn | case_merged | returnee_erased",
+    ),
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
 )
@@ -41,4 +46,15 @@ contact_consents = Table(
     Column("valid_until", DateTime(timezone=True), nullable=True),
     Column("contact_withdrawn_at", DateTime(timezone=True), nullable=True),
     comment="Read model of reception's consents, reduced to follow-up contact",
+)
+
+erased_cases = Table(
+    "erased_cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("returnee_id", Uuid, nullable=False),
+    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    comment="Cases whose person reception erased (returnee_erased): nothing more is scheduled for them",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from reintegra_contracts.codelists import FollowupCancellationReason
+from reintegra_contracts.codelists import ErasureReason, FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
@@ -13,8 +13,8 @@ from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select, text, update
 
-from .domain import ContactConsent, Followup, FollowupStatus
-from .orm import contact_consents, followups
+from .domain import ContactConsent, ErasedCase, Followup, FollowupStatus
+from .orm import contact_consents, erased_cases, followups
 
 
 class FollowupRepository(Repository):
@@ -138,6 +138,37 @@ def _consent(row: Any) -> ContactConsent:
     )
 
 
+class ErasedCaseRepository(Repository):
+    async def add(self, erased: ErasedCase) -> bool:
+        """Record an erased case once; False if it was already (a re-sent ``returnee_erased``)."""
+        return await insert_or_ignore(
+            self.session,
+            erased_cases,
+            {
+                "case_id": erased.case_id,
+                "returnee_id": erased.returnee_id,
+                "reason": erased.reason.value,
+                "erased_at": erased.erased_at,
+                "recorded_at": erased.recorded_at,
+            },
+            ["case_id"],
+        )
+
+    async def get(self, case_id: UUID) -> ErasedCase | None:
+        row = (
+            await self.session.execute(select(erased_cases).where(erased_cases.c.case_id == case_id))
+        ).first()
+        if row is None:
+            return None
+        return ErasedCase(
+            case_id=UUID(str(row.case_id)),
+            returnee_id=UUID(str(row.returnee_id)),
+            reason=ErasureReason(row.reason),
+            erased_at=as_utc(row.erased_at),
+            recorded_at=as_utc(row.recorded_at),
+        )
+
+
 class FollowupUnitOfWork(UnitOfWork):
     @property
     def followups(self) -> FollowupRepository:
@@ -146,6 +177,10 @@ class FollowupUnitOfWork(UnitOfWork):
     @property
     def consents(self) -> ContactConsentRepository:
         return ContactConsentRepository(self)
+
+    @property
+    def erasures(self) -> ErasedCaseRepository:
+        return ErasedCaseRepository(self)
 
 
 def _entity(row: Any) -> Followup:

@@ -13,6 +13,7 @@ from reintegra_contracts.events.reception import (
     ConsentRecorded,
     ConsentWithdrawn,
     ProtectionConcernRaised,
+    ReturneeErased,
     ReturneeRecordsMerged,
 )
 from reintegra_contracts.topics import dead_letter_topic, partner_responses_topic, partner_topic
@@ -35,6 +36,7 @@ from .domain.commands import (
     RemoveService,
     SetWebhook,
 )
+from .erasure import erase_case
 from .handlers import (
     agency_command,
     answer_referral,
@@ -154,6 +156,7 @@ def build(
             ConsentRecorded: [record_consent],
             ConsentWithdrawn: [withdraw_consent],
             ReturneeRecordsMerged: [rekey_merged_cases],
+            ReturneeErased: [erase_case],
             AssessmentCompleted: [refer_needs],
         },
         topics=list(SPEC.consumes[:2]),

@@ -107,7 +107,10 @@ async def record_arrival(
     sharing: SharingPolicy,
 ) -> None:
     """``arrival_registered`` → what matching may know of the person (age, sex, municipality, language,
-    vulnerabilities); then the needs of an assessment that arrived first, if any."""
+    vulnerabilities); then the needs of an assessment that arrived first, if any. Nothing for a case
+    whose person was erased."""
+    if await uow.cases.erased(event.case_id) is not None:
+        return
     profile = Profile(
         age=event.age,
         sex=event.sex,
@@ -134,8 +137,11 @@ async def refer_needs(
     """``assessment_completed`` → one referral per need, to the best candidate of the directory.
 
     Idempotent by need: a need already referred (a re-sent or re-keyed event) is left as it is. If the
-    case's ``arrival_registered`` has not been read yet, the assessment waits for it.
+    case's ``arrival_registered`` has not been read yet, the assessment waits for it. Nothing for a
+    case whose person was erased.
     """
+    if await uow.cases.erased(event.case_id) is not None:
+        return
     profile = await uow.cases.profile(event.case_id)
     if profile is None:
         await uow.cases.defer(event.case_id, event.assessment_id, event.model_dump_json(), clock.now())
@@ -280,7 +286,7 @@ async def _reroute(
     )
 
 
-async def _stop_clock(uow: ReferralUnitOfWork, referral_id: UUID, resolution: str) -> None:
+async def stop_clock(uow: ReferralUnitOfWork, referral_id: UUID, resolution: str) -> None:
     await uow.timers.cancel(ANSWER_TIMER, str(referral_id))
     await uow.timers.cancel(REROUTE_TIMER, str(referral_id))
     await uow.partner.resolve_escalation(referral_id, resolution)
@@ -293,7 +299,10 @@ async def record_consent(
     event: ConsentRecorded, uow: ReferralUnitOfWork, clock: Clock, sharing: SharingPolicy
 ) -> None:
     """``consent_recorded`` (a consent or a vital-interest override) → kept in the case's consent read
-    model; each referral of the case waiting for consent that it now covers goes to its agency."""
+    model; each referral of the case waiting for consent that it now covers goes to its agency.
+    Nothing for a case whose person was erased."""
+    if await uow.cases.erased(event.case_id) is not None:
+        return
     if not await uow.consents.add(Grant.recorded(event)):
         return  # the same consent again
     consent = await uow.consents.of_case(event.case_id)
@@ -328,7 +337,7 @@ async def withdraw_consent(
     for r in await uow.referrals.for_case(grant.case_id):
         if r.recheck_consent(sharing, consent, now):
             await uow.referrals.save(r)
-            await _stop_clock(uow, r.referral_id, "consent_withdrawn")
+            await stop_clock(uow, r.referral_id, "consent_withdrawn")
 
 
 # -- the agency's answers (Kafka and HTTP) -----------------------------------------------------------
@@ -391,7 +400,7 @@ async def answer_referral(
         r.fail(agency, at, channel, cmd.failure_reason)
     await uow.referrals.save(r)
     if cmd.action in (Action.ACCEPT, Action.REJECT):
-        await _stop_clock(uow, r.referral_id, "answered")
+        await stop_clock(uow, r.referral_id, "answered")
     if cmd.idempotency_key is not None and cmd.request_hash is not None:
         await uow.partner.remember_key(cmd.agency_id, cmd.idempotency_key, cmd.request_hash, r.referral_id)
     if r.needs_rerouting:
@@ -542,7 +551,7 @@ async def grace_passed(
         return
     r.cancel(CancellationReason.REFERRED_ELSEWHERE, clock.now(), Actor.SYSTEM, Channel.TIMER)
     await uow.referrals.save(r)
-    await _stop_clock(uow, r.referral_id, "rerouted")
+    await stop_clock(uow, r.referral_id, "rerouted")
     await _reroute(r, uow, clock, settings, sharing)
 
 
@@ -556,7 +565,7 @@ async def cancel_referral(cmd: CancelReferral, uow: ReferralUnitOfWork, clock: C
     actor = Actor.SYSTEM if cmd.reason is CancellationReason.CONSENT_WITHDRAWN else Actor.CASE_WORKER
     r.cancel(cmd.reason, clock.now(), actor, Channel.HTTP)
     await uow.referrals.save(r)
-    await _stop_clock(uow, r.referral_id, "cancelled")
+    await stop_clock(uow, r.referral_id, "cancelled")
     return r
 
 

@@ -122,7 +122,7 @@ referral_history = Table(
     Column("action", String(30), nullable=False),
     Column("actor", String(20), nullable=False),
     Column("channel", String(10), nullable=False),
-    Column("detail", String(500), nullable=False),
+    Column("detail", String(500), nullable=False, comment="Words of the change; erased with the person"),
 )
 
 case_profiles = Table(
@@ -227,4 +227,15 @@ escalations = Table(
     Column("status", String(10), nullable=False, comment="open | resolved"),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolution", String(40), nullable=True),
+)
+
+erased_cases = Table(
+    "erased_cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("returnee_id", Uuid, nullable=False),
+    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    comment="Cases whose person reception erased (returnee_erased): nothing is kept or referred again",
 )

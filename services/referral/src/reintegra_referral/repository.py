@@ -17,6 +17,7 @@ from reintegra_contracts.codelists import (
     ConsentBasis,
     CostArrangement,
     Dimension,
+    ErasureReason,
     FailureReason,
     Level,
     MatchReason,
@@ -43,6 +44,7 @@ from .domain import (
     Candidate,
     CaseConsent,
     DirectoryService,
+    ErasedCase,
     Grant,
     OfficeHours,
     Profile,
@@ -56,6 +58,7 @@ from .orm import (
     case_profiles,
     consents,
     directory_services,
+    erased_cases,
     escalations,
     idempotency_keys,
     partner_messages,
@@ -313,6 +316,43 @@ class CaseRepository(Repository):
         )
         return [r[0] for r in rows]
 
+    async def forget(self, case_id: UUID) -> None:
+        """Drop what matching knew of the person (exact age, sex, language, municipality, flags) and
+        any assessment waiting for their arrival."""
+        await self.session.execute(delete(case_profiles).where(case_profiles.c.case_id == case_id))
+        await self.session.execute(
+            delete(pending_assessments).where(pending_assessments.c.case_id == case_id)
+        )
+
+    async def record_erased(self, erased: ErasedCase) -> bool:
+        """Record an erased case once; False if it was already (a re-sent ``returnee_erased``)."""
+        return await insert_or_ignore(
+            self.session,
+            erased_cases,
+            {
+                "case_id": erased.case_id,
+                "returnee_id": erased.returnee_id,
+                "reason": erased.reason.value,
+                "erased_at": erased.erased_at,
+                "recorded_at": erased.recorded_at,
+            },
+            ["case_id"],
+        )
+
+    async def erased(self, case_id: UUID) -> ErasedCase | None:
+        row = (
+            await self.session.execute(select(erased_cases).where(erased_cases.c.case_id == case_id))
+        ).first()
+        if row is None:
+            return None
+        return ErasedCase(
+            case_id=UUID(str(row.case_id)),
+            returnee_id=UUID(str(row.returnee_id)),
+            reason=ErasureReason(row.reason),
+            erased_at=as_utc(row.erased_at),
+            recorded_at=as_utc(row.recorded_at),
+        )
+
 
 # -- referrals ---------------------------------------------------------------------------------------
 
@@ -350,6 +390,12 @@ class ReferralRepository(Repository):
         else:
             key = {"referral_id": values.pop("referral_id")}
             await self.update_versioned(referrals, key, r, values)
+        if r.pull_history_erased():
+            await self.session.execute(
+                update(referral_history)
+                .where(referral_history.c.referral_id == r.referral_id)
+                .values(detail="")
+            )
         for entry in r.pull_history():
             await self.session.execute(insert(referral_history).values(**_history_row(r.referral_id, entry)))
         cursor = None

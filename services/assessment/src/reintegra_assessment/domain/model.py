@@ -32,11 +32,19 @@ class AssessmentStatus(enum.StrEnum):
     COMPLETED = "completed"
     MERGED = "merged"
     """The case was a duplicate registration, merged into another case that has its own assessment."""
+    ERASED = "erased"
+    """The person was erased at reception before they were assessed: it will not happen."""
 
 
 LIFECYCLE: Lifecycle[AssessmentStatus] = Lifecycle(
     "assessment",
-    {AssessmentStatus.SCHEDULED: {AssessmentStatus.COMPLETED, AssessmentStatus.MERGED}},
+    {
+        AssessmentStatus.SCHEDULED: {
+            AssessmentStatus.COMPLETED,
+            AssessmentStatus.MERGED,
+            AssessmentStatus.ERASED,
+        }
+    },
 )
 
 
@@ -50,7 +58,8 @@ class Assessment(AggregateRoot):
     priority: Priority
     scheduled_for: datetime
     arrived_at: datetime
-    age: int
+    age: int | None
+    """Exact age at arrival; None once the person was erased (the age band is enough for statistics)."""
     destination_municipality: str
     vulnerabilities: list[Vulnerability]
     created_at: datetime
@@ -147,3 +156,15 @@ class Assessment(AggregateRoot):
     def close_as_duplicate(self) -> None:
         """The case was merged into another (a duplicate registration): this assessment will not happen."""
         self.status = LIFECYCLE.check(self.status, AssessmentStatus.MERGED, "be closed as a duplicate")
+
+    def erase(self) -> bool:
+        """The person was erased at reception: an assessment still to come will not happen
+        (``erased``); the exact age, the one detail of the person an assessment holds beside codes, is
+        dropped. Needs, scores, priority, municipality, flags and dates stay for anonymous statistics
+        (an assessment holds no free text). Return whether anything changed."""
+        changed = self.age is not None
+        if self.status is AssessmentStatus.SCHEDULED:
+            self.status = LIFECYCLE.check(self.status, AssessmentStatus.ERASED, "be erased")
+            changed = True
+        self.age = None
+        return changed

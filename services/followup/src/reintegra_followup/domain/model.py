@@ -30,8 +30,9 @@ class FollowupStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     DUE = "due"
     CANCELLED = "cancelled"
-    """It will not fall due: the person withdrew consent to be contacted, or its case was a duplicate
-    registration merged into another case (which has its own); ``cancellation_reason`` says which."""
+    """It will not fall due: the person withdrew consent to be contacted, was erased at reception, or
+    its case was a duplicate registration merged into another case (which has its own);
+    ``cancellation_reason`` says which."""
 
 
 LIFECYCLE: Lifecycle[FollowupStatus] = Lifecycle(
@@ -139,6 +140,12 @@ class Followup(AggregateRoot):
             )
         )
         return True
+
+    def erase(self, now: datetime) -> bool:
+        """The person was erased at reception: a contact still to come is cancelled (reason
+        ``returnee_erased``; nobody contacts them). Return whether it was — and so whether its timer
+        must be cancelled. A follow-up holds no free text; what stays is its codes and dates."""
+        return self.cancel(FollowupCancellationReason.RETURNEE_ERASED, now)
 
     def move_to(self, case_id: UUID, now: datetime) -> bool:
         """The case was merged into ``case_id`` (a duplicate registration): a post-arrival contact is

@@ -9,6 +9,7 @@ from .directory import (
     OfficeHours,
     ServiceFacts,
 )
+from .erasure import ErasedCase
 from .matching import Candidate, Match, Profile, match
 from .model import (
     ANSWER_TIMER,
@@ -39,6 +40,7 @@ __all__ = [
     "Channel",
     "ConsentPolicy",
     "DirectoryService",
+    "ErasedCase",
     "Grant",
     "HistoryEntry",
     "HoldEverything",

@@ -240,6 +240,7 @@ class Referral(AggregateRoot):
     deliveries: tuple[UUID, ...] = ()
     version: int = 0
     _history: list[HistoryEntry] = field(default_factory=list, repr=False)
+    _history_erased: bool = field(default=False, repr=False)
 
     # -- creation ------------------------------------------------------------------------------
 
@@ -648,6 +649,25 @@ class Referral(AggregateRoot):
                     reason=reason,
                 )
             )
+
+    def erase(self, now: datetime) -> bool:
+        """The person was erased at reception (``returnee_erased``): a referral still open — waiting
+        for a match or for consent, or held by its agency — is cancelled as ``returnee_erased`` (the
+        agency is told if it holds it, and drops what it holds); every referral's contact reference is
+        revoked, and the words of its history (a coordinator's note) are erased when it is saved.
+        Codes, ids and dates stay for anonymous statistics. Return whether the caller must stop its
+        clocks (it was open)."""
+        was_open = self.status in SHARED or self.status in (S.UNMATCHED, S.AWAITING_CONSENT)
+        if was_open:
+            self.cancel(CancellationReason.RETURNEE_ERASED, now, Actor.SYSTEM, Channel.EVENT)
+        self.contact_reference = self.contact_reference_expires_at = None
+        self._history_erased = True
+        return was_open
+
+    def pull_history_erased(self) -> bool:
+        """Whether the history's words must be erased (called by the repository when it saves)."""
+        erased, self._history_erased = self._history_erased, False
+        return erased
 
     def overdue(self, now: datetime, *, escalate_to: str | None, reroute_at: datetime | None) -> bool:
         """The answer-by time passed without an answer: tell the agency, escalate to the coordinating
