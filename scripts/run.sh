@@ -3,6 +3,7 @@
 #
 #   bash scripts/run.sh                 # 120 returnees, seed 2026, runs until Ctrl-C
 #   bash scripts/run.sh --flight-size 20 --detach
+#   bash scripts/run.sh --traces        # also Jaeger (deploy/local/jaeger.sh); prints a demo case's trace link
 #   bash scripts/run.sh --help          # all options of `reintegra-stack up`
 #   bash scripts/run.sh down            # stop what it started (from any shell)
 #   bash scripts/run.sh status          # readiness of each service and of Kafka

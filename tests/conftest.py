@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from reintegra_kit.registry import discover
 
 from .support import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SERVICES = tuple(spec.name for spec in discover(Path(__file__).resolve().parents[1]))
 """Every service of the registry (each ``services/<name>/…/service.toml``)."""
@@ -67,3 +70,29 @@ def topic(service_env: dict[str, str]) -> Callable[[str], str]:
     """Physical topic name of a catalogue topic in this test's namespace."""
     prefix = service_env["REINTEGRA_TOPIC_PREFIX"]
     return lambda logical: prefix + logical
+
+
+def _jaeger(*args: str, timeout: float = 60) -> str:
+    """The last line ``deploy/local/jaeger.sh`` prints (its progress goes to stderr)."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "jaeger.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, f"jaeger.sh {' '.join(args)} failed:\n{result.stderr}"
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="session")
+def tracing_backend() -> tuple[str, str]:
+    """(OTLP/HTTP endpoint, query API base URL) of a real tracing backend: REINTEGRA_TEST_OTLP_ENDPOINT
+    and REINTEGRA_TEST_TRACES_URL if set, else the local Jaeger (deploy/local/jaeger.sh, started if
+    needed; the first start builds it, see docs/adr/0020-tracing-backend.md)."""
+    otlp, traces = os.environ.get("REINTEGRA_TEST_OTLP_ENDPOINT"), os.environ.get("REINTEGRA_TEST_TRACES_URL")
+    if otlp and traces:
+        return otlp.rstrip("/"), traces.rstrip("/")
+    _jaeger("start", timeout=3600)
+    return _jaeger("otlp-endpoint"), _jaeger("url")

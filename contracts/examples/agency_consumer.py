@@ -73,8 +73,9 @@ def handle_record(
     """Decide what to answer to one Kafka record; returns the records to produce (maybe none).
 
     A record that is not a valid Reintegra message is logged and skipped (a production system would
-    park it on its own dead-letter topic). The W3C ``traceparent`` header is carried over, so the
-    answer continues the referral's trace.
+    park it on its own dead-letter topic). The trace context headers (W3C ``traceparent`` /
+    ``tracestate`` and their CloudEvents twins ``ce_traceparent`` / ``ce_tracestate``) are carried over,
+    so the answer continues the referral's trace.
     """
     header_list = list(headers)
     try:
@@ -103,7 +104,8 @@ def handle_record(
                 ]
         else:
             answers.append(RejectReferral(**ids, rejected_at=now, reason=RejectionReason.SERVICE_NOT_OFFERED))
-        trace = [(k, v) for k, v in header_list if k == "traceparent"]
+        trace_names = ("traceparent", "tracestate", "ce_traceparent", "ce_tracestate")
+        trace = [(k, v) for k, v in header_list if k in trace_names]
         records = []
         for answer in answers:
             record = encode(answer, source=policy.source, time=now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -73,17 +72,3 @@ def default_manifests(render: Render) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def production_manifests(render: Render) -> list[dict[str, Any]]:
     return render("-f", str(PRODUCTION_VALUES))
-
-
-@pytest.fixture(scope="session")
-def tracing_backend() -> tuple[str, str]:
-    """(OTLP/HTTP endpoint, query API base URL) of a real tracing backend: REINTEGRA_TEST_OTLP_ENDPOINT
-    and REINTEGRA_TEST_TRACES_URL if set, else the local Jaeger (deploy/local/jaeger.sh, started if
-    needed; the first start builds it, see docs/adr/0020-tracing-backend.md)."""
-    otlp, traces = os.environ.get("REINTEGRA_TEST_OTLP_ENDPOINT"), os.environ.get("REINTEGRA_TEST_TRACES_URL")
-    if otlp and traces:
-        return otlp.rstrip("/"), traces.rstrip("/")
-    script_output("deploy/local/jaeger.sh", "start", timeout=3600)
-    return script_output("deploy/local/jaeger.sh", "otlp-endpoint"), script_output(
-        "deploy/local/jaeger.sh", "url"
-    )

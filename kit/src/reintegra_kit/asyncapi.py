@@ -46,8 +46,25 @@ CLOUDEVENTS_HEADERS: dict[str, Any] = {
     },
     "ce_time": {"type": "string", "format": "date-time", "description": "When it happened (RFC 3339, UTC)."},
     "content-type": {"type": "string", "const": "application/json", "description": "Media type of data."},
-    "traceparent": {"type": "string", "description": "W3C trace context (optional)."},
+    "traceparent": {
+        "type": "string",
+        "description": "W3C trace context of the producer span (the case's trace; optional).",
+    },
+    "tracestate": {"type": "string", "description": "W3C trace state, when there is one (optional)."},
+    "ce_traceparent": {
+        "type": "string",
+        "description": "The same trace context as the CloudEvents distributed-tracing extension, which "
+        "CloudEvents SDKs' Kafka bindings read (optional; consumers accept either header).",
+    },
+    "ce_tracestate": {"type": "string", "description": "Its trace state, when there is one (optional)."},
 }
+
+CORRELATION_ID: dict[str, Any] = {
+    "description": "The case id: every event about one returnee carries it (also the Kafka key).",
+    "location": "$message.header#/ce_subject",
+}
+"""What correlates the messages: the case. FastStream would document its own ``correlation_id``
+header, a fresh value on every record it publishes; the kit's producer never sends that header."""
 
 DLQ_HEADERS: dict[str, Any] = {
     name: {"type": "string", "description": description}
@@ -170,6 +187,7 @@ def _describe_each_message(document: dict[str, Any]) -> None:
                 message["bindings"] = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
                 message["summary"] = "A record that could not be processed, parked as it was read."
                 message["headers"] = {"type": "object", "properties": DLQ_HEADERS}
+                message.pop("correlationId", None)
                 continue
             _unwrap_batch(message, schemas)
             key = {"type": "string", "format": "uuid", "description": "The case id (ce_subject)."}
@@ -185,6 +203,7 @@ def _describe_each_message(document: dict[str, Any]) -> None:
             if events:
                 headers["ce_type"]["enum"] = sorted(e.event_type for e in events)
             message["contentType"] = "application/json"
+            message["correlationId"] = dict(CORRELATION_ID)
             message["summary"] = (
                 "CloudEvents 1.0 in Kafka binary mode: attributes in ce_* headers, data as value."
             )

@@ -317,7 +317,7 @@ class EventConsumer(Generic[U]):
                     "messaging.destination.partition.id": str(record.partition),
                     "messaging.consumer.group.name": self.group,
                     "messaging.message.id": attributes.id,
-                    "messaging.kafka.message.key": attributes.subject or "",
+                    "messaging.kafka.message.key": _header_text(record.key),
                     "messaging.kafka.offset": record.offset,
                     "cloudevents.event_type": attributes.type,
                     "reintegra.case_id": attributes.subject or "",

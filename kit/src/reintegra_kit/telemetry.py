@@ -44,11 +44,37 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     return extract(carrier)
 
 
-def context_from_headers(headers: Sequence[tuple[str, bytes]]) -> otel_context.Context:
-    """The trace context a Kafka record carries (W3C ``traceparent``/``tracestate`` headers)."""
-    carrier = {
+TRACE_HEADERS = ("traceparent", "tracestate")
+"""W3C trace context headers (OpenTelemetry's propagator)."""
+
+CLOUDEVENTS_TRACE_HEADERS = ("ce_traceparent", "ce_tracestate")
+"""The same context as the CloudEvents distributed-tracing extension in Kafka binary mode (what the
+CloudEvents SDKs' Kafka bindings read)."""
+
+
+def trace_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as Kafka headers, both as W3C ``traceparent``/``tracestate`` and as the
+    CloudEvents extension ``ce_traceparent``/``ce_tracestate`` (empty when there is no current span)."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    headers: list[tuple[str, bytes]] = []
+    for name in TRACE_HEADERS:
+        if carrier.get(name):
+            headers.append((name, carrier[name].encode()))
+            headers.append((f"ce_{name}", carrier[name].encode()))
+    return headers
+
+
+def context_from_headers(headers: Sequence[tuple[str, bytes | str | None]]) -> otel_context.Context:
+    """The trace context a Kafka record carries: W3C ``traceparent``/``tracestate`` headers, or else the
+    CloudEvents distributed-tracing extension ``ce_traceparent``/``ce_tracestate``."""
+    found = {
         name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
         for name, value in headers
-        if name in ("traceparent", "tracestate")
+        if value is not None and name in TRACE_HEADERS + CLOUDEVENTS_TRACE_HEADERS
     }
+    if "traceparent" in found:
+        carrier = {name: found[name] for name in TRACE_HEADERS if name in found}
+    else:
+        carrier = {name: found[f"ce_{name}"] for name in TRACE_HEADERS if f"ce_{name}" in found}
     return extract(carrier)

@@ -221,9 +221,16 @@ class TimerRunner(Generic[U]):
             with (
                 bound(timer_kind=timer.kind, timer_key=timer.key, case_id=timer.case_id),
                 self._tracer.start_as_current_span(
-                    f"timer fire {timer.kind}",
+                    f"fire timer {timer.kind}",
                     kind=trace.SpanKind.INTERNAL,
-                    attributes={"reintegra.timer.kind": timer.kind, "reintegra.case_id": timer.case_id or ""},
+                    attributes={
+                        "reintegra.timer.kind": timer.kind,
+                        "reintegra.timer.key": timer.key,
+                        "reintegra.timer.due_at": timer.due_at.isoformat(),
+                        "reintegra.timer.lateness_s": round((now - timer.due_at).total_seconds(), 3),
+                        "reintegra.timer.attempt": timer.attempts + 1,
+                        "reintegra.case_id": timer.case_id or "",
+                    },
                 ),
             ):
                 try:

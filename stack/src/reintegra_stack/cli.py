@@ -44,6 +44,7 @@ from .processes import (
     stop_service,
 )
 from .scenario import generate_flight, now_utc
+from .traces import TracingBackend, case_trace_id, ensure_tracing_backend
 
 READY_TIMEOUT_S = 120.0
 STOP_COMMAND = "bash scripts/run.sh down"
@@ -161,16 +162,33 @@ def stop_services(layout: Layout, started: list[Started] | None = None) -> None:
         console.print(f"  {service.name:<10} {outcome}")
 
 
-def run_demo(flight_size: int, seed: int) -> bool:
+def run_demo(flight_size: int, seed: int) -> list[demo_flow.CaseRun] | None:
+    """Play the flight; its cases, or None when it failed."""
     flight = generate_flight(flight_size, seed, now=now_utc(), repeat_returns=flight_size // 12)
     console.rule(f"Scenario: flight {flight.flight_ref}, {len(flight.returnees)} returnees (seed {seed})")
     try:
         runs = asyncio.run(demo_flow.play(flight, console))
     except demo_flow.DemoError as exc:
         console.print(f"[red]✗ scenario failed:[/] {exc}", highlight=False)
-        return False
+        return None
     demo_flow.report(console, flight, runs)
-    return True
+    return runs
+
+
+def print_trace_link(layout: Layout, backend: TracingBackend, runs: list[demo_flow.CaseRun]) -> str | None:
+    """Print the Jaeger link of the trace of one demo case (one with referrals, if any); return it."""
+    ordered = sorted(runs, key=lambda run: -len(run.referrals or []))
+    for run in ordered:
+        trace_id = case_trace_id(layout.data_dir / "reception.db", run.case_id)
+        if trace_id:
+            link = backend.trace_link(trace_id)
+            console.print(
+                f"Trace of case {run.case_id} (arrival, assessment, referrals, follow-ups): {link}",
+                highlight=False,
+            )
+            return link
+    console.print("no case trace found in reception's database (services started without --traces?)")
+    return None
 
 
 def _running_banner(stop_kafka: bool) -> None:
@@ -199,6 +217,14 @@ def up(
         bool, typer.Option("--detach", help="Return after the demo, leaving all running.")
     ] = False,
     stop_kafka: Annotated[bool, typer.Option("--stop-kafka", help="Also stop Kafka on Ctrl-C.")] = False,
+    traces: Annotated[
+        bool,
+        typer.Option(
+            "--traces",
+            help="Also start the local Jaeger (deploy/local/jaeger.sh; built once, long), export the "
+            "services' traces to it and print the trace link of a demo case.",
+        ),
+    ] = False,
 ) -> None:
     """Start Kafka and the four services, play the demo flight, and run until Ctrl-C."""
     layout = Layout.discover()
@@ -209,6 +235,15 @@ def up(
             bootstrap, local_kafka = ensure_kafka(layout)
             console.print(f"[green]✓[/] Kafka at {bootstrap}" + ("" if local_kafka else " (external)"))
             extra = {**UNTIL_CONSENT, **({} if no_demo else DEMO_TIMINGS)}
+            backend = None
+            if traces:
+                backend = ensure_tracing_backend(layout)
+                extra["REINTEGRA_OTLP_ENDPOINT"] = backend.otlp_endpoint
+                console.print(
+                    f"[green]✓[/] Jaeger: UI {backend.ui_url}, OTLP {backend.otlp_endpoint} "
+                    "(services already running keep their settings: `bash scripts/run.sh down` first)",
+                    highlight=False,
+                )
             if not no_demo:
                 console.print(
                     "demo timings: follow-ups fall due after 30 s / 45 s instead of 90 / 14 days "
@@ -228,8 +263,12 @@ def up(
                 how = "started" if item.process else "already running (started earlier; its timings kept)"
                 console.print(f"  {service.name:<10} {how}, pid {item.pid}, port {service.port}")
             wait_ready(layout, started)
-            if not no_demo and not run_demo(flight_size, seed):
-                raise Failed(1)
+            if not no_demo:
+                runs = run_demo(flight_size, seed)
+                if runs is None:
+                    raise Failed(1)
+                if backend is not None:
+                    print_trace_link(layout, backend, runs)
             _running_banner(stop_kafka)
             if detach:
                 return
@@ -295,7 +334,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic scenario.")] = 2026,
 ) -> None:
     """Play the demo flight against services that are already running (idempotent per seed and day)."""
-    if not run_demo(flight_size, seed):
+    if run_demo(flight_size, seed) is None:
         raise typer.Exit(1)
 
 

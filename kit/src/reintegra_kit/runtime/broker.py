@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -18,9 +19,8 @@ from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
 from reintegra_contracts import Event
 
@@ -30,6 +30,7 @@ from ..kafka_auth import broker_security, without_security
 from ..logging import get_logger
 from ..outbox import OutboxMessage
 from ..settings import ServiceSettings
+from ..telemetry import CLOUDEVENTS_TRACE_HEADERS, TRACE_HEADERS, context_from_headers, trace_headers
 
 log = get_logger(__name__)
 
@@ -47,7 +48,9 @@ class KafkaConnection:
             bootstrap,
             acks="all",
             enable_idempotence=True,
-            middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
+            # No FastStream telemetry middleware: its per-batch "<topic> create/process" spans use the
+            # older naming and belong to no case; the kit makes the messaging spans itself (``send
+            # <topic>`` in _send, ``process <topic>`` per record in the EventConsumer).
             logger=None,
             security=broker_security(settings),
             # A consumer subscribed by pattern (per-agency topics) sees a topic created while it runs at
@@ -66,30 +69,82 @@ class KafkaConnection:
     async def publish_outbox(self, message: OutboxMessage, topic: str) -> Any:
         """Send one outbox row; returns the future of the broker's acknowledgement.
 
-        In a producer span (``<topic> publish``) of the current trace — the writer's, which the relay
-        attached — whose context the record carries (``traceparent``), as FastStream's would.
+        In a producer span ``send <topic>`` of the current trace — the writer's, which the relay attached
+        — whose context the record carries (``traceparent``, and ``ce_traceparent`` for CloudEvents SDKs).
         """
-        with self._tracer.start_as_current_span(
-            f"{topic} publish",
-            kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "send",
-                "messaging.destination.name": topic,
-                "messaging.message.id": message.event_id,
-            },
-        ):
-            carrier: dict[str, str] = {}
-            inject(carrier)
-            headers = [(name, value.encode()) for name, value in message.headers.items()]
-            headers.extend((name, value.encode()) for name, value in carrier.items())
-            if self._producer is None:
-                raise ConnectionError("Kafka producer not started yet")
-            return await self._producer.send(topic, message.value, key=message.key, headers=headers)
+        headers = [(name, value.encode()) for name, value in message.headers.items()]
+        return await self._send(topic, message.key, message.value, headers, message_id=message.event_id)
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
-        """Send one record and wait for the broker's acknowledgement (parking a dead letter)."""
-        return await self.broker.publish(value, topic=topic, key=key, headers=headers)
+        """Send one record and wait for the broker's acknowledgement (parking a dead letter).
+
+        Its ``send <topic>`` span continues the current trace, or else the one the headers carry.
+        """
+        kept = [
+            (name, text.encode())
+            for name, text in headers.items()
+            if name not in TRACE_HEADERS + CLOUDEVENTS_TRACE_HEADERS
+        ]
+        if self._producer is None:  # parking while the broker starts: wait for the producer
+            await asyncio.wait_for(self.started.wait(), timeout=30)
+        parent = None
+        if not trace.get_current_span().get_span_context().is_valid:
+            parent = context_from_headers(list(headers.items()))
+        ack = await self._send(
+            topic, key, value, kept, message_id=headers.get("ce_id"), parent=parent, keep=headers
+        )
+        return await ack
+
+    async def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        *,
+        message_id: str | None,
+        parent: otel_context.Context | None = None,
+        keep: dict[str, str] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Send with the plain producer in a ``send <topic>`` PRODUCER span (OpenTelemetry messaging
+        conventions) that ends when the broker acknowledges, with the record's partition and offset.
+
+        The record carries the span's context as ``traceparent``/``tracestate`` and as the CloudEvents
+        distributed-tracing extension ``ce_traceparent``/``ce_tracestate``.
+        """
+        if self._producer is None:
+            raise ConnectionError("Kafka producer not started yet")
+        attributes: dict[str, Any] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "send",
+            "messaging.destination.name": topic,
+            "messaging.client.id": f"reintegra-{self._settings.service_name}-relay",
+        }
+        if message_id:
+            attributes["messaging.message.id"] = message_id
+        if key is not None:
+            attributes["messaging.kafka.message.key"] = key.decode("utf-8", errors="replace")
+        span = self._tracer.start_span(
+            f"send {topic}", context=parent, kind=trace.SpanKind.PRODUCER, attributes=attributes
+        )
+        try:
+            with trace.use_span(span, end_on_exit=False, record_exception=False):
+                context = trace_headers()
+            if not context and keep:  # no trace to continue: keep the one the record had, if any
+                context = [
+                    (name, keep[name].encode())
+                    for name in TRACE_HEADERS + CLOUDEVENTS_TRACE_HEADERS
+                    if name in keep
+                ]
+            future: asyncio.Future[Any] = await self._producer.send(
+                topic, value, key=key, headers=[*headers, *context]
+            )
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        future.add_done_callback(functools.partial(_acknowledged, span))
+        return future
 
     def document_publisher(self, topic: str, *, title: str, description: str, schema: Any) -> None:
         """Describe a topic this service writes, for the AsyncAPI document only."""
@@ -190,3 +245,25 @@ class KafkaConnection:
         await self._stop_producer()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+
+
+def _failed(span: trace.Span, exc: BaseException) -> None:
+    span.record_exception(exc)
+    span.set_attribute("error.type", type(exc).__qualname__)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)[:200]))
+    span.end()
+
+
+def _acknowledged(span: trace.Span, future: asyncio.Future[Any]) -> None:
+    """End a producer span when the broker answered: with the partition and offset, or the error."""
+    if future.cancelled():
+        _failed(span, asyncio.CancelledError())
+        return
+    exc = future.exception()
+    if exc is not None:
+        _failed(span, exc)
+        return
+    metadata = future.result()
+    span.set_attribute("messaging.destination.partition.id", str(metadata.partition))
+    span.set_attribute("messaging.kafka.offset", metadata.offset)
+    span.end()
