@@ -12,6 +12,7 @@ from .authorizer import (
     RecordScope,
     RecordScopeFunction,
     current_access,
+    require_identity_provider,
 )
 from .policy import DEFAULT_POLICY_FILE, Policy, PolicyError, Route, Scope, load_policy
 from .tokens import ClaimNames, InvalidTokenError, JwksCache, KeysUnavailableError, Principal, TokenVerifier
@@ -37,4 +38,5 @@ __all__ = [
     "TokenVerifier",
     "current_access",
     "load_policy",
+    "require_identity_provider",
 ]
