@@ -61,4 +61,5 @@ def test_the_bounds_are_in_the_openapi_document(client: TestClient) -> None:
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500)
     assert (parameters["offset"]["minimum"], parameters["offset"]["maximum"]) == (0, 1_000_000)
-    assert set(operation["responses"]) == {"200", "422", "503"}
+    assert set(operation["responses"]) == {"200", "401", "403", "422", "503"}
+    assert operation["security"] == [{"bearer": []}]

@@ -42,3 +42,13 @@ contact_consents = Table(
     Column("contact_withdrawn_at", DateTime(timezone=True), nullable=True),
     comment="Read model of reception's consents, reduced to follow-up contact",
 )
+
+
+case_scopes = Table(
+    "case_scopes",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("reception_centre", String(50), nullable=False, index=True),
+    Column("country", String(2), nullable=False, index=True),
+    comment="Whose record each case is (from arrival_registered), for the access policy",
+)
