@@ -15,6 +15,7 @@ from .authorizer import (
     require_identity_provider,
 )
 from .policy import DEFAULT_POLICY_FILE, Policy, PolicyError, Route, Scope, load_policy
+from .query import visible
 from .tokens import ClaimNames, InvalidTokenError, JwksCache, KeysUnavailableError, Principal, TokenVerifier
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "current_access",
     "load_policy",
     "require_identity_provider",
+    "visible",
 ]

@@ -265,7 +265,7 @@ def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dic
     schemes[bearer_scheme.scheme_name] = bearer_scheme.model.model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
-    security = [{bearer_scheme.scheme_name: []}]
+    security: list[dict[str, list[str]]] = [{bearer_scheme.scheme_name: []}]
     for path, operations in document.get("paths", {}).items():
         if path in open_paths:
             for operation in operations.values():

@@ -120,6 +120,13 @@ class TestIssuer:
         """Headers of a centre's staff member with every case role (a whole flow in one test)."""
         return self.headers(*roles, centre=centre, country=country)
 
+    def everyone(
+        self, centre: str = HN_CENTRE, country: str = "HN", agency: str = "hn-senaf"
+    ) -> dict[str, str]:
+        """Headers of a caller holding every role of the kit's policy, at one centre, country and agency
+        (a fuzzer that must reach every route; its scope still limits which records it sees)."""
+        return self.headers(*load_policy().roles, centre=centre, country=country, agency=agency)
+
     def agency(self, agency: str, country: str = "HN") -> dict[str, str]:
         """Headers of an agency partner (sees and answers only the referrals sent to ``agency``)."""
         return self.headers("agency_partner", agency=agency, country=country)

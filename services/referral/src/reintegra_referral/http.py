@@ -376,7 +376,10 @@ IdempotencyKey = Annotated[
 def router(
     bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork], clock: Clock
 ) -> APIRouter:
-    api = APIRouter(prefix="/v1")
+    # Each part carries the /v1 prefix itself: a route's template (request.scope["route"].path, what
+    # the access policy is keyed by) is the route's own path, without the prefixes of routers that
+    # include it.
+    api = APIRouter()
     api.include_router(_referrals(bus, uow))
     api.include_router(_directory(bus, uow))
     api.include_router(_partner(bus, uow, clock))
@@ -384,7 +387,7 @@ def router(
 
 
 def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork]) -> APIRouter:
-    api = APIRouter(tags=["referrals"])
+    api = APIRouter(prefix="/v1", tags=["referrals"])
 
     @api.get("/referrals", response_model=list[ReferralOut], summary="Referrals, by case or status")
     async def list_referrals(
@@ -484,7 +487,7 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
 
 
 def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork]) -> APIRouter:
-    api = APIRouter(tags=["directory"])
+    api = APIRouter(prefix="/v1", tags=["directory"])
 
     @api.get("/directory/agencies", response_model=list[AgencyOut], summary="Agencies of the directory")
     async def list_agencies(
@@ -713,7 +716,7 @@ def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
 def _partner(
     bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork], clock: Clock
 ) -> APIRouter:
-    api = APIRouter(tags=["partner"])
+    api = APIRouter(prefix="/v1", tags=["partner"])
 
     @api.get(
         "/partner/referrals",
