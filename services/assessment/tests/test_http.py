@@ -8,9 +8,9 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from reintegra_assessment import http
-from fastapi import Request
 from reintegra_kit.auth import RecordScope
 from reintegra_kit.runtime.http import PROBLEM_JSON, create_app
 from reintegra_kit.testing.auth import TestIssuer
