@@ -980,7 +980,9 @@ def record_scope_of(uow: Callable[[], ReferralUnitOfWork]) -> RecordScopeFunctio
                 service = await u.directory.service(str(params["service_id"]))
                 if service is not None:
                     owner = await u.directory.agency(service.agency_id)
-                    return RecordScope(agency=service.agency_id, country=owner.facts.country if owner else None)
+                    return RecordScope(
+                        agency=service.agency_id, country=owner.facts.country if owner else None
+                    )
                 return await _body_scope(request)
         return None
 
