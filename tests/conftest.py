@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from reintegra_kit.registry import discover
+from reintegra_kit.testing.auth import TestIssuer
 
 from .support import ServiceProcess
 
@@ -23,10 +24,12 @@ RECEPTION_BLIND_INDEX_SECRET = base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture
-def service_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+def service_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, auth: TestIssuer) -> dict[str, str]:
     """Environment shared by the service processes of one test: the real broker and a private topic
-    namespace; the timer and retry settings are shortened so tests do not wait for days."""
+    namespace, the session's token issuer (``auth``: tests send its tokens); the timer and retry
+    settings are shortened so tests do not wait for days."""
     return {
+        **auth.env(),
         "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "REINTEGRA_TOPIC_PREFIX": f"{topic_prefix}{tmp_path.name[-12:]}.",
         "REINTEGRA_LOG_LEVEL": "INFO",

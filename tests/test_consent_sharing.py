@@ -20,6 +20,7 @@ from reintegra_contracts.events.followup import FollowupCancelled
 from reintegra_contracts.events.partner import PartnerReferralCancelled, PartnerReferralRequested
 from reintegra_contracts.events.referral import ReferralCancelled, ReferralRequested
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, REFERRAL_EVENTS, partner_topic
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader
 
 from .support import ServiceProcess, arrival_payload, record_consent, withdraw_consent
@@ -52,7 +53,7 @@ def gauge(text: str, name: str, agency: str) -> float:
 
 
 async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_within_seconds(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     reception, assessment, referral, followup = await asyncio.gather(
         launch("reception"),
@@ -63,7 +64,10 @@ async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_wit
     receiver = example("agency_http").WebhookReceiver(SECRET).start()
     watched = [topic(t) for t in (REFERRAL_EVENTS, FOLLOWUP_EVENTS, *map(partner_topic, AGENCIES))]
     try:
-        async with TopicReader(kafka_bootstrap, *watched) as reader, httpx.AsyncClient(timeout=10) as http:
+        async with (
+            TopicReader(kafka_bootstrap, *watched) as reader,
+            httpx.AsyncClient(headers=auth.staff(), timeout=10) as http,
+        ):
             hook = await http.put(
                 f"{referral.url}/v1/directory/agencies/hn-senaeh/webhook",
                 json={"url": receiver.url, "secret": SECRET},
@@ -154,9 +158,7 @@ async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_wit
             )
             _, cancelled_by_webhook = await asyncio.to_thread(receiver.received.get, True, WITHIN_S)
             feed = (
-                await http.get(
-                    f"{referral.url}/v1/partner/messages", headers={"X-Reintegra-Agency": "hn-sesal"}
-                )
+                await http.get(f"{referral.url}/v1/partner/messages", headers=auth.agency("hn-sesal"))
             ).json()
             elapsed = time.monotonic() - started
 

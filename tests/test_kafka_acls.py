@@ -27,6 +27,7 @@ from reintegra_contracts.topics import (
     partner_topic,
 )
 from reintegra_kit import acl
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.infra import repo_root
 from reintegra_stack.kafka_acls import apply, load_credentials
 
@@ -228,7 +229,7 @@ async def read(broker: SaslBroker, user: str, password: str, topic: str, group: 
 @pytest.mark.connected
 @pytest.mark.processes
 async def test_a_service_publishes_with_its_own_credentials(
-    sasl_broker: SaslBroker, passwords: dict[str, str], tmp_path: Path
+    auth: TestIssuer, sasl_broker: SaslBroker, passwords: dict[str, str], tmp_path: Path
 ) -> None:
     reception = ServiceProcess(
         "reception",
@@ -241,12 +242,13 @@ async def test_a_service_publishes_with_its_own_credentials(
             "REINTEGRA_RELAY_INTERVAL_S": "0.1",
             "REINTEGRA_KEY_ENCRYPTION_KEY": RECEPTION_KEK,
             "REINTEGRA_BLIND_INDEX_SECRET": RECEPTION_BLIND_INDEX_SECRET,
+            **auth.env(),
         },
         tmp_path,
     )
     await asyncio.to_thread(reception.start)
     try:
-        async with httpx.AsyncClient(base_url=reception.url) as http:
+        async with httpx.AsyncClient(headers=auth.staff(), base_url=reception.url) as http:
             response = await http.post("/v1/arrivals", json=arrival_payload(manifest_ref="ACL-1"))
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]

@@ -37,6 +37,7 @@ from reintegra_contracts.codelists import ConsentBasis, ConsentPurpose
 from reintegra_contracts.events.partner import AcceptReferral
 from reintegra_contracts.privacy import special_category_values
 from reintegra_kit.auth.policy import load_policy
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 
 from .leaks import Canary, Collector, Hit, Scanner, WebhookSink, canary_flight, strip_accents
@@ -45,7 +46,8 @@ from .support import ServiceProcess, record_consent, withdraw_consent
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
 
 Launch = Callable[..., Awaitable[ServiceProcess]]
-AGENCY = {"X-Reintegra-Agency": "hn-sesal"}
+AGENCY_CODE = "hn-sesal"
+"""The agency whose partner API the scanner reads and answers through."""
 WEBHOOK_SECRET = "a-leak-scanner-webhook-secret"
 MANIFEST_DEFAULTS = {
     "port_of_entry": "HN-SAP",
@@ -90,8 +92,14 @@ async def topics_of(bootstrap: str, prefix: str) -> list[str]:
 
 
 async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, service_env: dict[str, str]
+    auth: TestIssuer,
+    launch: Launch,
+    topic: Callable[[str], str],
+    kafka_bootstrap: str,
+    service_env: dict[str, str],
 ) -> None:
+    AGENCY = auth.agency(AGENCY_CODE)
+    everyone = auth.everyone(agency=AGENCY_CODE)  # the sweep reads every route it may
     today = datetime.now(UTC).date()
     people = canary_flight(today)
     scanner = Scanner.of(people)
@@ -121,7 +129,7 @@ async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
         every_topic = await topics_of(kafka_bootstrap, prefix)
         async with (
             TopicReader(kafka_bootstrap, *every_topic) as reader,
-            httpx.AsyncClient(timeout=60) as http,
+            httpx.AsyncClient(headers=auth.staff(), timeout=60) as http,
         ):
 
             async def call(method: str, url: str, **kw: Any) -> httpx.Response:
@@ -375,7 +383,7 @@ async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
                         urls = [u.replace(f"{{{p}}}", str(v)) for u in urls for v in values[p]]
                     for url in urls:
                         for query in ({}, {"case_id": cases[7]}):
-                            response = await call("GET", f"{proc.url}{url}", params=query, headers=AGENCY)
+                            response = await call("GET", f"{proc.url}{url}", params=query, headers=everyone)
                             assert response.status_code < 500, (
                                 f"{url}: {response.status_code} {response.text}"
                             )

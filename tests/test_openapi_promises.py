@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from reintegra_kit.testing.auth import TestIssuer
 
 from .conftest import SERVICES
 from .support import ServiceProcess
@@ -31,12 +32,15 @@ ST = Path(sys.executable).with_name("st")
 KNOWN_FAILURES = Path(__file__).with_name("openapi-known-failures.json")
 
 
-def schemathesis(url: str, report: Path) -> subprocess.CompletedProcess[str]:
+def schemathesis(url: str, report: Path, headers: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Schemathesis with a token of every role (``headers``); its ``ignored_auth`` check also sends
+    requests without it and with a bad one, which must be refused as the documents say (401)."""
     return subprocess.run(
         [
             str(ST),
             "run",
             f"{url}/openapi.json",
+            *(arg for name, value in headers.items() for arg in ("--header", f"{name}: {value}")),
             "--checks",
             "all",
             "--seed",
@@ -68,7 +72,7 @@ def schemathesis(url: str, report: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def huge_offsets_refused(url: str) -> list[str]:
+def huge_offsets_refused(url: str, headers: dict[str, str]) -> list[str]:
     """Every list endpoint answers 422 (not 500) to an offset beyond PostgreSQL's bigint; returns the
     paths it checked."""
     document = httpx.get(f"{url}/openapi.json", timeout=10).json()
@@ -76,7 +80,7 @@ def huge_offsets_refused(url: str) -> list[str]:
     for path, operations in document["paths"].items():
         names = {p["name"] for p in operations.get("get", {}).get("parameters", [])}
         if "offset" in names:
-            response = httpx.get(f"{url}{path}", params={"offset": str(2**63)}, timeout=10)
+            response = httpx.get(f"{url}{path}", params={"offset": str(2**63)}, headers=headers, timeout=10)
             assert response.status_code == 422, (path, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             checked.append(path)
@@ -84,13 +88,20 @@ def huge_offsets_refused(url: str) -> list[str]:
 
 
 @pytest.mark.timeout(900)
-async def test_every_service_answers_as_its_openapi_document_promises(launch: Launch, tmp_path: Path) -> None:
+async def test_every_service_answers_as_its_openapi_document_promises(
+    launch: Launch, tmp_path: Path, auth: TestIssuer
+) -> None:
     processes = [await launch(name) for name in SERVICES]
-    lists = [path for proc in processes for path in await asyncio.to_thread(huge_offsets_refused, proc.url)]
+    everyone = auth.everyone()
+    lists = [
+        path
+        for proc in processes
+        for path in await asyncio.to_thread(huge_offsets_refused, proc.url, everyone)
+    ]
     assert {"/v1/cases", "/v1/assessments", "/v1/referrals", "/v1/followups"} <= set(lists)
     failures: dict[str, str] = {}
     for proc in processes:
-        result = await asyncio.to_thread(schemathesis, proc.url, tmp_path / f"{proc.name}.xml")
+        result = await asyncio.to_thread(schemathesis, proc.url, tmp_path / f"{proc.name}.xml", everyone)
         if result.returncode != 0:
             failures[proc.name] = (result.stdout[-8000:] + result.stderr[-2000:]).strip()
     assert not failures, "\n\n".join(f"== {name}\n{text}" for name, text in failures.items())

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_EVENTS
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
 
 from .leaks import Collector
@@ -42,11 +43,37 @@ def test_a_bad_setting_stops_the_service_with_a_message_naming_each_variable(tmp
     )
 
 
-def test_a_service_without_kafka_is_alive_but_not_ready(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "REINTEGRA_AUTH_ISSUER and REINTEGRA_AUTH_AUDIENCE: required to serve"),
+        (
+            {"REINTEGRA_AUTH_ISSUER": "http://id.example.org", "REINTEGRA_AUTH_AUDIENCE": "reintegra"},
+            "plain http only on a loopback address",
+        ),
+    ],
+)
+def test_a_service_without_an_identity_provider_refuses_to_start(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    """No request is served without authentication, and no switch turns it off."""
+    result = subprocess.run(
+        [sys.executable, "-m", "reintegra_assessment"],
+        env={"PATH": "/usr/bin:/bin", "REINTEGRA_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+
+
+def test_a_service_without_kafka_is_alive_but_not_ready(tmp_path: Path, auth: TestIssuer) -> None:
     nowhere = f"127.0.0.1:{free_port()}"
     proc = ServiceProcess(
         "assessment",
-        {"REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": nowhere, "REINTEGRA_DATA_DIR": str(tmp_path)},
+        {"REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": nowhere, "REINTEGRA_DATA_DIR": str(tmp_path), **auth.env()},
         tmp_path,
     )
     proc.proc = subprocess.Popen(
@@ -83,13 +110,18 @@ def collector() -> Iterator[Collector]:
 @pytest.mark.connected
 @pytest.mark.processes
 async def test_one_arrival_is_one_trace_exported_by_every_service_it_touches(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, collector: Collector
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, collector: Collector
 ) -> None:
     otlp = {"REINTEGRA_OTLP_ENDPOINT": collector.url}
     reception, assessment, followup = await asyncio.gather(
         launch("reception", **otlp), launch("assessment", **otlp), launch("followup", **otlp)
     )
-    async with TopicReader(kafka_bootstrap, topic(FOLLOWUP_EVENTS)) as reader, httpx.AsyncClient() as http:
+    async with (
+        TopicReader(kafka_bootstrap, topic(FOLLOWUP_EVENTS)) as reader,
+        httpx.AsyncClient(
+            headers=auth.staff(),
+        ) as http,
+    ):
         response = await http.post(f"{reception.url}/v1/arrivals", json=arrival_payload())
         case_id = response.json()["case_id"]
         await reader.wait_for(lambda rs: any(r.key == case_id.encode() for r in rs), what="a follow-up")

@@ -31,6 +31,7 @@ from reintegra_contracts.topics import (
     REFERRAL_EVENTS,
     dead_letter_topic,
 )
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
 from reintegra_stack.scenario import (
     BAD_ROWS,
@@ -68,14 +69,14 @@ async def register_earlier(http: httpx.AsyncClient, url: str, flight: Flight) ->
 
 
 async def test_a_flight_announced_then_imported_as_a_manifest(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     reception, assessment, referral, _followup = await start_all(launch)
     flight = generate_flight(135, 31, now=datetime.now(UTC), unaccompanied=12, repeat_returns=10)
     children_alone = {r.line for r in flight.returnees if r.kind == "unaccompanied_child"}
     async with (
         TopicReader(kafka_bootstrap, topic(RECEPTION_EVENTS), topic(REFERRAL_EVENTS)) as reader,
-        httpx.AsyncClient(timeout=60) as http,
+        httpx.AsyncClient(headers=auth.staff(), timeout=60) as http,
     ):
         await register_earlier(http, reception.url, flight)
         announced = await http.post(f"{reception.url}/v1/announcements", json=announcement(flight))
@@ -166,7 +167,7 @@ async def test_a_flight_announced_then_imported_as_a_manifest(
 
 
 async def test_a_duplicate_registration_is_merged_through_the_review_queue_and_every_service_rekeys(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     reception, assessment, referral, followup = await start_all(launch)
     flight = generate_flight(1, 5, now=datetime.now(UTC), unaccompanied=1)
@@ -179,7 +180,7 @@ async def test_a_duplicate_registration_is_merged_through_the_review_queue_and_e
     }
     async with (
         TopicReader(kafka_bootstrap, *[topic(t) for t in (RECEPTION_EVENTS, REFERRAL_EVENTS)]) as reader,
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(headers=auth.staff(), timeout=30) as http,
     ):
         first = (await http.post(f"{reception.url}/v1/arrivals", json=desk)).json()
         dup = (await http.post(f"{reception.url}/v1/arrivals", json=again)).json()
@@ -234,7 +235,7 @@ async def test_a_duplicate_registration_is_merged_through_the_review_queue_and_e
 
 
 async def test_an_announcement_over_the_kafka_command_topic_and_a_malformed_one_parked(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     reception = await launch("reception")
     command = AnnounceReturn(
@@ -279,7 +280,7 @@ async def test_an_announcement_over_the_kafka_command_topic_and_a_malformed_one_
         await producer.stop()
     [parked] = [r for r in records if r.topic.endswith(".dlq")]
     assert "persons" in (header(parked, "reintegra_dlq_reason") or "")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth.staff(), timeout=10) as http:
         found = (await http.get(f"{reception.url}/v1/announcements/{command.announcement_id}")).json()
     assert (found["persons_expected"], found["transport_reference"]) == (1, "N123")
 

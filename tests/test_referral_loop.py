@@ -29,6 +29,7 @@ from reintegra_contracts.topics import (
     partner_responses_topic,
     partner_topic,
 )
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 
 from .support import ServiceProcess, record_consent
@@ -169,6 +170,7 @@ async def kafka_agency(
 
 
 async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_the_next_candidate(
+    auth: TestIssuer,
     launch: Launch,
     topic: Callable[[str], str],
     kafka_bootstrap: str,
@@ -180,7 +182,7 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
     async with (
         TopicReader(kafka_bootstrap, topic(REFERRAL_EVENTS), topic(partner_topic("hn-cruz-roja"))) as reader,
         kafka_agency(kafka_bootstrap, prefix, "hn-senaeh", ServiceCategory.EMPLOYMENT),
-        httpx.AsyncClient(timeout=10) as http,
+        httpx.AsyncClient(headers=auth.staff(), timeout=10) as http,
     ):
         case_id, needs = await send_case(
             kafka_bootstrap, topic, ServiceCategory.EMPLOYMENT, ServiceCategory.SKILLS_CERTIFICATION
@@ -258,6 +260,7 @@ async def test_a_need_is_served_over_kafka_end_to_end_and_a_rejection_goes_to_th
 
 
 async def test_silence_fires_overdue_once_across_two_processes_escalates_reroutes_and_refuses_a_late_answer(
+    auth: TestIssuer,
     launch: Launch,
     make_database: Callable[[str], Awaitable[str]],
     topic: Callable[[str], str],
@@ -279,7 +282,7 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
             topic(partner_topic("hn-umar-sps")),
             topic(partner_topic("hn-cruz-roja")),
         ) as reader,
-        httpx.AsyncClient(timeout=10) as http,
+        httpx.AsyncClient(headers=auth.staff(), timeout=10) as http,
     ):
         case_id, _ = await send_case(kafka_bootstrap, topic, ServiceCategory.PSYCHOSOCIAL_SUPPORT)
 
@@ -309,7 +312,7 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
         late = await http.post(
             f"{first.url}/v1/partner/referrals/{silent}/acceptance",
             json={},
-            headers={"X-Reintegra-Agency": "hn-umar-sps", "Idempotency-Key": "late-answer-1"},
+            headers={**auth.agency("hn-umar-sps"), "Idempotency-Key": "late-answer-1"},
         )
         assert late.status_code == 409
         assert "re-routed" in late.json()["detail"]
@@ -319,7 +322,7 @@ async def test_silence_fires_overdue_once_across_two_processes_escalates_reroute
 
 
 async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_through_the_partner_api(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, tmp_path: Path
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     referral = await launch(
         "referral",
@@ -330,7 +333,7 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
     )
     module = example("agency_http")
     receiver = module.WebhookReceiver(SECRET)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth.staff(), timeout=10) as http:
         # the receiver's port is taken, and the receiver is down: deliveries fail and are retried
         receiver.start()
         url = receiver.url
@@ -374,9 +377,7 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         assert receiver.rejected == 0
 
         inbox = (
-            await http.get(
-                f"{referral.url}/v1/partner/referrals", headers={"X-Reintegra-Agency": "hn-umar-sps"}
-            )
+            await http.get(f"{referral.url}/v1/partner/referrals", headers=auth.agency("hn-umar-sps"))
         ).json()
         [item] = inbox["items"]
         assert item["status"] == "accepted"
@@ -385,7 +386,7 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
             await http.get(
                 f"{referral.url}/v1/partner/referrals",
                 params={"since": inbox["next_since"]},
-                headers={"X-Reintegra-Agency": "hn-umar-sps"},
+                headers=auth.agency("hn-umar-sps"),
             )
         ).json()
         assert later["items"] == []
@@ -400,18 +401,18 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         other = await http.post(
             f"{referral.url}/v1/partner/referrals/{message.referral_id}/start",
             json={},
-            headers={"X-Reintegra-Agency": "hn-cruz-roja", "Idempotency-Key": "intruder-1"},
+            headers={**auth.agency("hn-cruz-roja"), "Idempotency-Key": "intruder-1"},
         )
         assert other.status_code == 403
         assert case_id
 
 
 async def test_the_directory_is_managed_over_http_and_a_new_agency_answers_on_its_new_topic(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, tmp_path: Path
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     referral = await launch("referral", REINTEGRA_DIRECTORY_FILE=directory(tmp_path))
     async with (
-        httpx.AsyncClient(timeout=10) as http,
+        httpx.AsyncClient(headers=auth.staff(), timeout=10) as http,
         TopicReader(kafka_bootstrap, topic(DIRECTORY_EVENTS), topic(REFERRAL_EVENTS)) as reader,
     ):
         before = (await http.get(f"{referral.url}/v1/directory/export")).json()

@@ -14,6 +14,7 @@ import pytest
 from reintegra_contracts import decode
 from reintegra_contracts.privacy import identifying_fields
 from reintegra_contracts.topics import partner_topic
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
 
 from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload, record_consent
@@ -27,12 +28,12 @@ alone: four digits occur by chance in ids and in the microseconds of a timestamp
 
 
 async def test_no_partner_view_on_kafka_or_http_carries_personal_data(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     reception, assessment, referral = await asyncio.gather(
         launch("reception"), launch("assessment"), launch("referral")
     )
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth.staff(), timeout=10) as http:
         agencies = [a["agency_id"] for a in (await http.get(f"{referral.url}/v1/directory/agencies")).json()]
         async with TopicReader(kafka_bootstrap, *[topic(partner_topic(a)) for a in agencies]) as reader:
             body = arrival_payload(vulnerabilities=["chronic_illness"])
@@ -68,7 +69,7 @@ async def test_no_partner_view_on_kafka_or_http_carries_personal_data(
             )
             feeds: list[str] = []
             for agency in {decode(r.headers, r.value).event.model_dump()["agency_id"] for r in records}:
-                headers = {"X-Reintegra-Agency": agency}
+                headers = auth.agency(agency)
                 feeds.append((await http.get(f"{referral.url}/v1/partner/messages", headers=headers)).text)
                 feeds.append((await http.get(f"{referral.url}/v1/partner/referrals", headers=headers)).text)
 

@@ -15,6 +15,7 @@ from reintegra_contracts import encode
 from reintegra_contracts.codelists import ReturnType, Sex, TransportMode
 from reintegra_contracts.events.reception import ArrivalRegistered
 from reintegra_contracts.topics import ASSESSMENT_EVENTS, FOLLOWUP_EVENTS, RECEPTION_EVENTS, dead_letter_topic
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, consumer_lag, header, produce, wait_until_caught_up
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -153,13 +154,13 @@ async def test_bad_messages_are_parked_with_the_reason_and_the_partition_moves_o
 
 
 async def test_a_service_killed_after_commit_and_before_publish_publishes_on_restart(
-    launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
+    auth: TestIssuer, launch: Launch, topic: Callable[[str], str], kafka_bootstrap: str
 ) -> None:
     # The relay is off in the first life, so the arrival is committed but cannot be published
     # before the process is killed.
     reception = await launch("reception", REINTEGRA_RELAY_ENABLED="false")
     assessment = await launch("assessment")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth.staff(), timeout=10) as http:
         response = await http.post(f"{reception.url}/v1/arrivals", json=arrival_payload())
     assert response.status_code == 201
     case_id = response.json()["case_id"]

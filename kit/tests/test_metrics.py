@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from reintegra_kit.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
 from reintegra_kit.runtime.http import create_app
+from reintegra_kit.testing.auth import TestIssuer, policy_for
 
 
 def value(text: str, name: str, **labels: str) -> float:
@@ -28,17 +29,24 @@ async def nothing() -> AsyncIterator[None]:
     yield
 
 
-def test_requests_are_counted_by_route_template_not_by_id() -> None:
+def test_requests_are_counted_by_route_template_not_by_id(auth: TestIssuer) -> None:
     api = APIRouter()
 
     @api.get("/v1/things/{thing_id}")
     async def get(thing_id: int) -> dict[str, int]:
         return {"id": thing_id}
 
-    app = create_app(title="t", description="d", version="1", routers=[api], lifespan=nothing)
+    app = create_app(
+        title="t",
+        description="d",
+        version="1",
+        routers=[api],
+        lifespan=nothing,
+        authorizer=auth.authorizer("t", policy=policy_for("t", ["GET /v1/things/{thing_id}"])),
+    )
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
     app.add_middleware(HttpMetricsMiddleware, service="test-http")
-    client = TestClient(app)
+    client = TestClient(app, headers=auth.headers("operator"))
     for i in range(3):
         assert client.get(f"/v1/things/{i}").status_code == 200
     assert client.get("/v1/things/x").status_code == 422
@@ -50,7 +58,7 @@ def test_requests_are_counted_by_route_template_not_by_id() -> None:
     assert value(text, "reintegra_http_request_duration_seconds_count", service="test-http", route=route) == 4
 
 
-def test_consumed_events_parked_records_outbox_and_timers_become_metrics() -> None:
+def test_consumed_events_parked_records_outbox_and_timers_become_metrics(auth: TestIssuer) -> None:
     m = ServiceMetrics("test-consumer")
     m.consumed("t.events", "org.x.v1", "processed", 0.01)
     m.consumed("t.events", "org.x.v1", "processed", 0.02)
@@ -60,7 +68,14 @@ def test_consumed_events_parked_records_outbox_and_timers_become_metrics() -> No
     m.timers({"followup.due": (5, 2)}, ["followup.due", "referral.overdue"])
     m.lag("t.events", 0, 12)
     m.unavailable()
-    app = create_app(title="t", description="d", version="1", routers=[], lifespan=nothing)
+    app = create_app(
+        title="t",
+        description="d",
+        version="1",
+        routers=[],
+        lifespan=nothing,
+        authorizer=auth.authorizer("t", policy=policy_for("t", [])),
+    )
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
     text = TestClient(app).get("/metrics").text
     labels = {"service": "test-consumer"}

@@ -8,9 +8,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from reintegra_assessment import http
+from reintegra_kit.auth import RecordScope
 from reintegra_kit.runtime.http import PROBLEM_JSON, create_app
+from reintegra_kit.testing.auth import TestIssuer
 
 
 @contextlib.asynccontextmanager
@@ -22,8 +25,13 @@ def unreachable(*_: Any) -> Any:
     raise AssertionError("an invalid request must not reach the bus or the database")
 
 
+async def in_centre(_: Request) -> RecordScope:
+    """No database: every assessment is of the caller's centre."""
+    return RecordScope(centre="HN-CAMR-SPS", country="HN")
+
+
 @pytest.fixture(scope="module")
-def client() -> TestClient:
+def client(auth: TestIssuer) -> TestClient:
     # Invalid requests are refused before any handler runs: no bus, no database needed.
     app = create_app(
         title="assessment",
@@ -31,8 +39,10 @@ def client() -> TestClient:
         version="1",
         routers=[http.router(unreachable, unreachable)],  # type: ignore[arg-type]
         lifespan=nothing,
+        authorizer=auth.authorizer("assessment", record_scope=in_centre),
     )
-    return TestClient(app, raise_server_exceptions=False)
+    worker = auth.headers("case_worker", centre="HN-CAMR-SPS", country="HN")
+    return TestClient(app, raise_server_exceptions=False, headers=worker)
 
 
 SCORES = {"economic": 0.5, "social": 0.25, "psychosocial": 1, "composite": 0.5}

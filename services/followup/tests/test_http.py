@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from reintegra_followup import http
 from reintegra_kit.runtime.http import PROBLEM_JSON, create_app
+from reintegra_kit.testing.auth import TestIssuer
 
 
 @contextlib.asynccontextmanager
@@ -22,11 +23,17 @@ def unreachable(*_: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
+def client(auth: TestIssuer) -> TestClient:
     app = create_app(
-        title="followup", description="", version="1", routers=[http.router(unreachable)], lifespan=nothing
+        title="followup",
+        description="",
+        version="1",
+        routers=[http.router(unreachable)],
+        lifespan=nothing,
+        authorizer=auth.authorizer("followup"),
     )
-    return TestClient(app, raise_server_exceptions=False)
+    worker = auth.headers("case_worker", centre="HN-CAMR-SPS", country="HN")
+    return TestClient(app, raise_server_exceptions=False, headers=worker)
 
 
 @pytest.mark.parametrize(
@@ -54,4 +61,5 @@ def test_the_bounds_are_in_the_openapi_document(client: TestClient) -> None:
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500)
     assert (parameters["offset"]["minimum"], parameters["offset"]["maximum"]) == (0, 1_000_000)
-    assert set(operation["responses"]) == {"200", "422", "503"}
+    assert set(operation["responses"]) == {"200", "401", "403", "422", "503"}
+    assert operation["security"] == [{"bearer": []}]

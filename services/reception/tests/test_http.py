@@ -3,16 +3,18 @@ and JSON, announcements, the case view, screening and the review queue, with the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from reintegra_kit.clock import ManualClock
-from reintegra_kit.runtime.http import install_error_handlers
+from reintegra_kit.runtime.http import create_app
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.handlers import HandlerHarness
 from reintegra_reception import http
+from reintegra_reception.access import record_scope_of
 from reintegra_reception.bootstrap import SPEC
 from reintegra_reception.crypto import new_key_text
 from reintegra_reception.domain import (
@@ -43,8 +45,13 @@ SETTINGS = ReceptionSettings(key_encryption_key=new_key_text(), blind_index_secr
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "manifest-example.csv"
 
 
+@contextlib.asynccontextmanager
+async def nothing() -> AsyncIterator[None]:
+    yield
+
+
 @pytest.fixture
-async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api(database_url: str, auth: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
     async with HandlerHarness(
         database_url,
         spec=SPEC,
@@ -65,11 +72,20 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
                 DecideReview: decide_review,
             }
         )
-        app = FastAPI()
-        app.include_router(http.router(bus, harness.uow, SETTINGS))
-        install_error_handlers(app)
+        app = create_app(
+            title="reception",
+            description="",
+            version="1",
+            routers=[http.router(bus, harness.uow, SETTINGS)],
+            lifespan=nothing,
+            authorizer=auth.authorizer("reception", record_scope=record_scope_of(harness.uow)),
+        )
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reception") as client:
+        # a reception officer and case worker of the flight's centre (the routes' roles)
+        staff = auth.staff(centre=FLIGHT["reception_centre"], country=FLIGHT["country_of_return"])
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://reception", headers=staff
+        ) as client:
             yield client
 
 

@@ -4,17 +4,17 @@ real handlers and database (SQLite and PostgreSQL), problem details for every re
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
 from reintegra_kit.auth import Authorizer, JwksCache, TokenVerifier, load_policy
 from reintegra_kit.auth.issuing import JwksServer, SigningKey, access_token_claims
 from reintegra_kit.clock import ManualClock
-from reintegra_kit.runtime.http import install_error_handlers
+from reintegra_kit.runtime.http import create_app
 from reintegra_kit.testing.handlers import HandlerHarness
 from reintegra_reception import http_privacy
 from reintegra_reception.access import record_scope_of
@@ -58,6 +58,11 @@ def tokens(signing_key: SigningKey, issuer: JwksServer) -> Tokens:
     return Tokens(signing_key, issuer)
 
 
+@contextlib.asynccontextmanager
+async def nothing() -> AsyncIterator[None]:
+    yield
+
+
 SPS = {"centre": "HN-CAMR-SPS", "country": "HN"}
 CASE_WORKER = {"roles": ("case_worker",), **SPS}
 
@@ -76,9 +81,14 @@ async def reception(
             keys=JwksCache(issuer=issuer.issuer, jwks_url=issuer.jwks_url),
         )
         authorizer = Authorizer(load_policy(), verifier, "reception", record_scope_of(service.uow))
-        app = FastAPI()
-        app.include_router(http_privacy.router(bus, service.uow, clock, [Depends(authorizer)]))
-        install_error_handlers(app)
+        app = create_app(
+            title="reception",
+            description="",
+            version="1",
+            routers=[http_privacy.router(bus, service.uow, clock)],
+            lifespan=nothing,
+            authorizer=authorizer,
+        )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app), base_url="http://reception"
         ) as client:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 from reintegra_contracts.codelists import Priority
+from reintegra_kit.auth.issuing import SigningKey, access_token_claims
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.progress import (
@@ -28,8 +29,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .processes import services
+from . import issuer
+from .processes import find_repo_root, services
 from .scenario import (
+    RECEPTION_CENTRE,
     Flight,
     Returnee,
     announcement,
@@ -133,13 +136,37 @@ async def _json(response: httpx.Response, what: str) -> Any:
     return response.json()
 
 
-async def play(flight: Flight, console: Console, urls: Urls | None = None) -> list[CaseRun]:
-    """Register the flight, wait for assessments, complete them, wait for referrals and follow-ups."""
+DEMO_ROLES = ("reception_officer", "case_worker", "referral_coordinator")
+"""The demo plays the staff of the reception centre: registers, assesses, follows the referrals."""
+
+
+def staff_headers(centre: str = RECEPTION_CENTRE, country: str = "HN") -> dict[str, str]:
+    """A bearer token of the local issuer (the key in ``.local/issuer/``, as ``reintegra-stack token``
+    signs) for the centre's staff: the services verify it like any provider's token."""
+    key = SigningKey.load_or_create(issuer.key_file(find_repo_root()))
+    claims = access_token_claims(
+        issuer=issuer.issuer_url(),
+        audience=issuer.AUDIENCE,
+        subject="reintegra-demo",
+        roles=DEMO_ROLES,
+        centre=centre,
+        country=country,
+        ttl_s=3600,
+    )
+    return {"Authorization": f"Bearer {key.sign(claims)}"}
+
+
+async def play(
+    flight: Flight, console: Console, urls: Urls | None = None, headers: dict[str, str] | None = None
+) -> list[CaseRun]:
+    """Register the flight, wait for assessments, complete them, wait for referrals and follow-ups —
+    as the centre's staff (``headers``: a token of the local issuer unless given)."""
     urls = urls or Urls.default()
     runs = [CaseRun(r) for r in flight.returnees]
     timeout = httpx.Timeout(15.0, connect=5.0)
     limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    auth = headers if headers is not None else staff_headers()
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=auth) as client:
         with _progress(console) as progress:
             await _earlier(client, urls, flight, progress)
             announcement_id = await _announce(client, urls, flight, progress)

@@ -12,8 +12,10 @@ from .authorizer import (
     RecordScope,
     RecordScopeFunction,
     current_access,
+    require_identity_provider,
 )
 from .policy import DEFAULT_POLICY_FILE, Policy, PolicyError, Route, Scope, load_policy
+from .query import visible
 from .tokens import ClaimNames, InvalidTokenError, JwksCache, KeysUnavailableError, Principal, TokenVerifier
 
 __all__ = [
@@ -37,4 +39,6 @@ __all__ = [
     "TokenVerifier",
     "current_access",
     "load_policy",
+    "require_identity_provider",
+    "visible",
 ]

@@ -139,7 +139,7 @@ class Authorizer:
     def __init__(
         self,
         policy: Policy,
-        verifier: TokenVerifier,
+        verifier: TokenVerifier | None,
         service: str,
         record_scope: RecordScopeFunction | None = None,
     ) -> None:
@@ -149,6 +149,25 @@ class Authorizer:
         self.record_scope = record_scope
         # FastAPI reads the signature of ``__call__``: the bearer scheme appears in the OpenAPI document
         # (the Authorize button of /docs) while missing credentials stay ours to refuse (401).
+        # ``verifier=None``: no identity provider configured. The app can be built (to describe its
+        # API: OpenAPI, AsyncAPI) but refuses every protected request; serving refuses to start.
+
+    @classmethod
+    def for_service(
+        cls,
+        settings: ServiceSettings,
+        *,
+        record_scope: RecordScopeFunction | None = None,
+        policy: Policy | None = None,
+    ) -> Authorizer:
+        """:meth:`from_settings` when an issuer is configured; otherwise an authorizer that refuses
+        every protected request (503 ``auth_not_configured``), for building an app only to describe it.
+        A process that serves requires the issuer (:func:`require_identity_provider`)."""
+        if settings.auth_issuer:
+            return cls.from_settings(settings, record_scope=record_scope, policy=policy)
+        return cls(
+            policy or load_policy(settings.auth_policy_file), None, settings.service_name, record_scope
+        )
 
     @classmethod
     def from_settings(
@@ -204,6 +223,14 @@ class Authorizer:
         if credentials is None or not credentials.credentials:
             self._refuse_401("missing_token", "a bearer token is required", where, None)
         assert credentials is not None
+        if self.verifier is None:
+            self._count("auth_not_configured")
+            log.error("access.not_configured", service=self.service, route=where)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="this service has no identity provider configured (REINTEGRA_AUTH_ISSUER): "
+                "it cannot verify tokens",
+            )
         try:
             principal = await self.verifier.verify(credentials.credentials)
         except InvalidTokenError as exc:
@@ -319,6 +346,20 @@ class Authorizer:
         }
         log.warning("access.refused", **fields)
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{message} (rule {rule})")
+
+
+def require_identity_provider(settings: ServiceSettings) -> None:
+    """Refuse to serve (:class:`SettingsError`, exit status 2) without an OpenID Connect provider:
+    there is no switch that serves without authentication."""
+    from ..settings import SettingsError
+
+    if not settings.auth_issuer or not settings.auth_audience:
+        raise SettingsError(
+            [
+                "REINTEGRA_AUTH_ISSUER and REINTEGRA_AUTH_AUDIENCE: required to serve (the OpenID Connect "
+                "provider whose tokens to accept; locally `reintegra-stack up` starts one and sets them)"
+            ]
+        )
 
 
 def _quote(text: str) -> str:

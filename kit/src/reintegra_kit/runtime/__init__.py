@@ -30,6 +30,7 @@ from reintegra_contracts import Event
 from reintegra_contracts.topics import dead_letter_topic
 
 from ..asyncapi import event_union
+from ..auth import Authorizer, RecordScopeFunction
 from ..clock import Clock, SystemClock
 from ..consumer import ConsumerPolicy, EventConsumer, OutcomeObserver
 from ..db import Database, KitTables
@@ -337,10 +338,20 @@ class ServiceRuntime(Generic[U]):
         finally:
             await self.shutdown()
 
-    def http_app(self, routers: Sequence[Any], *, dependencies: Sequence[Any] = ()) -> FastAPI:
-        """The service's FastAPI app: its routers, health endpoints, the error mapping, telemetry."""
+    def http_app(
+        self,
+        routers: Sequence[Any],
+        *,
+        record_scope: RecordScopeFunction | None = None,
+        dependencies: Sequence[Any] = (),
+    ) -> FastAPI:
+        """The service's FastAPI app: its routers, health endpoints, the error mapping, telemetry, and
+        the access policy on every route (``record_scope``: whose record a request touches, for callers
+        granted their own centre, agency or country; see :mod:`reintegra_kit.auth`)."""
         self._check_registry()
+        authorizer = Authorizer.for_service(self.settings, record_scope=record_scope)
         app = create_app(
+            authorizer=authorizer,
             title=self.spec.title,
             description=self.spec.description,
             version="0.1.0",

@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -29,6 +29,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..auth.authorizer import REALM, Authorizer, bearer_scheme
 from ..domain import DomainError
 from ..errors import is_infrastructure_error
 from ..logging import get_logger
@@ -254,15 +255,24 @@ WRITES = frozenset({"post", "put", "patch", "delete"})
 
 
 def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dict[str, Any]:
-    """Document the answers the error mapping gives on every operation outside ``open_paths``: 422
+    """Document the answers the error mapping and the access policy give on every operation outside
+    ``open_paths``: the bearer token it needs, 401 (no token or a bad one), 403 (the policy says no), 422
     (parameters or a body), 400 (a body), 409 (a write: a concurrent change or a collision), 503, each
-    as problem details."""
+    as problem details. Open paths declare that they need no token."""
     components = document.setdefault("components", {})
     ref = _problem_ref(components)
+    schemes = components.setdefault("securitySchemes", {})
+    schemes[bearer_scheme.scheme_name] = bearer_scheme.model.model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    security: list[dict[str, list[str]]] = [{bearer_scheme.scheme_name: []}]
     for path, operations in document.get("paths", {}).items():
         if path in open_paths:
+            for operation in operations.values():
+                operation["security"] = []  # open by design (the policy's [open] paths)
             continue  # health and metrics answer in their own shapes
         for method, operation in operations.items():
+            operation["security"] = security
             responses: dict[str, Any] = operation.setdefault("responses", {})
             for status, response in list(responses.items()):
                 content = response.get("content", {})
@@ -275,6 +285,18 @@ def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dic
                 responses["422"] = _problem_response(STANDARD_DESCRIPTIONS[422], ref)
             if "requestBody" in operation:
                 responses["400"] = _problem_response(STANDARD_DESCRIPTIONS[400], ref)
+            responses["401"] = _problem_response(
+                STANDARD_DESCRIPTIONS[401],
+                ref,
+                headers={
+                    "WWW-Authenticate": {
+                        "schema": {"type": "string"},
+                        "description": f'The challenge (RFC 6750): Bearer realm="{REALM}", and why a token '
+                        "was refused.",
+                    }
+                },
+            )
+            responses["403"] = _problem_response(STANDARD_DESCRIPTIONS[403], ref)
             if method in WRITES and "409" not in responses:
                 responses["409"] = _problem_response(STANDARD_DESCRIPTIONS[409], ref)
             responses["503"] = _problem_response(
@@ -295,11 +317,15 @@ def create_app(
     version: str,
     routers: Sequence[Any],
     lifespan: Callable[[], contextlib.AbstractAsyncContextManager[None]],
-    open_paths: Sequence[str] = ("/livez", "/readyz", "/metrics"),
+    authorizer: Authorizer,
     on_unavailable: OnUnavailable | None = None,
     dependencies: Sequence[Any] = (),
 ) -> FastAPI:
-    """The service's FastAPI app: its routers, the error mapping and the completed OpenAPI document."""
+    """The service's FastAPI app: its routers, the error mapping and the completed OpenAPI document.
+
+    ``authorizer`` guards every route of the app (an app dependency: the one place access is
+    enforced); only the policy's open paths answer without a token. FastAPI's own ``/docs`` and
+    ``/openapi.json`` are plain routes outside it: the API's description, no data."""
 
     @contextlib.asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
@@ -307,8 +333,15 @@ def create_app(
             yield
 
     app = FastAPI(
-        title=title, description=description, version=version, lifespan=run, dependencies=list(dependencies)
+        title=title,
+        description=description,
+        version=version,
+        lifespan=run,
+        dependencies=[Depends(authorizer), *dependencies],
+        swagger_ui_parameters={"persistAuthorization": True},
     )
+    app.state.authorizer = authorizer
+    open_paths = sorted(authorizer.policy.open_paths)
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, on_unavailable)

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from . import infra
+from .auth import TestIssuer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,3 +165,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     make: Callable[[str], Awaitable[str]] = request.getfixturevalue("make_database")
     return await make("h")
+
+
+@pytest.fixture(scope="session")
+def auth() -> Iterator[TestIssuer]:
+    """A real token issuer for the session (JWKS on loopback): ``auth.headers(role, centre=…)``,
+    ``auth.env()`` for service processes, ``auth.settings()`` for services built in-process."""
+    issuer = TestIssuer()
+    yield issuer
+    issuer.stop()

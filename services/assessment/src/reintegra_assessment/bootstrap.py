@@ -40,5 +40,7 @@ def build(settings: AssessmentSettings) -> tuple[ServiceRuntime[AssessmentUnitOf
             ReturneeErased: [erase_case],
         }
     )
-    app = runtime.http_app([http.router(runtime.bus, runtime.uow)])
+    app = runtime.http_app(
+        [http.router(runtime.bus, runtime.uow)], record_scope=http.record_scope_of(runtime.uow)
+    )
     return runtime, app

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 from reintegra_contracts.codelists import Level, Priority, ServiceCategory
 from reintegra_contracts.events.assessment import DimensionScores, Need
+from reintegra_kit.auth import CurrentAccess, RecordScope, RecordScopeFunction
 from reintegra_kit.domain import NotFoundError
 from reintegra_kit.handlers import MessageBus
 from reintegra_kit.runtime.http import Limit, Offset, problems
@@ -113,6 +114,7 @@ def router(bus: MessageBus[AssessmentUnitOfWork], uow: Callable[[], AssessmentUn
 
     @api.get("/assessments", response_model=list[AssessmentOut], summary="Assessments, by case or status")
     async def list_all(
+        access: CurrentAccess,
         case_id: UUID | None = None,
         status: AssessmentStatus | None = None,
         limit: Limit = 100,
@@ -120,8 +122,26 @@ def router(bus: MessageBus[AssessmentUnitOfWork], uow: Callable[[], AssessmentUn
     ) -> list[AssessmentOut]:
         async with uow() as u:
             if case_id is not None:
-                found = await u.assessments.for_case(case_id)
+                found = await u.assessments.for_case(case_id, access.filter)
                 return [AssessmentOut.of(found)] if found else []
-            return [AssessmentOut.of(a) for a in await u.assessments.page(status, limit, offset)]
+            return [
+                AssessmentOut.of(a) for a in await u.assessments.page(status, limit, offset, access.filter)
+            ]
 
     return api
+
+
+def record_scope_of(uow: Callable[[], AssessmentUnitOfWork]) -> RecordScopeFunction:
+    """Assessment's record-scope function: the centre and country of the assessment the path names
+    (``None`` for a list, or an assessment that does not exist: the route answers 404)."""
+
+    async def record_scope(request: Request) -> RecordScope | None:
+        try:
+            assessment_id = UUID(str(request.path_params["assessment_id"]))
+        except (KeyError, ValueError):
+            return None
+        async with uow() as u:
+            found = await u.assessments.get(assessment_id)
+        return RecordScope(centre=found.reception_centre, country=found.country) if found else None
+
+    return record_scope

@@ -27,6 +27,8 @@ assessments = Table(
     Column("needs", Text, nullable=True, comment="JSON list of needs"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
+    Column("reception_centre", String(50), nullable=True, index=True, comment="Whose record (access)"),
+    Column("country", String(2), nullable=True, index=True, comment="Country of return (access)"),
 )
 
 erased_cases = Table(

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from reintegra_contracts.codelists import ErasureReason, Priority, Vulnerability
 from reintegra_contracts.events.assessment import DimensionScores, Need
+from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
@@ -26,14 +27,19 @@ class AssessmentRepository(Repository):
         row = (await self.session.execute(stmt)).first()
         return _entity(row) if row else None
 
-    async def for_case(self, case_id: UUID) -> Assessment | None:
-        row = (
-            await self.session.execute(select(assessments).where(assessments.c.case_id == case_id))
-        ).first()
+    async def for_case(self, case_id: UUID, visible_to: RecordFilter | None = None) -> Assessment | None:
+        stmt = select(assessments).where(assessments.c.case_id == case_id, _visible(visible_to))
+        row = (await self.session.execute(stmt)).first()
         return _entity(row) if row else None
 
-    async def page(self, status: AssessmentStatus | None, limit: int, offset: int) -> list[Assessment]:
-        stmt = select(assessments).order_by(assessments.c.scheduled_for, assessments.c.assessment_id)
+    async def page(
+        self, status: AssessmentStatus | None, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[Assessment]:
+        stmt = (
+            select(assessments)
+            .where(_visible(visible_to))
+            .order_by(assessments.c.scheduled_for, assessments.c.assessment_id)
+        )
         if status:
             stmt = stmt.where(assessments.c.status == status.value)
         rows = await self.session.execute(stmt.limit(limit).offset(offset))
@@ -91,6 +97,10 @@ class AssessmentUnitOfWork(UnitOfWork):
         return ErasedCaseRepository(self)
 
 
+def _visible(reach: RecordFilter | None) -> Any:
+    return visible(reach, centre=assessments.c.reception_centre, country=assessments.c.country)
+
+
 def _row(a: Assessment) -> dict[str, Any]:
     return {
         "assessment_id": a.assessment_id,
@@ -108,6 +118,8 @@ def _row(a: Assessment) -> dict[str, Any]:
         "instrument_version": a.instrument_version,
         "scores": a.scores.model_dump_json() if a.scores is not None else None,
         "needs": json.dumps([n.model_dump(mode="json") for n in a.needs]),
+        "reception_centre": a.reception_centre,
+        "country": a.country,
     }
 
 
@@ -128,5 +140,7 @@ def _entity(row: Any) -> Assessment:
         instrument_version=row.instrument_version,
         scores=DimensionScores.model_validate_json(row.scores) if row.scores else None,
         needs=[Need.model_validate(n) for n in json.loads(row.needs or "[]")],
+        reception_centre=row.reception_centre,
+        country=row.country,
         version=row.version,
     )

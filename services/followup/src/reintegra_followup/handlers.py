@@ -77,6 +77,7 @@ async def schedule_after_arrival(
     """``arrival_registered`` → the case's first follow-up contact (one per case); the case is now
     known, so the follow-ups that waited for it are scheduled."""
     await uow.followups.lock_case(event.case_id)
+    await uow.case_scopes.record(event.case_id, event.reception_centre, event.country_of_return)
     due = event.arrived_at + settings.first_followup_after
     now = clock.now()
     await _save_new(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
+from reintegra_kit.auth import CurrentAccess
 from reintegra_kit.runtime.http import Limit, Offset
 
 from .domain import FollowupStatus
@@ -38,6 +39,7 @@ def router(uow: Callable[[], FollowupUnitOfWork]) -> APIRouter:
 
     @api.get("/followups", response_model=list[FollowupOut], summary="Follow-ups, by case or status")
     async def list_followups(
+        access: CurrentAccess,
         case_id: UUID | None = None,
         status: FollowupStatus | None = None,
         limit: Limit = 100,
@@ -45,7 +47,12 @@ def router(uow: Callable[[], FollowupUnitOfWork]) -> APIRouter:
     ) -> list[FollowupOut]:
         async with uow() as u:
             if case_id is not None:
-                return [FollowupOut.model_validate(f) for f in await u.followups.for_case(case_id)]
-            return [FollowupOut.model_validate(f) for f in await u.followups.page(status, limit, offset)]
+                return [
+                    FollowupOut.model_validate(f) for f in await u.followups.for_case(case_id, access.filter)
+                ]
+            return [
+                FollowupOut.model_validate(f)
+                for f in await u.followups.page(status, limit, offset, access.filter)
+            ]
 
     return api

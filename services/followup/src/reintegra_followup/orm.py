@@ -58,3 +58,12 @@ erased_cases = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     comment="Cases whose person reception erased (returnee_erased): nothing more is scheduled for them",
 )
+
+case_scopes = Table(
+    "case_scopes",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("reception_centre", String(50), nullable=False, index=True),
+    Column("country", String(2), nullable=False, index=True),
+    comment="Whose record each case is (from arrival_registered), for the access policy",
+)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from reintegra_contracts.codelists import ErasureReason, FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
+from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
@@ -14,7 +15,7 @@ from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select, text, update
 
 from .domain import ContactConsent, ErasedCase, Followup, FollowupStatus
-from .orm import contact_consents, erased_cases, followups
+from .orm import case_scopes, contact_consents, erased_cases, followups
 
 
 class FollowupRepository(Repository):
@@ -49,14 +50,22 @@ class FollowupRepository(Repository):
         )
         return [_entity(r) for r in rows]
 
-    async def for_case(self, case_id: UUID) -> list[Followup]:
+    async def for_case(self, case_id: UUID, visible_to: RecordFilter | None = None) -> list[Followup]:
         rows = await self.session.execute(
-            select(followups).where(followups.c.case_id == case_id).order_by(followups.c.due_at)
+            select(followups)
+            .where(followups.c.case_id == case_id, _visible(visible_to))
+            .order_by(followups.c.due_at)
         )
         return [_entity(r) for r in rows]
 
-    async def page(self, status: FollowupStatus | None, limit: int, offset: int) -> list[Followup]:
-        stmt = select(followups).order_by(followups.c.due_at, followups.c.followup_id)
+    async def page(
+        self, status: FollowupStatus | None, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[Followup]:
+        stmt = (
+            select(followups)
+            .where(_visible(visible_to))
+            .order_by(followups.c.due_at, followups.c.followup_id)
+        )
         if status:
             stmt = stmt.where(followups.c.status == status.value)
         return [_entity(r) for r in await self.session.execute(stmt.limit(limit).offset(offset))]
@@ -169,7 +178,29 @@ class ErasedCaseRepository(Repository):
         )
 
 
+def _visible(reach: RecordFilter | None) -> Any:
+    """Follow-ups of the cases the caller may see (a case not known here yet: only to all)."""
+    if reach is None or reach.unrestricted:
+        return visible(reach)
+    seen = select(case_scopes.c.case_id).where(
+        visible(reach, centre=case_scopes.c.reception_centre, country=case_scopes.c.country)
+    )
+    return followups.c.case_id.in_(seen)
+
+
+class CaseScopeRepository(Repository):
+    """Whose record each case is: its reception centre and country (from ``arrival_registered``)."""
+
+    async def record(self, case_id: UUID, reception_centre: str, country: str) -> None:
+        row = {"case_id": case_id, "reception_centre": reception_centre, "country": country}
+        await insert_or_ignore(self.session, case_scopes, row, ["case_id"])
+
+
 class FollowupUnitOfWork(UnitOfWork):
+    @property
+    def case_scopes(self) -> CaseScopeRepository:
+        return CaseScopeRepository(self)
+
     @property
     def followups(self) -> FollowupRepository:
         return FollowupRepository(self)

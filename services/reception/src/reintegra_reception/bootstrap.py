@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from reintegra_contracts import Event
 from reintegra_contracts.events import followup as followup_events
 from reintegra_contracts.events import referral as referral_events
 from reintegra_contracts.events.reception import AnnounceReturn as AnnounceReturnCommand
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_COMMANDS, REFERRAL_EVENTS
-from reintegra_kit.auth import Authorizer
 from reintegra_kit.handlers import Handler
 from reintegra_kit.registry import ServiceSpec
 from reintegra_kit.runtime import ServiceRuntime
@@ -136,18 +135,11 @@ def build(settings: ReceptionSettings) -> tuple[ServiceRuntime[ReceptionUnitOfWo
             pass
 
     runtime.on_startup(index_earlier_returnees)
-    # The personal-data routes answer only through the access policy. Until the Authorizer guards the
-    # whole app (issue 12), it guards these routes when an OpenID Connect issuer is configured; without
-    # one they fail (no access decision) rather than answer anyone.
-    guard = (
-        [Depends(Authorizer.from_settings(settings, record_scope=record_scope_of(runtime.uow)))]
-        if settings.auth_issuer
-        else []
-    )
     app = runtime.http_app(
         [
             http.router(runtime.bus, runtime.uow, settings),
-            http_privacy.router(runtime.bus, runtime.uow, runtime.clock, guard),
-        ]
+            http_privacy.router(runtime.bus, runtime.uow, runtime.clock),
+        ],
+        record_scope=record_scope_of(runtime.uow),
     )
     return runtime, app

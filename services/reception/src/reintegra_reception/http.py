@@ -22,6 +22,7 @@ from reintegra_contracts.codelists import (
     Urgency,
     Vulnerability,
 )
+from reintegra_kit.auth import CurrentAccess
 from reintegra_kit.domain import DomainError, NotFoundError
 from reintegra_kit.handlers import MessageBus
 from reintegra_kit.runtime.http import FieldProblem, problems
@@ -536,9 +537,9 @@ def router(
             return await detail(u, case_id)
 
     @api.get("/cases", response_model=list[CaseOut], summary="Cases, oldest first")
-    async def list_cases(limit: Limit = 100, offset: Offset = 0) -> list[CaseOut]:
+    async def list_cases(access: CurrentAccess, limit: Limit = 100, offset: Offset = 0) -> list[CaseOut]:
         async with uow() as u:
-            return [CaseOut.model_validate(c) for c in await u.cases.page(limit, offset)]
+            return [CaseOut.model_validate(c) for c in await u.cases.page(limit, offset, access.filter)]
 
     @api.post(
         "/cases/{case_id}/assistance",
@@ -606,21 +607,27 @@ def router(
     @api.get(
         "/announcements", response_model=list[AnnouncementOut], summary="Announcements, latest expected first"
     )
-    async def list_announcements(limit: Limit = 50, offset: Offset = 0) -> list[AnnouncementOut]:
+    async def list_announcements(
+        access: CurrentAccess, limit: Limit = 50, offset: Offset = 0
+    ) -> list[AnnouncementOut]:
         async with uow() as u:
             return [
                 AnnouncementOut.of(a, await u.cases.for_announcement(a.announcement_id))
-                for a in await u.announcements.page(limit, offset)
+                for a in await u.announcements.page(limit, offset, access.filter)
             ]
 
     @api.get("/reviews", response_model=list[ReviewOut], summary="The review queue of possible duplicates")
     async def list_reviews(
+        access: CurrentAccess,
         status_: Annotated[ReviewStatus | None, Query(alias="status")] = ReviewStatus.PENDING,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[ReviewOut]:
         async with uow() as u:
-            return [ReviewOut.model_validate(r) for r in await u.reviews.page(status_, limit, offset)]
+            return [
+                ReviewOut.model_validate(r)
+                for r in await u.reviews.page(status_, limit, offset, access.filter)
+            ]
 
     @api.get("/reviews/{review_id}", response_model=ReviewOut, summary="One review", responses=problems(404))
     async def get_review(review_id: UUID) -> ReviewOut:

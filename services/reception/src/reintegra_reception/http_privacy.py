@@ -353,11 +353,11 @@ def router(
     bus: MessageBus[ReceptionUnitOfWork],
     uow: Callable[[], ReceptionUnitOfWork],
     clock: Clock,
-    dependencies: list[Any] | None = None,
 ) -> APIRouter:
     """The routes; every one asks for the access decision (``CurrentAccess``), so that without the
-    policy's dependency installed they fail instead of answering anyone."""
-    api = APIRouter(prefix="/v1", tags=["consent and personal data"], dependencies=dependencies or [])
+    policy's dependency installed (the kit's app factory installs it) they fail instead of answering
+    anyone."""
+    api = APIRouter(prefix="/v1", tags=["consent and personal data"])
 
     async def answer(case_id: UUID) -> ConsentOut:
         async with uow() as u:

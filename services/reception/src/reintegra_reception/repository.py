@@ -24,6 +24,7 @@ from reintegra_contracts.codelists import (
     Urgency,
     Vulnerability,
 )
+from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import Database
 from reintegra_kit.outbox import Outbox
@@ -195,9 +196,13 @@ class CaseRepository(_Bulk):
             found.update({UUID(str(g)): int(n) for g, n in rows})
         return found
 
-    async def page(self, limit: int, offset: int) -> list[Case]:
+    async def page(self, limit: int, offset: int, visible_to: RecordFilter | None = None) -> list[Case]:
         rows = await self.session.execute(
-            select(cases).order_by(cases.c.registered_at, cases.c.case_id).limit(limit).offset(offset)
+            select(cases)
+            .where(visible(visible_to, centre=cases.c.reception_centre, country=cases.c.country_of_return))
+            .order_by(cases.c.registered_at, cases.c.case_id)
+            .limit(limit)
+            .offset(offset)
         )
         return [_case(r) for r in rows]
 
@@ -560,9 +565,15 @@ class AnnouncementRepository(_Bulk):
             found.update(UUID(str(r[0])) for r in rows)
         return sorted(found)
 
-    async def page(self, limit: int, offset: int) -> list[Announcement]:
+    async def page(
+        self, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[Announcement]:
+        where = visible(
+            visible_to, centre=announcements.c.reception_centre, country=announcements.c.country_of_return
+        )
         rows = await self.session.execute(
             select(announcements.c.announcement_id)
+            .where(where)
             .order_by(announcements.c.expected_arrival_at.desc(), announcements.c.announcement_id)
             .limit(limit)
             .offset(offset)
@@ -650,8 +661,16 @@ class ReviewRepository(_Bulk):
         await self.update_versioned(reviews, {"review_id": values.pop("review_id")}, r, values)
         await self.publish_events(r)
 
-    async def page(self, status: ReviewStatus | None, limit: int, offset: int) -> list[DuplicateReview]:
-        stmt = select(reviews).order_by(reviews.c.detected_at, reviews.c.review_id)
+    async def page(
+        self, status: ReviewStatus | None, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[DuplicateReview]:
+        # a review belongs to the centre and country of the newer registration's case
+        case_visible = visible(visible_to, centre=cases.c.reception_centre, country=cases.c.country_of_return)
+        stmt = (
+            select(reviews)
+            .where(reviews.c.case_id.in_(select(cases.c.case_id).where(case_visible)))
+            .order_by(reviews.c.detected_at, reviews.c.review_id)
+        )
         if status is not None:
             stmt = stmt.where(reviews.c.status == status.value)
         return [_review(r) for r in await self.session.execute(stmt.limit(limit).offset(offset))]

@@ -170,5 +170,7 @@ def build(
     runtime.timers({ANSWER_TIMER: answer_time_passed, REROUTE_TIMER: grace_passed})
     sender = WebhookSender(runtime.uow, runtime.clock, settings)
     runtime.add_background("webhooks", sender.run)
-    app = runtime.http_app([http.router(runtime.bus, runtime.uow, runtime.clock)])
+    app = runtime.http_app(
+        [http.router(runtime.bus, runtime.uow, runtime.clock)], record_scope=http.record_scope_of(runtime.uow)
+    )
     return runtime, app

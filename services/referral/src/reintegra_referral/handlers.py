@@ -120,7 +120,13 @@ async def record_arrival(
         ),  # an older producer's special flags: dropped
         language=event.preferred_language,
     )
-    await uow.cases.save_profile(event.case_id, profile, clock.now())
+    await uow.cases.save_profile(
+        event.case_id,
+        profile,
+        clock.now(),
+        reception_centre=event.reception_centre,
+        country=event.country_of_return,
+    )
     for payload in await uow.cases.take_deferred(event.case_id):
         await refer_assessed(
             AssessmentCompleted.model_validate_json(payload), profile, uow, clock, settings, sharing

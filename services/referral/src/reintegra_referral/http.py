@@ -34,6 +34,7 @@ from reintegra_contracts.codelists import (
     Vulnerability,
 )
 from reintegra_contracts.topics import is_agency_code
+from reintegra_kit.auth import CurrentAccess, RecordScope, RecordScopeFunction
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import DomainError, ForbiddenError, NotFoundError
 from reintegra_kit.handlers import MessageBus
@@ -72,44 +73,30 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
 Since = Annotated[
     int, Query(ge=0, le=2**62, description="Cursor: only what came after it (0 = from the start).")
 ]
-AGENCY_HEADER = "X-Reintegra-Agency"
 
 
 class AgencyNotIdentifiedError(DomainError):
-    """The request does not say which agency sends it."""
+    """The caller's token does not say which agency it speaks for."""
 
-    http_status = 401
-    title = "Not authenticated"
+    http_status = 403
+    title = "Not allowed"
     code = "agency-not-identified"
 
 
-async def current_agency(
-    agency: Annotated[
-        str | None,
-        Header(
-            alias=AGENCY_HEADER,
-            description="TEMPORARY: the calling agency's code, until access control (issue 12) replaces this "
-            "header with an authenticated identity.",
-        ),
-    ] = None,
-) -> str:
-    """The agency calling the partner API — **the one seam** that says who an agency is over HTTP.
-
-    TEMPORARY: it trusts the ``X-Reintegra-Agency`` header. Access control replaces this function with
-    the kit's authentication (a token's agency claim) without touching the routes or the handlers.
-    Nothing on Kafka ever uses it: there the agency is the owner of the topic a command arrived on.
-    """
-    if not agency:
-        raise AgencyNotIdentifiedError(f"the partner API needs the calling agency ({AGENCY_HEADER} header)")
-    if not is_agency_code(agency):
-        raise AgencyNotIdentifiedError(f"{AGENCY_HEADER} {agency!r} is not an agency code")
+async def current_agency(access: CurrentAccess) -> str:
+    """The agency calling the partner API — **the one seam** that says who an agency is over HTTP: the
+    agency claim of its verified token (the kit's Authorizer has checked it; the policy grants the
+    partner routes only on the caller's own agency). Nothing on Kafka ever uses it: there the agency
+    is the owner of the topic a command arrived on."""
+    agency = access.principal.agency
+    if not agency or not is_agency_code(agency):
+        raise AgencyNotIdentifiedError(f"the token names no agency (or {agency!r} is not an agency code)")
     return agency
 
 
-def directory_manager() -> str:
-    """The directory manager changing the directory — a seam for access control (issue 12), which will
-    allow only the directory-manager role here. Until then anyone who reaches the API may change it."""
-    return "directory-manager"
+async def directory_manager(access: CurrentAccess) -> str:
+    """Who changes the directory: the token's subject (the policy allows only directory managers)."""
+    return access.principal.subject
 
 
 CallingAgency = Annotated[str, Depends(current_agency)]
@@ -389,7 +376,10 @@ IdempotencyKey = Annotated[
 def router(
     bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork], clock: Clock
 ) -> APIRouter:
-    api = APIRouter(prefix="/v1")
+    # Each part carries the /v1 prefix itself: a route's template (request.scope["route"].path, what
+    # the access policy is keyed by) is the route's own path, without the prefixes of routers that
+    # include it.
+    api = APIRouter()
     api.include_router(_referrals(bus, uow))
     api.include_router(_directory(bus, uow))
     api.include_router(_partner(bus, uow, clock))
@@ -397,10 +387,11 @@ def router(
 
 
 def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork]) -> APIRouter:
-    api = APIRouter(tags=["referrals"])
+    api = APIRouter(prefix="/v1", tags=["referrals"])
 
     @api.get("/referrals", response_model=list[ReferralOut], summary="Referrals, by case or status")
     async def list_referrals(
+        access: CurrentAccess,
         case_id: UUID | None = None,
         status: ReferralStatus | None = None,
         limit: Limit = 100,
@@ -408,9 +399,9 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
     ) -> list[ReferralOut]:
         async with uow() as u:
             found = (
-                await u.referrals.for_case(case_id)
+                await u.referrals.for_case(case_id, access.filter)
                 if case_id
-                else await u.referrals.page(status, limit, offset)
+                else await u.referrals.page(status, limit, offset, access.filter)
             )
         return [ReferralOut.of(r) for r in found if status is None or r.status is status]
 
@@ -456,10 +447,10 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
     @api.get(
         "/unmatched", response_model=UnmatchedOut, summary="The unmatched queue: needs no service could take"
     )
-    async def unmatched(limit: Limit = 100, offset: Offset = 0) -> UnmatchedOut:
+    async def unmatched(access: CurrentAccess, limit: Limit = 100, offset: Offset = 0) -> UnmatchedOut:
         async with uow() as u:
-            count = await u.referrals.count(ReferralStatus.UNMATCHED)
-            items = await u.referrals.page(ReferralStatus.UNMATCHED, limit, offset)
+            count = await u.referrals.count(ReferralStatus.UNMATCHED, access.filter)
+            items = await u.referrals.page(ReferralStatus.UNMATCHED, limit, offset, access.filter)
         return UnmatchedOut(count=count, items=[ReferralOut.of(r) for r in items])
 
     @api.get(
@@ -467,10 +458,12 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
         response_model=AwaitingConsentOut,
         summary="Referrals held until a consent (or vital-interest override) covers their agency",
     )
-    async def awaiting_consent(limit: Limit = 100, offset: Offset = 0) -> AwaitingConsentOut:
+    async def awaiting_consent(
+        access: CurrentAccess, limit: Limit = 100, offset: Offset = 0
+    ) -> AwaitingConsentOut:
         async with uow() as u:
-            count = await u.referrals.count(ReferralStatus.AWAITING_CONSENT)
-            items = await u.referrals.page(ReferralStatus.AWAITING_CONSENT, limit, offset)
+            count = await u.referrals.count(ReferralStatus.AWAITING_CONSENT, access.filter)
+            items = await u.referrals.page(ReferralStatus.AWAITING_CONSENT, limit, offset, access.filter)
         return AwaitingConsentOut(count=count, items=[ReferralOut.of(r) for r in items])
 
     @api.get(
@@ -479,19 +472,22 @@ def _referrals(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
         summary="The coordinating office's queue of overdue referrals",
     )
     async def list_escalations(
+        access: CurrentAccess,
         status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = "open",
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[EscalationOut]:
         async with uow() as u:
-            rows = await u.partner.escalations(status=status, limit=limit, offset=offset)
+            rows = await u.partner.escalations(
+                status=status, limit=limit, offset=offset, visible_to=access.filter
+            )
         return [EscalationOut.model_validate(r) for r in rows]
 
     return api
 
 
 def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork]) -> APIRouter:
-    api = APIRouter(tags=["directory"])
+    api = APIRouter(prefix="/v1", tags=["directory"])
 
     @api.get("/directory/agencies", response_model=list[AgencyOut], summary="Agencies of the directory")
     async def list_agencies(
@@ -720,7 +716,7 @@ def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
 def _partner(
     bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUnitOfWork], clock: Clock
 ) -> APIRouter:
-    api = APIRouter(tags=["partner"])
+    api = APIRouter(prefix="/v1", tags=["partner"])
 
     @api.get(
         "/partner/referrals",
@@ -956,4 +952,58 @@ def _partner(
 
 
 # Re-exported for the OpenAPI document's readers: the code lists used above.
-__all__ = ["AGENCY_HEADER", "AgeGroup", "current_agency", "directory_manager", "router"]
+def record_scope_of(uow: Callable[[], ReferralUnitOfWork]) -> RecordScopeFunction:
+    """Referral's record-scope function: whose record a request touches — a referral (its case's
+    centre and country, the agency it was sent to), an agency (itself, its country), a directory
+    service (its agency, its country); for a create (PUT of a new agency or service), the body's.
+    ``None``: a list, or a record that does not exist (the route answers 404)."""
+
+    async def record_scope(request: Request) -> RecordScope | None:
+        params = request.path_params
+        async with uow() as u:
+            if "referral_id" in params:
+                try:
+                    referral_id = UUID(str(params["referral_id"]))
+                except ValueError:
+                    return None
+                r = await u.referrals.get(referral_id)
+                if r is None:
+                    return None
+                case = await u.cases.scope(r.case_id)
+                return RecordScope(centre=case.centre, agency=r.agency_id, country=case.country)
+            if "agency_id" in params:
+                agency = await u.directory.agency(str(params["agency_id"]))
+                if agency is not None:
+                    return RecordScope(agency=agency.agency_id, country=agency.facts.country)
+                return await _body_scope(request, agency=str(params["agency_id"]))
+            if "service_id" in params:
+                service = await u.directory.service(str(params["service_id"]))
+                if service is not None:
+                    owner = await u.directory.agency(service.agency_id)
+                    return RecordScope(
+                        agency=service.agency_id, country=owner.facts.country if owner else None
+                    )
+                return await _body_scope(request)
+        return None
+
+    return record_scope
+
+
+async def _body_scope(request: Request, agency: str | None = None) -> RecordScope | None:
+    """A directory entry the request creates: the country (and agency) its JSON body names."""
+    if request.method not in {"PUT", "POST"}:
+        return None
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    country, owner = body.get("country"), body.get("agency_id", agency)
+    return RecordScope(
+        agency=owner if isinstance(owner, str) else None,
+        country=country if isinstance(country, str) else None,
+    )
+
+
+__all__ = ["AgeGroup", "current_agency", "directory_manager", "record_scope_of", "router"]

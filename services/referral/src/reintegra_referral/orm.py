@@ -135,6 +135,8 @@ case_profiles = Table(
     Column("municipality", String(20), nullable=False),
     Column("vulnerabilities", Text, nullable=False, comment="JSON list"),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("reception_centre", String(50), nullable=True, index=True, comment="Whose record (access)"),
+    Column("country", String(2), nullable=True, index=True, comment="Country of return (access)"),
 )
 
 consents = Table(

@@ -32,6 +32,7 @@ from reintegra_contracts.codelists import (
     Vulnerability,
 )
 from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
+from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
@@ -264,6 +265,24 @@ def _service(row: Any) -> DirectoryService:
 # -- what matching knows of a case -----------------------------------------------------------------
 
 
+def _visible_by_case(reach: RecordFilter | None, case_id: Any, agency_id: Any) -> Any:
+    """Rows of the cases of the caller's centres or countries, or sent to the caller's agencies."""
+    if reach is None or reach.unrestricted:
+        return visible(reach)
+    clauses = [visible(reach, agency=agency_id)]
+    if reach.centres or reach.countries:
+        seen = select(case_profiles.c.case_id).where(
+            visible(reach, centre=case_profiles.c.reception_centre, country=case_profiles.c.country)
+        )
+        clauses.append(case_id.in_(seen))
+    return or_(*clauses)
+
+
+def visible_referrals(reach: RecordFilter | None) -> Any:
+    """The referrals ``reach`` sees: of its centres' or countries' cases, or sent to its agency."""
+    return _visible_by_case(reach, referrals.c.case_id, referrals.c.agency_id)
+
+
 class CaseRepository(Repository):
     async def profile(self, case_id: UUID) -> Profile | None:
         row = (
@@ -279,7 +298,26 @@ class CaseRepository(Repository):
             language=row.language,
         )
 
-    async def save_profile(self, case_id: UUID, profile: Profile, at: datetime) -> bool:
+    async def scope(self, case_id: UUID) -> RecordScope:
+        """Whose record the case is: its reception centre and country (unknown before its arrival)."""
+        row = (
+            await self.session.execute(
+                select(case_profiles.c.reception_centre, case_profiles.c.country).where(
+                    case_profiles.c.case_id == case_id
+                )
+            )
+        ).first()
+        return RecordScope(centre=row.reception_centre, country=row.country) if row else RecordScope()
+
+    async def save_profile(
+        self,
+        case_id: UUID,
+        profile: Profile,
+        at: datetime,
+        *,
+        reception_centre: str | None = None,
+        country: str | None = None,
+    ) -> bool:
         return await insert_or_ignore(
             self.session,
             case_profiles,
@@ -291,6 +329,8 @@ class CaseRepository(Repository):
                 "municipality": profile.municipality,
                 "vulnerabilities": _json(sorted(profile.vulnerabilities)),
                 "recorded_at": at,
+                "reception_centre": reception_centre,
+                "country": country,
             },
             ["case_id"],
         )
@@ -434,16 +474,18 @@ class ReferralRepository(Repository):
             for h in rows
         ]
 
-    async def for_case(self, case_id: UUID) -> list[Referral]:
+    async def for_case(self, case_id: UUID, visible_to: RecordFilter | None = None) -> list[Referral]:
         rows = await self.session.execute(
             select(referrals)
-            .where(referrals.c.case_id == case_id)
+            .where(referrals.c.case_id == case_id, visible_referrals(visible_to))
             .order_by(referrals.c.requested_at, referrals.c.attempt)
         )
         return [_referral(r) for r in rows]
 
-    async def page(self, status: ReferralStatus | None, limit: int, offset: int) -> list[Referral]:
-        query = select(referrals)
+    async def page(
+        self, status: ReferralStatus | None, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[Referral]:
+        query = select(referrals).where(visible_referrals(visible_to))
         if status is not None:
             query = query.where(referrals.c.status == status.value)
         rows = await self.session.execute(
@@ -451,11 +493,13 @@ class ReferralRepository(Repository):
         )
         return [_referral(r) for r in rows]
 
-    async def count(self, status: ReferralStatus) -> int:
+    async def count(self, status: ReferralStatus, visible_to: RecordFilter | None = None) -> int:
         return int(
             (
                 await self.session.execute(
-                    select(func.count()).select_from(referrals).where(referrals.c.status == status.value)
+                    select(func.count())
+                    .select_from(referrals)
+                    .where(referrals.c.status == status.value, visible_referrals(visible_to))
                 )
             ).scalar_one()
         )
@@ -827,8 +871,12 @@ class PartnerRepository(Repository):
             .values(status="resolved", resolved_at=self._uow.clock.now(), resolution=resolution)
         )
 
-    async def escalations(self, *, status: str | None, limit: int, offset: int) -> list[Any]:
-        query = select(escalations)
+    async def escalations(
+        self, *, status: str | None, limit: int, offset: int, visible_to: RecordFilter | None = None
+    ) -> list[Any]:
+        query = select(escalations).where(
+            _visible_by_case(visible_to, escalations.c.case_id, escalations.c.agency_id)
+        )
         if status:
             query = query.where(escalations.c.status == status)
         return list(

@@ -68,6 +68,10 @@ class Assessment(AggregateRoot):
     instrument_version: str | None = None
     scores: DimensionScores | None = None
     needs: list[Need] = field(default_factory=list)
+    reception_centre: str | None = None
+    """The reception centre of the case (from ``arrival_registered``): whose record it is."""
+    country: str | None = None
+    """The country the person returned to (``country_of_return``)."""
     version: int = 0
 
     @classmethod
@@ -90,6 +94,8 @@ class Assessment(AggregateRoot):
             destination_municipality=arrival.destination_municipality,
             vulnerabilities=flags,
             created_at=now,
+            reception_centre=arrival.reception_centre,
+            country=arrival.country_of_return,
         )
         assessment.record(
             AssessmentScheduled(

@@ -1,8 +1,8 @@
 """erased cases
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-27 05:15:54.383040
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-27 05:13:10.983529
 """
 from collections.abc import Sequence
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('erased_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('case_id', name=op.f('pk_erased_cases')),
-    comment='Cases whose person reception erased (returnee_erased): nothing is kept or referred again'
+    comment='Cases whose person reception erased (returnee_erased): nothing more is scheduled for them'
     )
     # ### end Alembic commands ###
 
