@@ -20,6 +20,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from reintegra_contracts.topics import ALL_EVENT_TOPICS, RECEPTION_EVENTS, partner_topic
+from reintegra_kit.testing.auth import HN_CENTRE, TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
 
 from .support import ServiceProcess, arrival_payload, record_consent
@@ -37,8 +38,8 @@ class Api:
     """The test's one way to call the services over HTTP, so that credentials (bearer tokens, once
     every route requires them) are added in one place: ``as_`` names who calls."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
+    def __init__(self, http: httpx.AsyncClient, auth: TestIssuer) -> None:
+        self._http, self._auth = http, auth
 
     async def call(
         self,
@@ -51,10 +52,10 @@ class Api:
         params: dict[str, str] | None = None,
         expect: int = 200,
     ) -> Any:
-        headers = {"X-Test-Caller": as_}
-        if agency is not None:
-            headers["X-Reintegra-Agency"] = agency  # how referral's partner API names its caller today
-            headers["Idempotency-Key"] = uuid4().hex
+        if agency is not None:  # an agency partner: its token names the agency
+            headers = {**self._auth.agency(agency), "Idempotency-Key": uuid4().hex}
+        else:  # a member of the reception centre's staff with the one role the step needs
+            headers = self._auth.headers(as_, centre=HN_CENTRE, country="HN")
         response = await self._http.request(method, url, json=json, params=params, headers=headers)
         assert response.status_code == expect, (
             f"{method} {url} as {as_}: {response.status_code} {response.text}"
@@ -120,6 +121,7 @@ async def test_one_returnee_is_one_trace_in_jaeger_across_the_four_services(
     topic: Callable[[str], str],
     kafka_bootstrap: str,
     tracing_backend: tuple[str, str],
+    auth: TestIssuer,
 ) -> None:
     otlp, traces_url = tracing_backend
     export = {"REINTEGRA_OTLP_ENDPOINT": otlp}
@@ -135,7 +137,7 @@ async def test_one_returnee_is_one_trace_in_jaeger_across_the_four_services(
     agency = "hn-senaeh"
     topics = [topic(t) for t in ALL_EVENT_TOPICS] + [topic(partner_topic(agency))]
     async with TopicReader(kafka_bootstrap, *topics) as reader, httpx.AsyncClient(timeout=15) as http:
-        api = Api(http)
+        api = Api(http, auth)
         # 1. reception registers the arrival (the case's trace starts here)
         arrival = await api.call(
             "POST",
@@ -187,7 +189,7 @@ async def test_one_returnee_is_one_trace_in_jaeger_across_the_four_services(
             ("start", {}),
             ("deliveries", {"delivery_id": str(uuid4()), "final": True, "outcome": "met"}),
         ):
-            await api.call("POST", f"{answers}/{step}", as_="agency", agency=agency, json=body)
+            await api.call("POST", f"{answers}/{step}", as_="agency_partner", agency=agency, json=body)
 
         # 4. the referral check falls due: follow-up's durable timer fires
         def every_step_published(rs: list[Any]) -> bool:

@@ -10,6 +10,7 @@ queue and every service re-keys its records.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ from reintegra_contracts.topics import (
     REFERRAL_EVENTS,
     dead_letter_topic,
 )
-from reintegra_kit.testing.auth import TestIssuer
+from reintegra_kit.testing.auth import HN_CENTRE, TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
 from reintegra_stack.scenario import (
     BAD_ROWS,
@@ -285,8 +286,12 @@ async def test_an_announcement_over_the_kafka_command_topic_and_a_malformed_one_
     assert (found["persons_expected"], found["transport_reference"]) == (1, "N123")
 
 
+def _without_token() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "REINTEGRA_TOKEN"}
+
+
 async def test_the_import_manifest_command_reports_progress_and_bad_lines(
-    launch: Launch, tmp_path: Path
+    launch: Launch, tmp_path: Path, auth: TestIssuer
 ) -> None:
     reception = await launch("reception")
     flight = generate_flight(30, 8, now=datetime.now(UTC))
@@ -304,7 +309,13 @@ async def test_the_import_manifest_command_reports_progress_and_bad_lines(
         "import-manifest",
         str(path),
         f"--url={reception.url}",
+        "--token=" + auth.headers("reception_officer", centre=HN_CENTRE, country="HN")["Authorization"][7:],
     ]
+    without_token = await asyncio.to_thread(
+        subprocess.run, command[:-1], capture_output=True, text=True, timeout=120, env=_without_token()
+    )
+    assert without_token.returncode == 2
+    assert "bearer token is required" in without_token.stdout
     done = await asyncio.to_thread(
         subprocess.run, [*command, "--chunk-size=7", *options], capture_output=True, text=True, timeout=120
     )

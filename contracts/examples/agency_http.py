@@ -10,8 +10,13 @@ the category).
 Try it against a local referral service (see docs/agency-integration.md)::
 
     pip install ./contracts httpx
+    export REINTEGRA_AGENCY_TOKEN="$(bash scripts/uv.sh run reintegra-stack token --role agency_partner \
+        --agency hn-umar-sps --country HN)"   # in production: your OpenID Connect provider's access token
     python contracts/examples/agency_http.py --referral http://127.0.0.1:8103 --agency hn-umar-sps \
         --categories psychosocial_support --listen 127.0.0.1:9400 --secret 'a-long-shared-secret'
+
+Every call carries the agency's bearer token (``Authorization: Bearer …``): its ``reintegra_agency``
+claim is what the partner API knows the agency by; an agency sees and answers only its own referrals.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -41,7 +47,6 @@ from reintegra_contracts.events.partner import (
 log = logging.getLogger("agency_http")
 
 SIGNATURE_HEADER = "X-Reintegra-Signature"
-AGENCY_HEADER = "X-Reintegra-Agency"  # until access control gives agencies tokens (see the guide)
 TOLERANCE_S = 300
 
 
@@ -119,13 +124,19 @@ class HttpAgency:
     referral_url: str
     agency_id: str
     categories: frozenset[ServiceCategory]
+    token: str
+    """The agency's access token (its identity provider issues it; the ``reintegra_agency`` claim names it)."""
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     def _post(self, referral_id: Any, what: str, body: dict[str, Any], key: str) -> httpx.Response:
         response = self.client.post(
             f"{self.referral_url}/v1/partner/referrals/{referral_id}/{what}",
             json=body,
-            headers={AGENCY_HEADER: self.agency_id, "Idempotency-Key": key},
+            headers={**self._auth, "Idempotency-Key": key},
         )
         if response.status_code >= 400:  # a refusal names the reason (problem details)
             log.warning("%s of %s refused: %s", what, referral_id, response.json().get("detail"))
@@ -156,7 +167,7 @@ class HttpAgency:
         response = self.client.get(
             f"{self.referral_url}/v1/partner/messages",
             params={"since": since},
-            headers={AGENCY_HEADER: self.agency_id},
+            headers=self._auth,
         )
         response.raise_for_status()
         for item in response.json()["items"]:
@@ -174,10 +185,20 @@ def main() -> None:  # pragma: no cover - entry point
     )
     parser.add_argument("--listen", default="", help="host:port for webhooks (empty: poll the inbox instead)")
     parser.add_argument("--secret", default="", help="the webhook secret shared with Reintegra")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("REINTEGRA_AGENCY_TOKEN", ""),
+        help="the agency's bearer token (default: $REINTEGRA_AGENCY_TOKEN)",
+    )
     args = parser.parse_args()
+    if not args.token:
+        parser.error("an access token is required: --token or REINTEGRA_AGENCY_TOKEN")
     logging.basicConfig(level=logging.INFO)
     agency = HttpAgency(
-        args.referral, args.agency, frozenset(ServiceCategory(c) for c in args.categories.split(",") if c)
+        args.referral,
+        args.agency,
+        frozenset(ServiceCategory(c) for c in args.categories.split(",") if c),
+        args.token,
     )
     if args.listen:
         host, _, port = args.listen.rpartition(":")

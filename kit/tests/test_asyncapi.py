@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 from reintegra_contracts import all_event_classes
-from reintegra_contracts.events.reception import ArrivalRegistered, ReturneeRecordsMerged
+from reintegra_contracts.events.reception import (
+    ArrivalRegistered,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    ReturneeErased,
+    ReturneeRecordsMerged,
+)
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_contracts.topics import RECEPTION_EVENTS, REFERRAL_EVENTS
 from reintegra_kit.asyncapi import documented_body, event_union
@@ -81,7 +87,13 @@ def test_a_consumer_is_documented_per_topic_with_the_events_it_handles() -> None
     }
     assert set(receive) == {RECEPTION_EVENTS, REFERRAL_EVENTS}
     handled = {
-        RECEPTION_EVENTS: [ArrivalRegistered, ReturneeRecordsMerged],
+        RECEPTION_EVENTS: [
+            ArrivalRegistered,
+            ConsentRecorded,
+            ConsentWithdrawn,
+            ReturneeErased,
+            ReturneeRecordsMerged,
+        ],
         REFERRAL_EVENTS: [ReferralRequested],
     }
     for topic, expected in handled.items():

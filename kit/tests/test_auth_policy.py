@@ -164,7 +164,12 @@ def test_a_bad_policy_stops_the_service_with_exit_status_2(tmp_path: Path) -> No
     )
     result = subprocess.run(
         [sys.executable, "-c", program],
-        env={"REINTEGRA_AUTH_POLICY_FILE": str(bad), "PATH": "/usr/bin:/bin"},
+        env={
+            "REINTEGRA_AUTH_POLICY_FILE": str(bad),
+            "REINTEGRA_AUTH_ISSUER": "http://127.0.0.1:1/realms/reintegra",
+            "REINTEGRA_AUTH_AUDIENCE": "reintegra",
+            "PATH": "/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         timeout=60,

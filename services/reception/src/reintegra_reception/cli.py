@@ -5,7 +5,8 @@ outbox relay publishes the new arrivals at once; the same validation, matching a
 path serves the API and the command; an embedded SQLite file has one writer; and a reception centre
 can import into a central service from its own machine. Large files are sent in chunks (each one
 transaction, with the original line numbers) behind a progress bar; ``--all-or-nothing`` first checks
-every chunk (a dry run) and registers nothing if any line is bad.
+every chunk (a dry run) and registers nothing if any line is bad. It calls as the person running it:
+their bearer token (``--token`` or ``REINTEGRA_TOKEN``; a reception officer of the manifest's centre).
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--url", default=os.environ.get("REINTEGRA_RECEPTION_URL", DEFAULT_URL), help="reception's base URL"
     )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("REINTEGRA_TOKEN", ""),
+        help="bearer token of a reception officer (default: $REINTEGRA_TOKEN; locally: "
+        "bash scripts/uv.sh run reintegra-stack token --role reception_officer --centre <centre>)",
+    )
     p.add_argument("--manifest-id", help="id of the manifest (default: the file name without extension)")
     p.add_argument("--all-or-nothing", action="store_true", help="register nobody if any line is bad")
     p.add_argument("--chunk-size", type=int, default=500, help="lines per request (default: 500)")
@@ -75,6 +82,9 @@ def _post(client: httpx.Client, url: str, body: dict[str, Any], params: dict[str
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if not args.token:
+        console.print("[red]a bearer token is required: --token or REINTEGRA_TOKEN (a reception officer's)")
+        return 2
     try:
         lines, _ = read_csv(args.file.read_bytes())
     except (OSError, ManifestFormatError) as exc:
@@ -98,7 +108,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return data
 
     with (
-        httpx.Client(timeout=120) as client,
+        httpx.Client(timeout=120, headers={"Authorization": f"Bearer {args.token}"}) as client,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
