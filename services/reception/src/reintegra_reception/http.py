@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
@@ -27,7 +27,7 @@ from reintegra_kit.handlers import MessageBus
 from reintegra_kit.runtime.http import FieldProblem, problems
 
 from . import manifests
-from .api_models import CODE, ArrivalIn, PersonIn
+from .api_models import CODE, ArrivalIn, IsoDateTime, PersonIn
 from .domain import (
     AnnouncedPersonIn,
     Announcement,
@@ -155,7 +155,7 @@ class AssistanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     assistance: list[ImmediateAssistance] = Field(min_length=1, max_length=20)
-    provided_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    provided_at: IsoDateTime | None = Field(default=None, description="Default: now.")
     provided_by: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -194,7 +194,7 @@ class AnnouncementIn(BaseModel):
         default=None, description="Default: a new id. Repeating one is idempotent."
     )
     announced_by: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-    expected_arrival_at: AwareDatetime
+    expected_arrival_at: IsoDateTime
     port_of_entry: Annotated[str, Field(pattern=CODE)]
     reception_centre: Annotated[str, Field(pattern=CODE)] | None = None
     country_of_return: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
