@@ -227,3 +227,13 @@ async def test_a_date_or_time_as_a_number_is_refused(
         path, json={**body, field.split(".")[0]: (ANNOUNCEMENT | ARRIVAL)[field.split(".")[0]]}
     )
     assert as_text.status_code == 201, as_text.text
+
+
+async def test_a_screening_cannot_find_the_log_only_kind_undisclosed(api: httpx.AsyncClient) -> None:
+    # "undisclosed" is what the log says of a special-category concern; as a finding it answered 500
+    registered = await api.post("/v1/arrivals", json=ARRIVAL)
+    case_id = registered.json()["case_id"]
+    body = {"findings": [{"concern": "undisclosed"}], "screened_by_role": "reception_officer"}
+    response = await api.post(f"/v1/cases/{case_id}/screening", json=body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["findings.0.concern"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
@@ -159,10 +159,26 @@ class AssistanceIn(BaseModel):
     provided_by: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
+def _screenable(concern: ConcernType) -> ConcernType:
+    if concern is ConcernType.UNDISCLOSED:
+        raise ValueError("'undisclosed' is what the log says of a special-category concern, not a finding")
+    return concern
+
+
+SCREENABLE = [c.value for c in ConcernType if c is not ConcernType.UNDISCLOSED]
+
+ScreenableConcern = Annotated[
+    ConcernType,
+    AfterValidator(_screenable),
+    WithJsonSchema({"type": "string", "enum": SCREENABLE, "title": "Concern"}),
+]
+"""A kind of concern a screening can find: every ConcernType but ``undisclosed`` (it answered 500)."""
+
+
 class FindingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    concern: ConcernType
+    concern: ScreenableConcern
     urgency: Urgency | None = Field(default=None, description="Severity; default per concern (see README).")
 
 
@@ -373,7 +389,7 @@ MANIFEST_BODY = {
         "description": "A CSV file (text/csv, UTF-8, header row; see the reception README) or JSON "
         '{"manifest_id", "defaults": {...}, "people": [{...}]}.',
         "content": {
-            "text/csv": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string", "minLength": 1}},
             "application/json": {
                 "schema": {
                     "type": "object",
