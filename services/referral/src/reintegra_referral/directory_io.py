@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic.config import JsonDict
 from reintegra_contracts.codelists import (
     AgencyKind,
     CostArrangement,
@@ -93,7 +94,7 @@ class AgencyRow(AgencyIn):
     agency_id: str = Field(min_length=1, max_length=40)
 
 
-COVERAGE_NAMED = {
+COVERAGE_NAMED: JsonDict = {
     "anyOf": [
         {"required": ["national"], "properties": {"national": {"const": True}}},
         {"required": ["departments"], "properties": {"departments": {"minItems": 1}}},
