@@ -114,6 +114,47 @@ def test_an_unexpected_error_is_500_without_details(auth: TestIssuer) -> None:
     assert body["detail"] is None
 
 
+def test_a_method_not_allowed_lists_every_method_of_the_path_even_across_routes(auth: TestIssuer) -> None:
+    # GET and POST of one path are separate routes; Starlette alone would allow only the first one's.
+    api = APIRouter(prefix="/v1")
+
+    @api.get("/items/{item_id}")
+    async def read(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @api.put("/items/{item_id}")
+    async def write(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @api.delete("/items/{item_id}")
+    async def remove(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @api.post("/items/{item_id}/archive")  # a longer path: not one of the methods of /items/{item_id}
+    async def archive(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    routes = [f"{m} /v1/items/{{item_id}}" for m in ("GET", "PUT", "DELETE")] + [
+        "POST /v1/items/{item_id}/archive"
+    ]
+    built = create_app(
+        title="t",
+        description="d",
+        version="1",
+        routers=[api],
+        lifespan=nothing,
+        authorizer=auth.authorizer("t", policy=policy_for("t", routes)),
+    )
+    client = TestClient(built, headers=auth.headers("operator"))
+    for method in ("OPTIONS", "POST", "PATCH"):
+        response = client.request(method, "/v1/items/7")
+        problem(response, 405, "method-not-allowed")
+        assert response.headers["allow"] == "DELETE, GET, PUT"
+    response = client.request("GET", "/v1/items/7/archive")
+    problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "POST"
+
+
 def test_the_openapi_document_promises_exactly_these_answers(auth: TestIssuer) -> None:
     document = app(auth).get("/openapi.json").json()
     post = document["paths"]["/v1/things"]["post"]["responses"]

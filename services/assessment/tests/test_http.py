@@ -89,6 +89,23 @@ def test_bad_list_parameters_are_refused(client: TestClient, query: str) -> None
     assert response.headers["content-type"] == PROBLEM_JSON
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"instrument": "rss\u0000"},  # PostgreSQL cannot store a NUL: this answered 500 (schemathesis ST101)
+        {"instrument_version": "Z\u001b"},
+        {"instrument": "rss\n2"},
+    ],
+)
+def test_control_characters_in_the_instrument_are_refused_not_a_server_error(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    response = client.post(f"/v1/assessments/{uuid4()}/completion", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert [e["field"] for e in response.json()["errors"]] == list(body)
+
+
 def test_the_constraints_are_in_the_openapi_document(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     schemas = document["components"]["schemas"]
@@ -104,6 +121,8 @@ def test_the_constraints_are_in_the_openapi_document(client: TestClient) -> None
     assert completion["additionalProperties"] is False
     assert completion["properties"]["needs"]["maxItems"] == 50
     assert completion["properties"]["instrument"]["minLength"] == 1
+    for name in ("instrument", "instrument_version"):
+        assert completion["properties"][name]["pattern"] == "^[^\\x00-\\x1f\\x7f]*$"
     parameters = {p["name"]: p["schema"] for p in document["paths"]["/v1/assessments"]["get"]["parameters"]}
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500)
     assert (parameters["offset"]["minimum"], parameters["offset"]["maximum"]) == (0, 1_000_000)

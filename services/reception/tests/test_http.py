@@ -208,3 +208,48 @@ async def test_the_review_queue_over_http(api: httpx.AsyncClient) -> None:
     assert again.status_code == 409
     merged = (await api.get(f"/v1/cases/{review['case_id']}")).json()
     assert (merged["status"], merged["merged_into"]) == ("merged", review["candidate_case_id"])
+
+
+ANNOUNCEMENT = {
+    "announced_by": "hn-consulado-houston",
+    "expected_arrival_at": ARRIVED.isoformat(),
+    "port_of_entry": "HN-SAP",
+    "country_of_return": "HN",
+    "returned_from": "US",
+    "return_type": "forced",
+    "transport_mode": "air",
+    "persons": [{"reference": "A1", "person": {"given_names": "Marta", "family_names": "Zelaya", "date_of_birth": "1985-03-02"}}],
+}  # fmt: skip
+ARRIVAL = {**FLIGHT, "person": {"given_names": "Ana", "family_names": "Reyes", "date_of_birth": "1990-05-01"}, "sex": "female", "destination_municipality": "HN-0501"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # pydantic alone reads a number as seconds since 1970: 0 was registered as born on 1970-01-01
+        ("/v1/announcements", {**ANNOUNCEMENT, "persons": [{"person": {**ANNOUNCEMENT["persons"][0]["person"], "date_of_birth": 0}}]}, "persons.0.person.date_of_birth"),  # type: ignore[index]
+        ("/v1/announcements", {**ANNOUNCEMENT, "expected_arrival_at": 1_790_000_000}, "expected_arrival_at"),
+        ("/v1/arrivals", {**ARRIVAL, "person": {**ARRIVAL["person"], "date_of_birth": 0}}, "person.date_of_birth"),  # type: ignore[dict-item]
+        ("/v1/arrivals", {**ARRIVAL, "arrived_at": 1.5e9}, "arrived_at"),
+    ],
+)  # fmt: skip
+async def test_a_date_or_time_as_a_number_is_refused(
+    api: httpx.AsyncClient, path: str, body: dict[str, object], field: str
+) -> None:
+    response = await api.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    as_text = await api.post(
+        path, json={**body, field.split(".")[0]: (ANNOUNCEMENT | ARRIVAL)[field.split(".")[0]]}
+    )
+    assert as_text.status_code == 201, as_text.text
+
+
+async def test_a_screening_cannot_find_the_log_only_kind_undisclosed(api: httpx.AsyncClient) -> None:
+    # "undisclosed" is what the log says of a special-category concern; as a finding it answered 500
+    registered = await api.post("/v1/arrivals", json=ARRIVAL)
+    case_id = registered.json()["case_id"]
+    body = {"findings": [{"concern": "undisclosed"}], "screened_by_role": "reception_officer"}
+    response = await api.post(f"/v1/cases/{case_id}/screening", json=body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["findings.0.concern"]

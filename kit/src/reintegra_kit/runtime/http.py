@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..auth.authorizer import REALM, Authorizer, bearer_scheme
 from ..domain import DomainError
@@ -137,6 +138,22 @@ def problem_response(
     )
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405: every method some route of the app serves at this path (Starlette lists
+    only the first matching route's, so a path with a GET route and a POST route would allow just one).
+    Asked of the routes themselves, method by method, so included routers are looked into too."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(sorted(allowed))
+
+
 OnUnavailable = Callable[[], None]
 
 
@@ -203,13 +220,16 @@ def install_error_handlers(app: FastAPI, on_unavailable: OnUnavailable | None = 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated", 403: "forbidden"}
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
             exc.status_code,
             code.get(exc.status_code, f"http-{exc.status_code}"),
             STANDARD_DESCRIPTIONS.get(exc.status_code, "Problem"),
             str(exc.detail),
             request,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     async def infrastructure(request: Request, exc: Exception) -> JSONResponse:

@@ -21,6 +21,10 @@ from .repository import AssessmentUnitOfWork
 
 Score = Annotated[StrictFloat, Field(ge=0, le=1)]
 
+PrintableText = Annotated[StrictStr, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""A name written by a person: no control characters. PostgreSQL cannot store a NUL in text at all
+(it answered 500); the others have no place in a name either. In the schema, so clients see it."""
+
 
 class NeedIn(BaseModel):
     """A need found, to be referred."""
@@ -51,8 +55,10 @@ class CompletionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    instrument: StrictStr = Field(default="reintegration-sustainability-survey", min_length=1, max_length=100)
-    instrument_version: StrictStr = Field(default="1", min_length=1, max_length=50)
+    instrument: PrintableText = Field(
+        default="reintegration-sustainability-survey", min_length=1, max_length=100
+    )
+    instrument_version: PrintableText = Field(default="1", min_length=1, max_length=50)
     scores: ScoresIn | None = None
     needs: list[NeedIn] = Field(default_factory=list, max_length=50)
 

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 from reintegra_contracts.codelists import ReturnType, ServiceCategory, Sex, TransportMode, Vulnerability
 
 from .domain import ArrivalFacts, PersonalData, RegisterArrival, Relationship
 
 CODE = r"^[A-Z0-9][A-Z0-9_-]{1,49}$"
+
+
+def _iso_text(value: Any) -> Any:
+    """A date or a time comes as ISO 8601 text, as the schema says (``format: date``/``date-time``):
+    pydantic alone would read a number as seconds since 1970 (``0`` → 1970-01-01)."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+"""A date in a request: ``YYYY-MM-DD`` text only."""
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+"""A time in a request: ISO 8601 text with its offset only."""
 
 
 class PersonIn(BaseModel):
@@ -21,7 +45,7 @@ class PersonIn(BaseModel):
 
     given_names: str = Field(min_length=1, max_length=200)
     family_names: str = Field(min_length=1, max_length=200)
-    date_of_birth: date = Field(description="Not in the future, not before 1900.")
+    date_of_birth: IsoDate = Field(description="Not in the future, not before 1900.")
     document_number: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=50)
 
@@ -47,7 +71,7 @@ class ArrivalIn(BaseModel):
     )
     person: PersonIn
     sex: Sex
-    arrived_at: AwareDatetime = Field(description="Not more than an hour in the future.")
+    arrived_at: IsoDateTime = Field(description="Not more than an hour in the future.")
     port_of_entry: Annotated[str, Field(pattern=CODE)]
     reception_centre: Annotated[str, Field(pattern=CODE)]
     country_of_return: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
@@ -28,7 +28,7 @@ from reintegra_kit.handlers import MessageBus
 from reintegra_kit.runtime.http import FieldProblem, problems
 
 from . import manifests
-from .api_models import CODE, ArrivalIn, PersonIn
+from .api_models import CODE, ArrivalIn, IsoDateTime, PersonIn
 from .domain import (
     AnnouncedPersonIn,
     Announcement,
@@ -156,14 +156,30 @@ class AssistanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     assistance: list[ImmediateAssistance] = Field(min_length=1, max_length=20)
-    provided_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    provided_at: IsoDateTime | None = Field(default=None, description="Default: now.")
     provided_by: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def _screenable(concern: ConcernType) -> ConcernType:
+    if concern is ConcernType.UNDISCLOSED:
+        raise ValueError("'undisclosed' is what the log says of a special-category concern, not a finding")
+    return concern
+
+
+SCREENABLE = [c.value for c in ConcernType if c is not ConcernType.UNDISCLOSED]
+
+ScreenableConcern = Annotated[
+    ConcernType,
+    AfterValidator(_screenable),
+    WithJsonSchema({"type": "string", "enum": SCREENABLE, "title": "Concern"}),
+]
+"""A kind of concern a screening can find: every ConcernType but ``undisclosed`` (it answered 500)."""
 
 
 class FindingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    concern: ConcernType
+    concern: ScreenableConcern
     urgency: Urgency | None = Field(default=None, description="Severity; default per concern (see README).")
 
 
@@ -195,7 +211,7 @@ class AnnouncementIn(BaseModel):
         default=None, description="Default: a new id. Repeating one is idempotent."
     )
     announced_by: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-    expected_arrival_at: AwareDatetime
+    expected_arrival_at: IsoDateTime
     port_of_entry: Annotated[str, Field(pattern=CODE)]
     reception_centre: Annotated[str, Field(pattern=CODE)] | None = None
     country_of_return: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -374,7 +390,7 @@ MANIFEST_BODY = {
         "description": "A CSV file (text/csv, UTF-8, header row; see the reception README) or JSON "
         '{"manifest_id", "defaults": {...}, "people": [{...}]}.',
         "content": {
-            "text/csv": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string", "minLength": 1}},
             "application/json": {
                 "schema": {
                     "type": "object",

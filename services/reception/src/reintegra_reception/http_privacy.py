@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from reintegra_contracts.base import AgencyCode
 from reintegra_contracts.codelists import (
     ConsentBasis,
@@ -29,6 +29,7 @@ from reintegra_kit.clock import Clock
 from reintegra_kit.handlers import MessageBus
 from reintegra_kit.runtime.http import problems
 
+from .api_models import IsoDateTime
 from .audit import AuditAction, AuditRow
 from .domain.commands import (
     Actor,
@@ -99,7 +100,7 @@ class ConsentIn(BaseModel):
     information_language: str = Field(
         default="es", pattern=LANGUAGE, description="BCP 47 tag of the language the person was informed in."
     )
-    valid_until: AwareDatetime | None = Field(default=None, description="Expiry; none: until withdrawn.")
+    valid_until: IsoDateTime | None = Field(default=None, description="Expiry; none: until withdrawn.")
     child_view: ChildView | None = Field(
         default=None,
         description="A child's own view of the consent a guardian or the authority gives (required then).",
@@ -123,7 +124,7 @@ class OverrideIn(BaseModel):
         description="The professional's assessment in their words (kept encrypted at reception, never shared).",
     )
     scopes: list[ScopeIn] = Field(min_length=1, max_length=20)
-    valid_until: AwareDatetime = Field(
+    valid_until: IsoDateTime = Field(
         description="When it ends (at most REINTEGRA_OVERRIDE_MAX_VALIDITY ahead)."
     )
 

@@ -14,9 +14,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic.config import JsonDict
 from reintegra_contracts.codelists import (
     AgencyKind,
     CostArrangement,
@@ -39,9 +40,16 @@ class OfficeHoursIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: list[int] = Field(min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday.")
-    opens: str = Field(description="HH:MM, in the agency's time zone.")
-    closes: str = Field(description="HH:MM (24:00 for midnight).")
+    days: list[Annotated[StrictInt, Field(ge=1, le=7)]] = Field(
+        min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday."
+    )
+    opens: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, in the agency's time zone."
+    )
+    closes: str = Field(
+        pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+        description="HH:MM (24:00 for midnight), after opens.",
+    )
 
 
 class AgencyIn(BaseModel):
@@ -86,10 +94,22 @@ class AgencyRow(AgencyIn):
     agency_id: str = Field(min_length=1, max_length=40)
 
 
-class ServiceIn(BaseModel):
-    """A service as the directory manager writes it."""
+COVERAGE_NAMED: JsonDict = {
+    "anyOf": [
+        {"required": ["national"], "properties": {"national": {"const": True}}},
+        {"required": ["departments"], "properties": {"departments": {"minItems": 1}}},
+        {"required": ["municipalities"], "properties": {"municipalities": {"minItems": 1}}},
+    ]
+}
+"""A service covers something: it is national, or names departments or municipalities (in the schema,
+so that a client sees the rule ServiceFacts enforces)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class ServiceIn(BaseModel):
+    """A service as the directory manager writes it: it covers the whole country (``national``), or
+    the ``departments`` or ``municipalities`` it names."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=COVERAGE_NAMED)
 
     agency_id: str = Field(min_length=1, max_length=40)
     label_es: str = Field(min_length=1, max_length=200)
@@ -101,8 +121,12 @@ class ServiceIn(BaseModel):
         default=None, description="Default: the category's place on the grid."
     )
     national: StrictBool = False
-    departments: list[str] = Field(default_factory=list, max_length=400)
-    municipalities: list[str] = Field(default_factory=list, max_length=3000)
+    departments: list[Annotated[str, Field(pattern=r"^[A-Z]{2}-[0-9]{2}$")]] = Field(
+        default_factory=list, max_length=400, description="Department codes of the country (HN-05)."
+    )
+    municipalities: list[Annotated[str, Field(pattern=r"^[A-Z]{2}-[0-9]{4}$")]] = Field(
+        default_factory=list, max_length=3000, description="Municipality codes of the country (HN-0501)."
+    )
     min_age: int | None = Field(default=None, ge=0, le=120)
     max_age: int | None = Field(default=None, ge=0, le=120)
     sexes: list[Sex] = Field(default_factory=list)

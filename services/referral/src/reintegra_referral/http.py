@@ -689,7 +689,7 @@ def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
         summary="Add or change agencies from CSV (the export's columns)",
     )
     async def import_agencies_csv(
-        _: Manager, body: Annotated[str, Body(media_type="text/csv")], dry_run: bool = False
+        _: Manager, body: Annotated[str, Body(media_type="text/csv", min_length=1)], dry_run: bool = False
     ) -> ImportReport:
         agencies, errors = parse_agencies_csv(body)
         if errors:
@@ -703,7 +703,7 @@ def _directory(bus: MessageBus[ReferralUnitOfWork], uow: Callable[[], ReferralUn
         summary="Add or change services from CSV (the export's columns)",
     )
     async def import_services_csv(
-        _: Manager, body: Annotated[str, Body(media_type="text/csv")], dry_run: bool = False
+        _: Manager, body: Annotated[str, Body(media_type="text/csv", min_length=1)], dry_run: bool = False
     ) -> ImportReport:
         services, errors = parse_services_csv(body)
         if errors:
