@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from reintegra_contracts.topics import FOLLOWUP_EVENTS, RECEPTION_EVENTS
 from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from . import runbook
 from .leaks import Collector
 from .support import ServiceProcess, arrival_payload, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 Launch = Callable[..., Awaitable[ServiceProcess]]
 
@@ -138,3 +150,236 @@ async def test_one_arrival_is_one_trace_exported_by_every_service_it_touches(
     # each consumed event is processed in its own producer's trace (OpenTelemetry messaging naming:
     # "{operation} {destination}"), even when the consumer fetched it in a batch
     assert any(name.startswith("process ") and name.endswith(RECEPTION_EVENTS) for name in names)
+
+
+# -- the runbook's commands (docs/operations.md), executed -------------------------------------------------
+
+HELM_VALUES = ROOT / "deploy" / "helm" / "reintegra" / "values-production.yaml"
+
+
+def run_block(block: runbook.Block, env: dict[str, str], after: str = "") -> subprocess.CompletedProcess[str]:
+    """Run a runbook block as a person would type it, from the checkout, with ``env`` (``after``: test
+    lines appended to the same shell, e.g. to keep a value the block generated)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("REINTEGRA_", "VIRTUAL_ENV"))}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.text + after],
+        cwd=ROOT,
+        env={**clean, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"docs/operations.md line {block.line}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.mark.timeout(300)
+def test_the_runbooks_helm_commands_lint_and_render_and_its_install_command_renders(tmp_path: Path) -> None:
+    env = {"VALUES": str(HELM_VALUES), "TMPDIR": str(tmp_path)}
+    lint_and_render, scale = runbook.scenario("helm")
+    done = run_block(lint_and_render, env)
+    assert "1 chart(s) linted, 0 chart(s) failed" in done.stdout + done.stderr
+    assert lint_and_render.commands[1].endswith('> "${TMPDIR:-/tmp}/rendered.yaml"')
+    kinds = [d["kind"] for d in yaml.safe_load_all((tmp_path / "rendered.yaml").read_text()) if d]
+    assert {"Deployment", "Job", "CronJob", "ScaledObject", "PrometheusRule"} <= set(kinds)
+    run_block(scale, env)
+    manifests = [d for d in yaml.safe_load_all((tmp_path / "rendered.yaml").read_text()) if d]
+    [scaled] = [
+        m for m in manifests if m["kind"] == "ScaledObject" and m["metadata"]["name"].endswith("reception")
+    ]
+    assert scaled["spec"]["maxReplicaCount"] == 16
+    # the install/upgrade command: the same arguments, rendered (applying needs a cluster)
+    helm = (
+        subprocess.run(
+            ["bash", "deploy/helm/helm.sh", "path"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    installs = [c for b in runbook.blocks() if b.kind == "render" for c in b.commands]
+    assert installs
+    for command in installs:
+        args = shlex.split(command.replace('"$VALUES"', str(HELM_VALUES)))[2:]
+        assert args[:2] == ["upgrade", "--install"]
+        args = [a for a in args[2:] if a not in ("--wait", "--timeout", "10m")]
+        rendered = subprocess.run(
+            [helm, "template", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert rendered.returncode == 0, rendered.stderr
+        assert "kind: Deployment" in rendered.stdout
+
+
+@pytest.mark.connected
+async def test_the_runbooks_migrate_and_prune_commands(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await make_database("referral")
+    env = {"REINTEGRA_DATABASE_URL": url}
+    migrate, prune = runbook.scenario("migrate")
+    done = await asyncio.to_thread(run_block, migrate, env)
+    assert "referral database at head" in done.stdout
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO inbox (consumer_group, event_id, event_type, topic, processed_at, outcome) "
+                    "VALUES ('reintegra-referral', 'old', 't', 'x', now() - interval '60 days', 'processed'), "
+                    "('reintegra-referral', 'new', 't', 'x', now(), 'processed')"
+                )
+            )
+        done = await asyncio.to_thread(run_block, prune, env)
+        assert "would delete 0 outbox rows, 1 inbox rows" in done.stderr
+        assert "deleted 0 outbox rows, 1 inbox rows" in done.stderr
+        async with engine.connect() as conn:
+            left = (await conn.execute(text("SELECT event_id FROM inbox"))).scalars().all()
+        assert left == ["new"]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.connected
+async def test_the_runbooks_dead_letter_commands_list_and_replay(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    prefix = f"{topic_prefix}{tmp_path.name[-12:]}."
+    original, dlq = f"{prefix}{RECEPTION_EVENTS}", f"{prefix}{RECEPTION_EVENTS}.dlq"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 1, 1) for t in (original, dlq)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(2):
+            headers = [
+                ("ce_id", f"parked-{n}".encode()),
+                ("ce_type", b"arrival_registered"),
+                ("reintegra_dlq_original_topic", original.encode()),
+                ("reintegra_dlq_reason", b"handler failed 3 times"),
+                ("reintegra_dlq_error_type", b"RuntimeError"),
+                ("reintegra_dlq_attempts", b"3"),
+            ]
+            await producer.send_and_wait(dlq, b"{}", key=b"case-1", headers=headers)
+    finally:
+        await producer.stop()
+    env = {"REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REINTEGRA_TOPIC_PREFIX": prefix}
+    listing, replaying = runbook.scenario("deadletters")
+    listed = await asyncio.to_thread(run_block, listing, env)
+    assert "2 parked" in listed.stdout
+    assert "parked-1" in listed.stdout
+    assert "RuntimeError" in listed.stdout
+    replayed = await asyncio.to_thread(run_block, replaying, env)
+    assert "replayed 1 record(s): 0:0" in replayed.stdout
+    assert "replayed 2 record(s): 0:0, 0:1" in replayed.stdout
+    async with TopicReader(kafka_bootstrap, original) as reader:
+        records = await reader.wait_for(lambda rs: len(rs) >= 3, what="the replayed records")
+    assert [header(r, "ce_id") for r in records] == ["parked-0", "parked-0", "parked-1"]
+    assert all(header(r, "reintegra_dlq_reason") is None for r in records)
+
+
+@pytest.mark.connected
+@pytest.mark.processes
+@pytest.mark.timeout(600)
+async def test_the_runbooks_key_rotation_backup_and_restore_of_reception(
+    auth: TestIssuer, launch: Launch, make_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> None:
+    reception = await launch("reception")
+    async with httpx.AsyncClient(headers=auth.staff()) as http:
+        created = await http.post(f"{reception.url}/v1/arrivals", json=arrival_payload())
+        assert created.status_code == 201, created.text
+    await asyncio.to_thread(reception.stop)
+    url: str = reception.db_url  # type: ignore[attr-defined]
+    env = {
+        "REINTEGRA_DATABASE_URL": url,
+        "REINTEGRA_KEY_ENCRYPTION_KEY": reception.env["REINTEGRA_KEY_ENCRYPTION_KEY"],
+        "REINTEGRA_BLIND_INDEX_SECRET": reception.env["REINTEGRA_BLIND_INDEX_SECRET"],
+        "PGURL": libpq(url),
+        "BACKUPS": str(tmp_path),
+    }
+    # rotate: a new key generated by the block, the old one kept as previous until every data key moved
+    [keys] = runbook.scenario("keys")
+    kek_file = tmp_path / "new-kek"
+    rotated = await asyncio.to_thread(
+        run_block, keys, env, f'\nprintf %s "$REINTEGRA_KEY_ENCRYPTION_KEY" > {shlex.quote(str(kek_file))}\n'
+    )
+    new_kek = kek_file.read_text()
+    assert new_kek != env["REINTEGRA_KEY_ENCRYPTION_KEY"]
+    assert "re-wrapped 1 data keys under" in rotated.stdout
+    assert "remove REINTEGRA_PREVIOUS_KEY_ENCRYPTION_KEYS" in rotated.stdout
+    # back up, restore into an empty database, migrate, and check the restored data keys with the new key
+    [backup] = runbook.scenario("backup")
+    dumped = await asyncio.to_thread(run_block, backup, env)
+    assert int(dumped.stdout.strip().splitlines()[-1]) >= 10  # tables with data in the dump
+    restored_url = await make_database("restored")
+    restore_env = {**env, "REINTEGRA_DATABASE_URL": restored_url, "PGURL": libpq(restored_url)}
+    restore, status = runbook.scenario("restore")
+    migrated = await asyncio.to_thread(run_block, restore, restore_env)
+    assert "reception database at head" in migrated.stdout
+    shown = await asyncio.to_thread(
+        run_block, status, {**restore_env, "REINTEGRA_KEY_ENCRYPTION_KEY": new_kek}
+    )
+    assert re.search(r"│ 1 +│ current", shown.stdout), shown.stdout
+    without = await asyncio.to_thread(
+        run_block, status, restore_env
+    )  # the old key: its data key is elsewhere
+    assert "to re-wrap" in without.stdout
+
+
+@pytest.mark.connected
+async def test_the_runbooks_consumer_group_commands_describe_and_rewind(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    prefix = f"{topic_prefix}{tmp_path.name[-12:]}."
+    events, group = f"{prefix}{RECEPTION_EVENTS}", f"{prefix}reintegra-referral"
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(events, f"{n}".encode(), key=b"case-1")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        events,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        while seen < 3:
+            seen += sum(len(b) for b in (await consumer.getmany(timeout_ms=1000)).values())
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    host, port = kafka_bootstrap.rsplit(":", 1)
+    assert host == "127.0.0.1"
+    env = {
+        "REINTEGRA_KAFKA_PORT": port,
+        "REINTEGRA_TOPIC_PREFIX": prefix,
+        "BACKUP_TIME": before.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    describe, rewind = runbook.scenario("groups")
+    described = await asyncio.to_thread(run_block, describe, env)
+    assert group in described.stdout
+    assert events in described.stdout
+    rewound = await asyncio.to_thread(run_block, rewind, env)
+    assert events in rewound.stdout
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert {tp.topic for tp in offsets} == {events}
+    assert sum(meta.offset for meta in offsets.values()) == 0  # back to before the three records

@@ -3,7 +3,7 @@
 # and tests. No Docker: the broker's jars are resolved once from Maven Central
 # (see deploy/local/kafka/pom.xml) into a cache directory and run with `java`.
 #
-# Usage: deploy/local/kafka.sh {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...
+# Usage: deploy/local/kafka.sh {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...|groups ARGS...
 #                               |admin-password|admin-config}
 #
 # Environment:
@@ -73,13 +73,14 @@ die() {
 
 usage() {
     cat >&2 <<EOF
-usage: $(basename -- "$0") {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...}
+usage: $(basename -- "$0") {start|stop|restart|status|logs [-f]|bootstrap|topics ARGS...|groups ARGS...}
   start       start the broker (idempotent) and wait until it answers
   stop        stop the broker (idempotent)
   status      "running (pid N) on $HOST:PORT" (exit 0) or "stopped" (exit 3)
   logs [-f]   show the last 100 lines of the broker log (-f: follow)
   bootstrap   print the bootstrap server address
   topics ...  run kafka-topics against the broker, e.g. "topics --list"
+  groups ...  run kafka-consumer-groups against the broker, e.g. "groups --describe --group reintegra-referral"
   admin-password  (sasl) print the super user's password (created on first use)
   admin-config    (sasl) print the path of a client config for Kafka's tools, as admin
 EOF
@@ -463,6 +464,16 @@ do_topics() {
     run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$PORT" "${client_config[@]}" "$@"
 }
 
+do_groups() {
+    require_java
+    ensure_jars
+    if [[ "$SECURITY" == sasl ]]; then
+        write_admin_config
+    fi
+    run_class org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$HOST:$PORT" \
+        "${client_config[@]}" "$@"
+}
+
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
@@ -473,6 +484,7 @@ case "$cmd" in
     logs) do_logs "$@" ;;
     bootstrap) echo "$HOST:$PORT" ;;
     topics) do_topics "$@" ;;
+    groups) do_groups "$@" ;;
     admin-password) require_sasl admin-password && admin_password ;;
     admin-config) require_sasl admin-config && write_admin_config && echo "$ADMIN_CONFIG_FILE" ;;
     -h | --help | help) usage ;;
