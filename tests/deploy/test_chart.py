@@ -536,7 +536,7 @@ def test_housekeeping_prunes_each_database_on_a_schedule(production_manifests: l
             "prune",
             service,
             "--retention",
-            "P14D",
+            "P35D",
         ]
         assert "REINTEGRA_DATABASE_URL" in env_of(container)
 
