@@ -121,6 +121,7 @@ class OverrideIn(BaseModel):
     note: str = Field(
         min_length=1,
         max_length=2000,
+        pattern=r"\S",  # more than blanks (they are stripped)
         description="The professional's assessment in their words (kept encrypted at reception, never shared).",
     )
     scopes: list[ScopeIn] = Field(min_length=1, max_length=20)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reintegra_kit.db import AutoId, define_kit_tables, new_metadata
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -105,7 +106,7 @@ referrals = Table(
     Column("fail_reason", String(40), nullable=True),
     Column("outcome", String(20), nullable=True),
     Column("deliveries", Text, nullable=False, comment="JSON list of delivery ids"),
-    Column("partner_cursor", Integer, nullable=True, comment="Last partner message about it"),
+    Column("partner_cursor", BigInteger, nullable=True, comment="Last partner message about it (a seq)"),
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
     UniqueConstraint("need_id", "attempt", name="uq_referrals_need_attempt"),
     Index("ix_referrals_agency_cursor", "agency_id", "partner_cursor"),
@@ -182,7 +183,7 @@ webhook_deliveries = Table(
     metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("agency_id", String(40), nullable=False),
-    Column("message_seq", Integer, nullable=False),
+    Column("message_seq", BigInteger, nullable=False),
     Column("status", String(10), nullable=False, comment="pending | delivered"),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
