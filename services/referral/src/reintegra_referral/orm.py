@@ -240,5 +240,9 @@ erased_cases = Table(
     Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
     Column("erased_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "reception_centre", String(50), nullable=True, comment="Whose record (access), kept from the case"
+    ),
+    Column("country", String(2), nullable=True, comment="Country of return (access), kept from the case"),
     comment="Cases whose person reception erased (returnee_erased): nothing is kept or referred again",
 )

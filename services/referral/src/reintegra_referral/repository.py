@@ -274,7 +274,11 @@ def _visible_by_case(reach: RecordFilter | None, case_id: Any, agency_id: Any) -
         seen = select(case_profiles.c.case_id).where(
             visible(reach, centre=case_profiles.c.reception_centre, country=case_profiles.c.country)
         )
-        clauses.append(case_id.in_(seen))
+        # an erased person's profile is gone; whose record the case was stays with the erasure
+        erased = select(erased_cases.c.case_id).where(
+            visible(reach, centre=erased_cases.c.reception_centre, country=erased_cases.c.country)
+        )
+        clauses.append(or_(case_id.in_(seen), case_id.in_(erased)))
     return or_(*clauses)
 
 
@@ -307,6 +311,14 @@ class CaseRepository(Repository):
                 )
             )
         ).first()
+        if row is None:  # an erased person's profile is gone, whose record it was is not
+            row = (
+                await self.session.execute(
+                    select(erased_cases.c.reception_centre, erased_cases.c.country).where(
+                        erased_cases.c.case_id == case_id
+                    )
+                )
+            ).first()
         return RecordScope(centre=row.reception_centre, country=row.country) if row else RecordScope()
 
     async def save_profile(
@@ -365,7 +377,9 @@ class CaseRepository(Repository):
         )
 
     async def record_erased(self, erased: ErasedCase) -> bool:
-        """Record an erased case once; False if it was already (a re-sent ``returnee_erased``)."""
+        """Record an erased case once, with whose record it was (its centre and country, for the
+        access policy); False if it was already (a re-sent ``returnee_erased``)."""
+        scope = await self.scope(erased.case_id)
         return await insert_or_ignore(
             self.session,
             erased_cases,
@@ -375,6 +389,8 @@ class CaseRepository(Repository):
                 "reason": erased.reason.value,
                 "erased_at": erased.erased_at,
                 "recorded_at": erased.recorded_at,
+                "reception_centre": scope.centre,
+                "country": scope.country,
             },
             ["case_id"],
         )

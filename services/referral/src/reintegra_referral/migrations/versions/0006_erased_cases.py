@@ -24,6 +24,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=30), nullable=False, comment='codelists.ErasureReason'),
     sa.Column('erased_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reception_centre', sa.String(length=50), nullable=True, comment='Whose record (access), kept from the case'),
+    sa.Column('country', sa.String(length=2), nullable=True, comment='Country of return (access), kept from the case'),
     sa.PrimaryKeyConstraint('case_id', name=op.f('pk_erased_cases')),
     comment='Cases whose person reception erased (returnee_erased): nothing is kept or referred again'
     )
