@@ -137,7 +137,7 @@ async def test_the_summary_counts_what_referral_holds_and_lists() -> None:
     line = demo.consent_line(runs)
     assert f"Consent (reception): {len(runs)}/{len(runs)} recorded" in line
     assert f"1 agreed only to the assessment and follow-up contact (case {holder.short_id})" in line
-    assert "awaiting consent at referral: 1 referrals of 1 people" in line
+    assert "awaiting consent at referral: 1 referral of 1 person" in line
     assert "lists 1 of this flight" in line
     assert other.consent_covers(other.referrals[0]) is ("health" in other.referral_categories)
     assert not holder.consent_covers(holder.referrals[0])

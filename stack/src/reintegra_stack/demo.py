@@ -716,11 +716,16 @@ def consent_line(runs: Sequence[CaseRun]) -> str:
     )
     if no_referral:
         text += " (" + ", ".join(f"case {r.short_id}" for r in no_referral[:5]) + ")"
+    people = len({x["case_id"] for x in held})
     return (
-        text + f" · awaiting consent at referral: {len(held)} referrals of "
-        f"{len({x['case_id'] for x in held})} people; referral's queue (GET /v1/awaiting-consent) lists "
+        text + f" · awaiting consent at referral: {_count(len(held), 'referral')} of "
+        f"{_count(people, 'person', 'people')}; referral's queue (GET /v1/awaiting-consent) lists "
         f"{len(queued)} of this flight"
     )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 RETURN_ROUTE = "United States → San Pedro Sula (HN-SAP), reception centre HN-CAMR-SPS"
