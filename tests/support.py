@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
@@ -244,6 +245,70 @@ def arrival_payload(**overrides: object) -> dict[str, object]:
 PERSONAL_VALUES = ("Marta", "Zelaya", "Pineda", "1994-03-17", "0501-1994-77777", "9999-0000")
 
 
+DEFAULT_PURPOSES = (
+    ConsentPurpose.REFERRAL,
+    ConsentPurpose.CONTACT_BY_PROVIDER,
+    ConsentPurpose.FOLLOWUP_CONTACT,
+)
+"""What a person consents to in these tests unless a test says otherwise: referral to any agency,
+contact by the provider, contact for follow-up."""
+
+SHARING = frozenset(
+    {ConsentPurpose.REFERRAL, ConsentPurpose.SHARE_WITH_PROVIDER, ConsentPurpose.CONTACT_BY_PROVIDER}
+)
+"""The purposes a scope may narrow to agencies (reception refuses agencies on any other)."""
+
+
+async def consent_at_reception(
+    http: httpx.AsyncClient,
+    reception_url: str,
+    case_id: str | UUID,
+    headers: Mapping[str, str],
+    *purposes: ConsentPurpose,
+    given_by: ConsentGiver = ConsentGiver.SELF,
+    agencies: Sequence[str] = (),
+    method: ConsentMethod = ConsentMethod.WRITTEN,
+) -> dict[str, Any]:
+    """Record a consent the way staff do: ``POST /v1/cases/{case_id}/consent`` at a running reception,
+    with ``headers`` (a bearer token of a role that records consent). Returns the consent record
+    reception answered with (``consent_id``, ``scopes``, …); reception publishes ``consent_recorded``."""
+    body = {
+        "given_by": given_by.value,
+        "method": method.value,
+        "scopes": [
+            {"purpose": p.value, **({"agencies": list(agencies)} if p in SHARING else {})}
+            for p in purposes or DEFAULT_PURPOSES
+        ],
+    }
+    response = await http.post(f"{reception_url}/v1/cases/{case_id}/consent", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    records: list[dict[str, Any]] = response.json()["records"]
+    return records[-1]
+
+
+async def withdrawal_at_reception(
+    http: httpx.AsyncClient,
+    reception_url: str,
+    case_id: str | UUID,
+    headers: Mapping[str, str],
+    consent_id: str | UUID | None = None,
+    *purposes: ConsentPurpose,
+    withdrawn_by: ConsentGiver = ConsentGiver.SELF,
+) -> dict[str, Any]:
+    """Withdraw consent the way staff record it: ``POST /v1/cases/{case_id}/consent/withdrawal`` at a
+    running reception — one consent (``consent_id``) or every active one, whole or for ``purposes``.
+    Returns the case's consent as reception answered; reception publishes ``consent_withdrawn``."""
+    body: dict[str, Any] = {"withdrawn_by": withdrawn_by.value, "purposes": [p.value for p in purposes]}
+    if consent_id is not None:
+        body["consent_id"] = str(consent_id)
+    response = await http.post(
+        f"{reception_url}/v1/cases/{case_id}/consent/withdrawal", json=body, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
 async def record_consent(
     bootstrap: str,
     topic: Callable[[str], str],
@@ -255,18 +320,16 @@ async def record_consent(
     traceparent: str | None = None,
     given_by: ConsentGiver = ConsentGiver.SELF,
 ) -> ConsentRecorded:
-    """Publish the ``consent_recorded`` reception would publish for a case (referral to any agency and
-    contact by providers and for follow-up, unless ``purposes`` say otherwise), in the case's trace
-    when ``traceparent`` is given.
+    """Publish on Kafka the ``consent_recorded`` reception would publish for a case (referral to any
+    agency and contact by providers and for follow-up, unless ``purposes`` say otherwise), in the
+    case's trace when ``traceparent`` is given.
 
-    TEMPORARY: until reception's consent API is on this branch (issue 11, reception half), the tests
-    publish the event reception will publish; the contract is the same."""
+    Only for tests in which no reception process runs (the consumers' side alone). Where reception
+    runs, record consent through its API (:func:`consent_at_reception`) so that the test proves the
+    real path: the access policy, reception's consent rules, its outbox and its event. (Some tests
+    that run reception still call this helper and are to move to the API.)"""
     now = datetime.now(UTC)
-    wanted = purposes or (
-        ConsentPurpose.REFERRAL,
-        ConsentPurpose.CONTACT_BY_PROVIDER,
-        ConsentPurpose.FOLLOWUP_CONTACT,
-    )
+    wanted = purposes or DEFAULT_PURPOSES
     event = ConsentRecorded(
         case_id=UUID(str(case_id)),
         consent_id=uuid4(),
@@ -293,7 +356,9 @@ async def withdraw_consent(
     *purposes: ConsentPurpose,
     traceparent: str | None = None,
 ) -> ConsentWithdrawn:
-    """Publish the ``consent_withdrawn`` reception would publish: the whole consent, or these purposes."""
+    """Publish on Kafka the ``consent_withdrawn`` reception would publish: the whole consent, or these
+    purposes. Like :func:`record_consent`, only where no reception process runs; otherwise
+    :func:`withdrawal_at_reception`."""
     event = ConsentWithdrawn(
         case_id=given.case_id,
         consent_id=given.consent_id,

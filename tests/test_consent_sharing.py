@@ -1,6 +1,7 @@
 """Consent enforced where sharing happens, across the services as real processes (real Kafka and
-PostgreSQL): without consent a referral waits, visible and counted; a consent shares it with an
-expiring contact reference; a withdrawal cancels everywhere within seconds — the agency is told on its
+PostgreSQL): without consent a referral waits, visible and counted; a consent recorded at reception
+(its HTTP API, with a staff token) shares it with an expiring contact reference; a withdrawal recorded
+there cancels everywhere within seconds — the agency is told on its
 partner topic, its HTTP feed and its webhook, the referral's contact reference goes with it, and
 follow-up stops contacting the person."""
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -23,7 +25,7 @@ from reintegra_contracts.topics import FOLLOWUP_EVENTS, REFERRAL_EVENTS, partner
 from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader
 
-from .support import ServiceProcess, arrival_payload, record_consent, withdraw_consent
+from .support import ServiceProcess, arrival_payload, consent_at_reception, withdrawal_at_reception
 from .test_referral_loop import SECRET, example
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
@@ -113,8 +115,9 @@ async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_wit
             assert gauge(metrics, "reintegra_referrals_awaiting_consent", "hn-senaeh") == 1
             assert not [r for r in reader.records if r.topic in watched[2:]]
 
-            # the person consents: both go, each with its own expiring contact reference
-            given = await record_consent(kafka_bootstrap, topic, case_id)
+            # the person consents at reception (its API, a case worker's token): both go, each with its
+            # own expiring contact reference
+            given = await consent_at_reception(http, reception.url, case_id, auth.staff())
             await reader.wait_for(
                 lambda rs: (
                     len(events(rs, case_id, PartnerReferralRequested)) == 2
@@ -129,7 +132,7 @@ async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_wit
                 view, requested = views[agency], internal[agency]
                 assert view.contact_reference == requested.contact_reference
                 assert view.contact_reference_available is True
-                assert requested.consent_id == given.consent_id
+                assert requested.consent_id == UUID(given["consent_id"])
                 assert view.contact_reference_expires_at is not None
                 assert view.contact_reference_expires_at - view.requested_at == timedelta(days=7)
             assert views["hn-senaeh"].contact_reference != views["hn-sesal"].contact_reference
@@ -144,9 +147,15 @@ async def test_shared_only_under_consent_and_a_withdrawal_cancels_everywhere_wit
                 await asyncio.sleep(0.2)
             assert {f["status"] for f in scheduled_contacts} == {"scheduled"}
 
-            # the person withdraws consent: cancelled everywhere, within seconds
+            # the person withdraws consent at reception: cancelled everywhere, within seconds
             started = time.monotonic()
-            await withdraw_consent(kafka_bootstrap, topic, given)
+            now = await withdrawal_at_reception(
+                http, reception.url, case_id, auth.staff(), given["consent_id"]
+            )
+            assert [(r["consent_id"], r["status"]) for r in now["records"]] == [
+                (given["consent_id"], "withdrawn")
+            ]
+            assert now["allows"] == []
             await reader.wait_for(
                 lambda rs: (
                     len(events(rs, case_id, PartnerReferralCancelled)) == 2

@@ -28,6 +28,7 @@ from reintegra_contracts.codelists import CancellationReason, Dimension, Level, 
 from reintegra_contracts.events.referral import ReferralCancelled, ReferralRequested
 from reintegra_contracts.topics import RECEPTION_EVENTS
 from reintegra_kit.auth.issuing import JwksServer, SigningKey, access_token_claims
+from reintegra_kit.testing.auth import TestIssuer
 from reintegra_kit.testing.kafka import TopicReader, header, produce
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -249,19 +250,17 @@ async def rows(db_url: str, sql: str, **params: Any) -> list[Any]:
 
 
 async def test_erasure_reaches_assessment_referral_and_followup_and_everybody_else_is_intact(
-    launch: Launch,
-    issuer: tuple[JwksServer, SigningKey],
-    kafka_bootstrap: str,
-    topic: Callable[[str], str],
+    launch: Launch, auth: TestIssuer
 ) -> None:
     """Two people registered, consenting through reception's API, assessed, referred to an agency and
     scheduled for follow-up by the real services; one is erased. Assessment, referral and follow-up
     drop what they held of that person (their HTTP answers and databases) and the other is untouched."""
+    # every service trusts the session's issuer (``auth``): every route needs a token
     reception, assessment, referral, followup = await asyncio.gather(
-        launch("reception", **auth_env(issuer)), launch("assessment"), launch("referral"), launch("followup")
+        launch("reception"), launch("assessment"), launch("referral"), launch("followup")
     )
-    officer = bearer(issuer, "reception_officer", **SPS)
-    worker = bearer(issuer, "case_worker", **SPS)
+    officer = auth.headers("reception_officer", **SPS)
+    worker = auth.headers("case_worker", **SPS)
     consent = {
         "given_by": "self",
         "method": "written",
@@ -272,7 +271,7 @@ async def test_erasure_reaches_assessment_referral_and_followup_and_everybody_el
         ],
     }
     cases: dict[str, str] = {}
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=auth.staff()) as http:
         for name, body in (("marta", arrival_payload()), ("wilmer", arrival_payload(person=WILMER))):
             registered = await http.post(f"{reception.url}/v1/arrivals", json=body, headers=officer)
             assert registered.status_code == 201, registered.text

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from uuid import uuid4
 
 import pytest
 from reintegra_contracts.codelists import Priority, ServiceCategory, Vulnerability
-from reintegra_stack.demo import percentile, relative
+from reintegra_stack.demo import DEMO_ROLES, percentile, relative
 from reintegra_stack.scenario import (
     BAD_ROWS,
     LINKED_AUTOMATICALLY,
@@ -16,8 +17,10 @@ from reintegra_stack.scenario import (
     age_on,
     announcement,
     bad_rows,
+    consent_body,
     date_of_birth_for,
     generate_flight,
+    holding_back,
     manifest_csv,
     manifest_defaults,
     manifest_row,
@@ -248,3 +251,82 @@ def test_the_announcement_is_valid_for_reception() -> None:
     flight = generate_flight(40, 3, now=NOW)
     body = http.AnnouncementIn.model_validate(announcement(flight))
     assert len(body.persons) == 40 - 2 + 2  # two not announced, two announced who do not come
+
+
+def test_each_person_consents_and_one_adult_holds_back_referral() -> None:
+    flight = generate_flight(120, 2026, now=NOW, repeat_returns=10)
+    holder = holding_back(flight)
+    assert holder is not None
+    assert (holder.kind, holder.repeat_of, bool(holder.needs)) == ("adult", None, True)
+    for r in flight.returnees:
+        body = consent_body(r, shares=r is not holder)
+        purposes = [s["purpose"] for s in body["scopes"]]
+        assert body["information_language"] == "es"
+        assert body["method"] in ("written", "verbal_witnessed")
+        if r is holder:
+            assert purposes == ["assessment", "followup_contact"]
+            continue
+        assert purposes[0] == "assessment"
+        assert purposes[-2:] == ["followup_contact", "statistics"]
+        wanted = {n.category.value for n in r.needs} | set(r.arrival.get("immediate_needs", []))
+        for scope in body["scopes"]:
+            if scope["purpose"] in ("referral", "contact_by_provider"):
+                assert set(scope["service_categories"]) == wanted  # the kinds of service needed, no more
+        if r.age >= 18:
+            assert body["given_by"] == "self"
+            assert "child_view" not in body
+        elif r.kind == "unaccompanied_child":
+            assert body["given_by"] == "child_protection_authority"
+            assert body["child_view"] == "agrees"
+        else:
+            assert body["given_by"] == "guardian"
+            assert body["child_view"] == ("agrees" if r.age >= 7 else "not_able_to_express")
+
+
+def test_reception_decides_who_consents_from_its_own_view_of_the_case() -> None:
+    flight = generate_flight(40, 3, now=NOW)
+    child = next(r for r in flight.returnees if r.kind == "child_in_family")
+    # reception found the child travelling without a guardian after all (declared separated)
+    body = consent_body(child, {"age": child.age, "vulnerabilities": ["separated_child"]})
+    assert body["given_by"] == "child_protection_authority"
+    # and reception's immediate needs (a child alone always needs child protection) are consented to
+    adult = next(r for r in flight.returnees if r.kind == "adult")
+    body = consent_body(adult, {"age": adult.age, "immediate_needs": ["shelter"]})
+    referral = next(s for s in body["scopes"] if s["purpose"] == "referral")
+    assert "shelter" in referral["service_categories"]
+
+
+def test_a_flight_without_an_adult_in_need_has_nobody_holding_back() -> None:
+    flight = generate_flight(1, 5, now=NOW)  # one unaccompanied child
+    assert [r.kind for r in flight.returnees] == ["unaccompanied_child"]
+    assert holding_back(flight) is None
+
+
+def test_the_consents_pass_reception_request_model_and_its_consent_rules() -> None:
+    """Each body as reception's own request model and consent rules take it, recorded by the role the
+    demo records it as (a case worker; SENAF's protection officer for a child alone)."""
+    http = pytest.importorskip("reintegra_reception.http_privacy")
+    consent = pytest.importorskip("reintegra_reception.domain.consent")
+    commands = pytest.importorskip("reintegra_reception.domain.commands")
+    flight = generate_flight(120, 2026, now=NOW, repeat_returns=10)
+    holder = holding_back(flight)
+    staff = commands.Actor("demo", frozenset(DEMO_ROLES), None, "HN-CAMR-SPS", "HN")
+    officer = commands.Actor("senaf", frozenset({"protection_officer"}), "hn-senaf", None, "HN")
+    for r in flight.returnees:
+        body = http.ConsentIn.model_validate(consent_body(r, shares=r is not holder))
+        case_id, returnee_id = uuid4(), uuid4()
+        subject = consent.ConsentSubject(
+            case_id, returnee_id, r.age, travelling_alone=r.kind == "unaccompanied_child", country="HN"
+        )
+        by_authority = body.given_by.value == "child_protection_authority"
+        cmd = commands.RecordConsent(
+            case_id=case_id,
+            given_by=body.given_by,
+            method=body.method,
+            scopes=tuple(s.to_scope() for s in body.scopes),
+            actor=officer if by_authority else staff,
+            information_language=body.information_language,
+            child_view=body.child_view,
+        )
+        record = consent.CaseConsent(case_id, returnee_id).record_consent(cmd, subject, NOW)
+        assert record.recorded_by.role == ("protection_officer" if by_authority else "case_worker")

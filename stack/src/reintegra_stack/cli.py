@@ -27,7 +27,6 @@ from . import issuer
 from . import kafka_acls as kafka_acls_apply
 from .processes import (
     DEMO_TIMINGS,
-    UNTIL_CONSENT,
     Layout,
     Service,
     StackError,
@@ -234,7 +233,7 @@ def up(
         try:
             bootstrap, local_kafka = ensure_kafka(layout)
             console.print(f"[green]✓[/] Kafka at {bootstrap}" + ("" if local_kafka else " (external)"))
-            extra = {**UNTIL_CONSENT, **({} if no_demo else DEMO_TIMINGS)}
+            extra = {} if no_demo else dict(DEMO_TIMINGS)
             backend = None
             if traces:
                 backend = ensure_tracing_backend(layout)

@@ -33,9 +33,12 @@ from . import issuer
 from .processes import find_repo_root, services
 from .scenario import (
     RECEPTION_CENTRE,
+    WITHHELD_SHARING,
     Flight,
     Returnee,
     announcement,
+    consent_body,
+    holding_back,
     manifest_csv,
     manifest_defaults,
     manifest_row,
@@ -67,6 +70,11 @@ class CaseRun:
     followups: list[dict[str, Any]] = field(default_factory=list)
     matching: str | None = None
     """What identity matching decided at import: new, link (a repeat return found) or review."""
+    consent: dict[str, Any] | None = None
+    """The case's consent as reception shows it (``GET /v1/cases/{id}/consent``) after the demo gave it."""
+    consent_recorded_now: bool = False
+    awaiting_in_queue: list[dict[str, Any]] = field(default_factory=list)
+    """The case's referrals in referral's queue of those awaiting consent (``GET /v1/awaiting-consent``)."""
 
     @property
     def case_id(self) -> str:
@@ -88,6 +96,38 @@ class CaseRun:
     @property
     def priority(self) -> str:
         return str((self.assessment or {}).get("priority") or "low")
+
+    @property
+    def referral_categories(self) -> set[str]:
+        """The kinds of service reception says the person's consent allows referring them to now (an
+        empty list of categories in a scope means every kind: ``*``)."""
+        found: set[str] = set()
+        for scope in (self.consent or {}).get("allows", []):
+            if scope["purpose"] in ("referral", "share_with_provider"):
+                found.update(scope["service_categories"] or ["*"])
+        return found
+
+    @property
+    def allowed_purposes(self) -> set[str]:
+        """The purposes reception says the case's consent allows now."""
+        return {scope["purpose"] for scope in (self.consent or {}).get("allows", [])}
+
+    @property
+    def agreed_only_to_assessment_and_followup(self) -> bool:
+        return self.allowed_purposes == {p.value for p in WITHHELD_SHARING}
+
+    @property
+    def gave_consent_by(self) -> str | None:
+        """Who gave the case's (first) consent, as reception recorded it."""
+        records = [r for r in (self.consent or {}).get("records", []) if r["basis"] == "consent"]
+        return str(records[0]["given_by"]) if records else None
+
+    def awaiting_consent(self) -> list[dict[str, Any]]:
+        return [r for r in self.referrals if r.get("status") == "awaiting_consent"]
+
+    def consent_covers(self, referral: dict[str, Any]) -> bool:
+        allowed = self.referral_categories
+        return "*" in allowed or referral.get("category") in allowed
 
 
 @dataclass(frozen=True)
@@ -137,49 +177,81 @@ async def _json(response: httpx.Response, what: str) -> Any:
 
 
 DEMO_ROLES = ("reception_officer", "case_worker", "referral_coordinator")
-"""The demo plays the staff of the reception centre: registers, assesses, follows the referrals."""
+"""The demo plays the staff of the reception centre: registers, records consent, assesses, follows the
+referrals."""
+
+CHILD_PROTECTION_AGENCY = "hn-senaf"
+"""Honduras's child-protection authority: its protection officer records the consent for a child who
+travels without a parent or guardian (reception's rule)."""
 
 
-def staff_headers(centre: str = RECEPTION_CENTRE, country: str = "HN") -> dict[str, str]:
+def _bearer(
+    subject: str,
+    roles: Sequence[str],
+    *,
+    centre: str | None = None,
+    country: str | None = None,
+    agency: str | None = None,
+) -> dict[str, str]:
     """A bearer token of the local issuer (the key in ``.local/issuer/``, as ``reintegra-stack token``
-    signs) for the centre's staff: the services verify it like any provider's token."""
+    signs): the services verify it like any provider's token."""
     key = SigningKey.load_or_create(issuer.key_file(find_repo_root()))
     claims = access_token_claims(
         issuer=issuer.issuer_url(),
         audience=issuer.AUDIENCE,
-        subject="reintegra-demo",
-        roles=DEMO_ROLES,
+        subject=subject,
+        roles=roles,
         centre=centre,
         country=country,
+        agency=agency,
         ttl_s=3600,
     )
     return {"Authorization": f"Bearer {key.sign(claims)}"}
 
 
+def staff_headers(centre: str = RECEPTION_CENTRE, country: str = "HN") -> dict[str, str]:
+    """A token for the centre's staff (:data:`DEMO_ROLES` at ``centre``)."""
+    return _bearer("reintegra-demo", DEMO_ROLES, centre=centre, country=country)
+
+
+def authority_headers(country: str = "HN", agency: str = CHILD_PROTECTION_AGENCY) -> dict[str, str]:
+    """A token for the child-protection authority's protection officer (own country)."""
+    return _bearer("reintegra-demo-protection", ("protection_officer",), country=country, agency=agency)
+
+
 async def play(
-    flight: Flight, console: Console, urls: Urls | None = None, headers: dict[str, str] | None = None
+    flight: Flight,
+    console: Console,
+    urls: Urls | None = None,
+    headers: dict[str, str] | None = None,
+    authority: dict[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[CaseRun]:
-    """Register the flight, wait for assessments, complete them, wait for referrals and follow-ups —
-    as the centre's staff (``headers``: a token of the local issuer unless given)."""
+    """Register the flight, record each person's consent, wait for assessments, complete them, wait
+    for referrals and follow-ups — as the centre's staff (``headers``: a token of the local issuer
+    unless given) and, for children alone, the child-protection authority (``authority``)."""
     urls = urls or Urls.default()
     runs = [CaseRun(r) for r in flight.returnees]
     timeout = httpx.Timeout(15.0, connect=5.0)
     limits = httpx.Limits(max_connections=32)
     auth = headers if headers is not None else staff_headers()
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=auth) as client:
+    officer = authority if authority is not None else authority_headers()
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=auth, transport=transport) as client:
         with _progress(console) as progress:
             await _earlier(client, urls, flight, progress)
             announcement_id = await _announce(client, urls, flight, progress)
             await _import_manifest(client, urls, flight, runs, announcement_id, progress)
+            await _record_consents(client, urls, flight, runs, officer, progress)
             await _await_assessments(client, urls, runs, progress)
             await _complete(client, urls, runs, progress)
             await _await_referrals(client, urls, runs, progress)
+            await _read_awaiting_consent(client, urls, runs)
     return runs
 
 
 async def _earlier(client: httpx.AsyncClient, urls: Urls, flight: Flight, progress: Progress) -> None:
     """The earlier returns of the flight's repeat returners, registered when they happened (months ago)."""
-    task = progress.add_task("0/6 Earlier returns (months ago)", total=len(flight.earlier))
+    task = progress.add_task("0/7 Earlier returns (months ago)", total=len(flight.earlier))
     for body in flight.earlier:
         try:
             response = await client.post(f"{urls.reception}/v1/arrivals", json=body)
@@ -191,7 +263,7 @@ async def _earlier(client: httpx.AsyncClient, urls: Urls, flight: Flight, progre
 
 async def _announce(client: httpx.AsyncClient, urls: Urls, flight: Flight, progress: Progress) -> str:
     """The consulate announces the flight the day before (the same flight: the same announcement)."""
-    task = progress.add_task("1/6 Flight announced by the consulate", total=1)
+    task = progress.add_task("1/7 Flight announced by the consulate", total=1)
     body = {**announcement(flight), "announcement_id": str(uuid.uuid5(uuid.NAMESPACE_URL, flight.flight_ref))}
     try:
         response = await client.post(f"{urls.reception}/v1/announcements", json=body)
@@ -212,7 +284,7 @@ async def _import_manifest(
 ) -> None:
     """The flight lands: its manifest (CSV) is registered in one request, matched against the
     announcement and against everybody reception knows."""
-    task = progress.add_task("2/6 Importing the flight manifest", total=len(runs))
+    task = progress.add_task("2/7 Importing the flight manifest", total=len(runs))
     data = manifest_csv([manifest_row(r.returnee) for r in runs])
     started = time.monotonic()
     try:
@@ -253,6 +325,64 @@ async def _import_manifest(
     )
 
 
+async def _record_consents(
+    client: httpx.AsyncClient,
+    urls: Urls,
+    flight: Flight,
+    runs: list[CaseRun],
+    authority: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Each person is told, in their language, what the platform will do with their case, and
+    consents (a parent for their child; SENAF's protection officer for a child alone), at reception,
+    right after registration. One adult agrees only to the assessment and to follow-up contact.
+
+    A case that already has a consent (the same flight played again) keeps it; what reception shows
+    (``GET /v1/cases/{id}/consent``) is what the summary reports."""
+    task = progress.add_task("3/7 Consent recorded at reception", total=len(runs))
+    holder = holding_back(flight)
+
+    async def one(run: CaseRun) -> None:
+        url = f"{urls.reception}/v1/cases/{run.case_id}/consent"
+        try:
+            current = await _json(await client.get(url), f"GET /v1/cases/{run.short_id}…/consent")
+            if not any(r["basis"] == "consent" for r in current["records"]):
+                body = consent_body(run.returnee, run.case, shares=run.returnee is not holder)
+                by_authority = body["given_by"] == "child_protection_authority"
+                response = await client.post(url, json=body, headers=authority if by_authority else None)
+                current = await _json(response, f"POST /v1/cases/{run.short_id}…/consent")
+                run.consent_recorded_now = True
+        except httpx.TransportError as exc:
+            raise _unreachable("reception", urls.reception, exc) from exc
+        run.consent = current
+        progress.advance(task)
+
+    await _bounded(WRITE_CONCURRENCY, runs, one)
+    givers = Counter(r.gave_consent_by for r in runs if r.gave_consent_by)
+    withheld = [r for r in runs if r.agreed_only_to_assessment_and_followup]
+    now = sum(r.consent_recorded_now for r in runs)
+    progress.console.print(
+        f"[green]✓[/] consent recorded at reception for {sum(givers.values())} of {len(runs)} people "
+        f"({now} now, {len(runs) - now} earlier): "
+        + ", ".join(f"{count} by {GIVERS.get(g, g)}" for g, count in givers.most_common())
+        + (
+            f"; {len(withheld)} agreed only to the assessment and follow-up contact ("
+            + ", ".join(f"case {r.short_id}" for r in withheld[:5])
+            + "): their referrals will wait for consent"
+            if withheld
+            else ""
+        )
+    )
+
+
+GIVERS = {
+    "self": "the person",
+    "guardian": "a parent or guardian",
+    "child_protection_authority": "the child-protection authority",
+    "legal_representative": "a legal representative",
+}
+
+
 async def _poll(
     progress: Progress,
     task: TaskID,
@@ -291,7 +421,7 @@ async def _get_list(client: httpx.AsyncClient, name: str, base: str, path: str, 
 async def _await_assessments(
     client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
 ) -> None:
-    task = progress.add_task("3/6 Waiting for assessments to be scheduled", total=len(runs))
+    task = progress.add_task("4/7 Waiting for assessments to be scheduled", total=len(runs))
 
     async def scheduled(run: CaseRun) -> bool:
         found = await _get_list(client, "assessment", urls.assessment, "/v1/assessments", run.case_id)
@@ -314,7 +444,7 @@ async def _await_assessments(
 
 
 async def _complete(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress) -> None:
-    task = progress.add_task("4/6 Assessing (case worker interviews)", total=len(runs))
+    task = progress.add_task("5/7 Assessing (case worker interviews)", total=len(runs))
 
     async def complete(run: CaseRun) -> None:
         assert run.assessment is not None
@@ -344,18 +474,25 @@ async def _complete(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], 
 async def _await_referrals(
     client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun], progress: Progress
 ) -> None:
-    task = progress.add_task("5/6 Waiting for referrals and follow-ups", total=len(runs))
+    task = progress.add_task("6/7 Waiting for referrals and follow-ups", total=len(runs))
 
     async def settled(run: CaseRun) -> bool:
         run.referrals = await _get_list(client, "referral", urls.referral, "/v1/referrals", run.case_id)
         run.followups = await _get_list(client, "followup", urls.followup, "/v1/followups", run.case_id)
-        return len(run.referrals) >= run.expected_referrals and len(run.followups) >= run.expected_followups
+        # A referral made before referral read the consent waits until it does, then goes.
+        released = not any(run.consent_covers(r) for r in run.awaiting_consent())
+        return (
+            len(run.referrals) >= run.expected_referrals
+            and len(run.followups) >= run.expected_followups
+            and released
+        )
 
     started = time.monotonic()
     missing = await _poll(progress, task, runs, settled, PHASE_TIMEOUT_S)
     if missing:
         detail = "\n  ".join(
-            f"case {r.short_id}: {len(r.referrals)}/{r.expected_referrals} referrals, "
+            f"case {r.short_id}: {len(r.referrals)}/{r.expected_referrals} referrals "
+            f"({sum(r.consent_covers(x) for x in r.awaiting_consent())} consented to still awaiting consent), "
             f"{len(r.followups)}/{r.expected_followups} follow-ups"
             for r in missing[:15]
         )
@@ -367,6 +504,34 @@ async def _await_referrals(
         f"[green]✓[/] {sum(len(r.referrals) for r in runs)} referrals and "
         f"{sum(len(r.followups) for r in runs)} follow-ups in place within {time.monotonic() - started:.1f} s"
     )
+
+
+AWAITING_PAGE = 500
+
+
+async def _read_awaiting_consent(client: httpx.AsyncClient, urls: Urls, runs: list[CaseRun]) -> None:
+    """Referral's queue of referrals held for consent (``GET /v1/awaiting-consent``), kept on the runs
+    of this flight (``awaiting_in_queue``) so that the summary reports what referral lists, not what
+    the demo expects."""
+    ours = {r.case_id: r for r in runs}
+    for run in runs:
+        run.awaiting_in_queue = []
+    offset = 0
+    while True:
+        try:
+            response = await client.get(
+                f"{urls.referral}/v1/awaiting-consent", params={"limit": AWAITING_PAGE, "offset": offset}
+            )
+        except httpx.TransportError as exc:
+            raise _unreachable("referral", urls.referral, exc) from exc
+        page = await _json(response, "GET /v1/awaiting-consent")
+        for item in page["items"]:
+            found = ours.get(str(item["case_id"]))
+            if found is not None:
+                found.awaiting_in_queue.append(item)
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["count"]:
+            return
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -406,6 +571,8 @@ def percentile(values: Sequence[float], share: float) -> float:
 def _referral_text(referral: dict[str, Any]) -> str:
     if referral.get("status") == "unmatched" or not referral.get("agency_id"):
         return f"{referral['category']}: no service"
+    if referral.get("status") == "awaiting_consent":
+        return f"{referral['category']}→{referral['agency_id']} (awaiting consent)"
     return f"{referral['category']}→{referral['agency_id']} ✓"
 
 
@@ -470,11 +637,14 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
     by_priority = Counter(r.priority for r in runs)
     requested: Counter[str] = Counter()
     unmatched: Counter[str] = Counter()
+    held: Counter[str] = Counter()
     agencies: dict[str, set[str]] = {}
     for run in runs:
         for ref in run.referrals:
             if ref.get("status") == "unmatched":
                 unmatched[ref["category"]] += 1
+            elif ref.get("status") == "awaiting_consent":
+                held[ref["category"]] += 1
             else:
                 requested[ref["category"]] += 1
                 agencies.setdefault(ref["category"], set()).add(str(ref.get("agency_id")))
@@ -499,8 +669,9 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
         f"(+{sum(r.matching == 'review' for r in runs)} for a person to review)",
         f"Assessments completed: {completed}/{persons} · priority: "
         + ", ".join(f"{p} {by_priority[p]}" for p in PRIORITY_ORDER if by_priority[p]),
-        f"Referrals: {sum(requested.values())} requested, {sum(unmatched.values())} unmatched (no service "
-        f"in the directory for that need and municipality)",
+        consent_line(runs),
+        f"Referrals: {sum(requested.values())} shared with an agency, {sum(held.values())} awaiting consent, "
+        f"{sum(unmatched.values())} unmatched (no service in the directory for that need and municipality)",
         f"Follow-ups: {len(followups)} ({f_status['scheduled']} scheduled, {f_status['due']} due) · "
         f"post-arrival {f_reason['post_arrival']}, referral checks {f_reason['referral_check']}",
     ]
@@ -511,13 +682,17 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
         )
     categories = Table(show_edge=False, box=None, pad_edge=False)
     categories.add_column("category")
-    categories.add_column("requested", justify="right")
+    categories.add_column("shared", justify="right")
+    categories.add_column("awaiting consent", justify="right")
     categories.add_column("unmatched", justify="right")
     categories.add_column("agencies")
-    for category in sorted(set(requested) | set(unmatched), key=lambda c: -(requested[c] + unmatched[c])):
+    for category in sorted(
+        set(requested) | set(held) | set(unmatched), key=lambda c: -(requested[c] + held[c] + unmatched[c])
+    ):
         categories.add_row(
             category,
             str(requested[category]),
+            str(held[category]),
             str(unmatched[category]),
             ", ".join(sorted(agencies.get(category, set()))) or "-",
         )
@@ -526,6 +701,31 @@ def summary_panel(flight: Flight, runs: Sequence[CaseRun], now: datetime) -> Pan
         title="Summary",
         title_align="left",
     )
+
+
+def consent_line(runs: Sequence[CaseRun]) -> str:
+    """What reception recorded and what referral holds for it, as both services answered."""
+    givers = Counter(r.gave_consent_by for r in runs if r.gave_consent_by)
+    no_referral = [r for r in runs if r.agreed_only_to_assessment_and_followup]
+    held = [x for r in runs for x in r.awaiting_consent()]
+    queued = [x for r in runs for x in r.awaiting_in_queue]
+    text = (
+        f"Consent (reception): {sum(givers.values())}/{len(runs)} recorded — "
+        + (", ".join(f"{GIVERS.get(g, g)} {n}" for g, n in givers.most_common()) or "none")
+        + f" · {len(no_referral)} agreed only to the assessment and follow-up contact"
+    )
+    if no_referral:
+        text += " (" + ", ".join(f"case {r.short_id}" for r in no_referral[:5]) + ")"
+    people = len({x["case_id"] for x in held})
+    return (
+        text + f" · awaiting consent at referral: {_count(len(held), 'referral')} of "
+        f"{_count(people, 'person', 'people')}; referral's queue (GET /v1/awaiting-consent) lists "
+        f"{len(queued)} of this flight"
+    )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 RETURN_ROUTE = "United States → San Pedro Sula (HN-SAP), reception centre HN-CAMR-SPS"

@@ -31,11 +31,6 @@ DEMO_TIMINGS: dict[str, str] = {
 }
 """Demo only: follow-ups fall due after seconds instead of the platform's 90 / 14 days."""
 
-UNTIL_CONSENT: dict[str, str] = {"REINTEGRA_SHARING_POLICY": "share_all"}
-"""TEMPORARY, local stack only: referral shares without checking consent, because reception cannot
-record consent yet (issue 11, its reception half). Remove it when the demo records each person's
-consent through reception's API; the platform's default is ``consent``."""
-
 
 class StackError(Exception):
     """Something the person running the stack must fix; the message says what."""

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from reintegra_contracts.codelists import Priority, ServiceCategory, Vulnerability
+from reintegra_contracts.codelists import (
+    ConsentGiver,
+    ConsentMethod,
+    ConsentPurpose,
+    Priority,
+    ServiceCategory,
+    Vulnerability,
+)
 
 COUNTRY_OF_RETURN = "HN"
 RETURNED_FROM = "US"
@@ -617,6 +624,82 @@ def _age_group(age: int) -> str:
         if age <= limit:
             return group
     return "60_plus"
+
+
+# ----------------------------------------------------------------------------------------- consent
+
+WITHHELD_SHARING = (ConsentPurpose.ASSESSMENT, ConsentPurpose.FOLLOWUP_CONTACT)
+"""What the one person who holds back agrees to: the assessment and being contacted for follow-up —
+no referral to anyone, so referral keeps their referrals in "awaiting consent"."""
+
+TRAVELLING_ALONE = frozenset({Vulnerability.UNACCOMPANIED_CHILD.value, Vulnerability.SEPARATED_CHILD.value})
+
+
+def holding_back(flight: Flight) -> Returnee | None:
+    """The person of the flight who agrees only to :data:`WITHHELD_SHARING`: the first single adult
+    (not a repeat return) for whom the interview will find a need, else the first such adult at all;
+    ``None`` when the flight has no adult with a need."""
+    adults = [r for r in flight.returnees if r.age >= 18 and r.needs]
+    for r in adults:
+        if r.kind == "adult" and not r.repeat_of:
+            return r
+    return adults[0] if adults else None
+
+
+def consent_body(
+    returnee: Returnee,
+    case: dict[str, Any] | None = None,
+    *,
+    shares: bool = True,
+) -> dict[str, Any]:
+    """Body of ``POST /v1/cases/{case_id}/consent`` as the person (or whoever may consent for them)
+    gives it at reception, right after registration.
+
+    ``case`` is reception's view of the case (``GET /v1/cases/{id}``): its age, its vulnerability flags
+    (a child unaccompanied or separated travels without a guardian) and its immediate needs; without
+    it, the flight's own data is used. Who gives it follows reception's rules: an adult themself; a
+    child travelling with their family, the parent (``guardian``); a child alone, the country's
+    child-protection authority (recorded by its protection officer) — both with the child's view.
+
+    ``shares``: the assessment, referral and contact by the provider for the kinds of service the
+    person needs (the needs the interview will find and the immediate needs reception noted),
+    follow-up contact, and anonymous statistics. ``shares=False``: only :data:`WITHHELD_SHARING`.
+    """
+    case = case or {}
+    age = int(case.get("age", returnee.age))
+    flags = set(case.get("vulnerabilities") or returnee.arrival.get("vulnerabilities") or ())
+    if returnee.kind == "unaccompanied_child":
+        flags.add(Vulnerability.UNACCOMPANIED_CHILD.value)
+    categories = sorted(
+        {n.category.value for n in returnee.needs}
+        | set(case.get("immediate_needs") or returnee.arrival.get("immediate_needs") or ())
+    )
+    scopes: list[dict[str, Any]]
+    if shares:
+        scopes = [{"purpose": ConsentPurpose.ASSESSMENT.value}]
+        if categories:
+            scopes += [
+                {"purpose": ConsentPurpose.REFERRAL.value, "service_categories": categories},
+                {"purpose": ConsentPurpose.CONTACT_BY_PROVIDER.value, "service_categories": categories},
+            ]
+        scopes += [
+            {"purpose": ConsentPurpose.FOLLOWUP_CONTACT.value},
+            {"purpose": ConsentPurpose.STATISTICS.value},
+        ]
+    else:
+        scopes = [{"purpose": p.value} for p in WITHHELD_SHARING]
+    body: dict[str, Any] = {
+        "given_by": ConsentGiver.SELF.value,
+        # Most sign the form; every seventh person agrees aloud before a witness.
+        "method": (ConsentMethod.VERBAL_WITNESSED if returnee.line % 7 == 0 else ConsentMethod.WRITTEN).value,
+        "scopes": scopes,
+        "information_language": returnee.arrival.get("preferred_language") or "es",
+    }
+    if age < 18:
+        alone = bool(flags & TRAVELLING_ALONE)
+        body["given_by"] = (ConsentGiver.CHILD_PROTECTION_AUTHORITY if alone else ConsentGiver.GUARDIAN).value
+        body["child_view"] = "agrees" if age >= 7 else "not_able_to_express"
+    return body
 
 
 def now_utc() -> datetime:

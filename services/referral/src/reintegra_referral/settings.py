@@ -45,7 +45,8 @@ class ReferralSettings(ServiceSettings):
     sharing_policy: Literal["consent", "share_all"] = Field(
         default="consent",
         description="consent: a referral reaches its agency only under a recorded consent (or vital-interest "
-        "override) covering the agency and purpose; share_all: consent is not checked (local demo only).",
+        "override) covering the agency and purpose; share_all: consent is not checked — never in production, "
+        "only to try referral without a reception recording consent.",
     )
     contact_reference_ttl: timedelta = Field(
         default=timedelta(days=30),

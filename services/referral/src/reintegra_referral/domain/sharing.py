@@ -9,8 +9,9 @@ handler loaded, and nothing else decides.
   consent covers the agency and the purpose (``referral`` or ``share_with_provider``), or a valid
   vital-interest override does; the agency may resolve its contact reference at reception when a
   scope ``contact_by_provider`` covers it too.
-* :class:`ShareEverything` (``share_all``): every referral is shared — for the local demo until
-  reception records consent, never in production.
+* :class:`ShareEverything` (``share_all``): every referral is shared — never in production; only an
+  explicit setting for trying referral without a reception that records consent (the local stack
+  runs with ``consent``), and the policy of handler tests that are not about consent.
 * :class:`HoldEverything`: nothing is shared (tests).
 
 Each decision also fixes the contact reference's expiry (``REINTEGRA_CONTACT_REFERENCE_TTL``).
@@ -101,7 +102,7 @@ class ConsentPolicy:
 
 @dataclass(frozen=True)
 class ShareEverything:
-    """Every referral may be shared (``REINTEGRA_SHARING_POLICY=share_all``: the local demo only)."""
+    """Every referral may be shared (``REINTEGRA_SHARING_POLICY=share_all``: never in production)."""
 
     contact_reference_ttl: timedelta = DEFAULT_CONTACT_REFERENCE_TTL
 
