@@ -34,6 +34,7 @@ from reintegra_contracts.events.reception import (
     ReturneeRecordsMerged,
 )
 from reintegra_contracts.events.referral import ReferralCancelled, ReferralHeld, ReferralRequested
+from reintegra_kit.auth import RecordFilter
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.settings import SettingsError, load_settings
 from reintegra_referral.bootstrap import sharing_policy
@@ -422,3 +423,19 @@ def test_the_settings_choose_the_sharing_policy(monkeypatch: pytest.MonkeyPatch)
         load_settings(ReferralSettings)
     assert "REINTEGRA_SHARING_POLICY" in str(caught.value)
     assert "REINTEGRA_CONTACT_REFERENCE_TTL: Value error, must be between PT1M and P365D" in str(caught.value)
+
+
+async def test_an_agency_sees_a_referral_only_once_it_was_sent_there(service: Harness) -> None:
+    """Matched to hn-senaeh but held for consent: not yet hn-senaeh's record (issue 12: an agency sees
+    only the referrals sent to it); once the consent releases it, it is."""
+    case_id = await held_case(service, ServiceCategory.EMPLOYMENT)
+    senaeh = RecordFilter(unrestricted=False, agencies=frozenset({"hn-senaeh"}))
+    async with service.uow() as uow:
+        assert await uow.referrals.for_case(case_id, visible_to=senaeh) == []
+        assert await uow.referrals.count(ReferralStatus.AWAITING_CONSENT, visible_to=senaeh) == 0
+    await service.deliver(CONSENT, consent(case_id, scope(ConsentPurpose.REFERRAL)))
+    async with service.uow() as uow:
+        [shared] = await uow.referrals.for_case(case_id, visible_to=senaeh)
+        assert shared.status is ReferralStatus.REQUESTED
+        other = RecordFilter(unrestricted=False, agencies=frozenset({"hn-sesal"}))
+        assert await uow.referrals.for_case(case_id, visible_to=other) == []

@@ -970,7 +970,11 @@ def record_scope_of(uow: Callable[[], ReferralUnitOfWork]) -> RecordScopeFunctio
                 if r is None:
                     return None
                 case = await u.cases.scope(r.case_id)
-                return RecordScope(centre=case.centre, agency=r.agency_id, country=case.country)
+                # an agency's record only once it was sent there (not while it waits for consent)
+                sent = await u.partner.cursor_of(r.referral_id) > 0
+                return RecordScope(
+                    centre=case.centre, agency=r.agency_id if sent else None, country=case.country
+                )
             if "agency_id" in params:
                 agency = await u.directory.agency(str(params["agency_id"]))
                 if agency is not None:

@@ -265,11 +265,14 @@ def _service(row: Any) -> DirectoryService:
 # -- what matching knows of a case -----------------------------------------------------------------
 
 
-def _visible_by_case(reach: RecordFilter | None, case_id: Any, agency_id: Any) -> Any:
-    """Rows of the cases of the caller's centres or countries, or sent to the caller's agencies."""
+def _visible_by_case(reach: RecordFilter | None, case_id: Any, agency_id: Any, sent: Any = None) -> Any:
+    """Rows of the cases of the caller's centres or countries, or sent to the caller's agencies
+    (``sent``: the condition that the row was really sent to its agency — a referral matched to an
+    agency but waiting for consent, or cancelled before it was shared, was not)."""
     if reach is None or reach.unrestricted:
         return visible(reach)
-    clauses = [visible(reach, agency=agency_id)]
+    by_agency = visible(reach, agency=agency_id)
+    clauses = [by_agency if sent is None else and_(by_agency, sent)]
     if reach.centres or reach.countries:
         seen = select(case_profiles.c.case_id).where(
             visible(reach, centre=case_profiles.c.reception_centre, country=case_profiles.c.country)
@@ -284,7 +287,9 @@ def _visible_by_case(reach: RecordFilter | None, case_id: Any, agency_id: Any) -
 
 def visible_referrals(reach: RecordFilter | None) -> Any:
     """The referrals ``reach`` sees: of its centres' or countries' cases, or sent to its agency."""
-    return _visible_by_case(reach, referrals.c.case_id, referrals.c.agency_id)
+    return _visible_by_case(
+        reach, referrals.c.case_id, referrals.c.agency_id, sent=referrals.c.partner_cursor.is_not(None)
+    )
 
 
 class CaseRepository(Repository):
