@@ -393,7 +393,11 @@ async def test_every_case_route_shows_and_refuses_exactly_what_each_roles_scope_
         )
         for r in referrals:
             place = where[r["case_id"]]
-            record = Record("referral", r["referral_id"], place.centre, place.country, r["agency_id"])
+            # matched to an agency but held for consent: not sent there, so not yet the agency's record
+            held = r["status"] == "awaiting_consent"
+            record = Record(
+                "referral", r["referral_id"], place.centre, place.country, None if held else r["agency_id"]
+            )
             add("referral", record)
             if r["status"] == "awaiting_consent":
                 add("awaiting", record)
@@ -401,7 +405,10 @@ async def test_every_case_route_shows_and_refuses_exactly_what_each_roles_scope_
                 add("unmatched", record)
             else:
                 add("sent", record)
-        assert {(r.agency, r.centre) for r in records["awaiting"]} == {("hn-sesal", SPS.centre)}
+        assert {(r["agency_id"], r["status"]) for r in referrals if r["status"] == "awaiting_consent"} == {
+            ("hn-sesal", "awaiting_consent")
+        }
+        assert {(r.agency, r.centre) for r in records["awaiting"]} == {(None, SPS.centre)}
         assert {(r.agency, r.country) for r in records["unmatched"]} == {(None, "GT")}
         escalated = await poll(
             lambda: country_view("referral", "/v1/escalations"),

@@ -377,6 +377,8 @@ do_start() {
         # shellcheck disable=SC2086
         (
             cd "$STATE_DIR"
+            # a broker keeps a file open per partition segment: as many handles as this machine allows
+            ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
             exec setsid nohup "$JAVA" $HEAP_OPTS \
                 -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
                 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \

@@ -99,9 +99,27 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """Bootstrap address of a real Kafka broker."""
-    return infra.kafka_bootstrap()
+def kafka_bootstrap(session_tag: str) -> Iterator[str]:
+    """Bootstrap address of a real Kafka broker; the topics this session made are deleted at its end
+    (a broker that serves many sessions would otherwise run out of file handles, one per partition)."""
+    bootstrap = infra.kafka_bootstrap()
+    yield bootstrap
+    asyncio.run(_delete_topics(bootstrap, f"test-{session_tag}."))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        for i in range(0, len(mine), 200):
+            await admin.delete_topics(mine[i : i + 200])
+    except Exception as exc:
+        print(f"reintegra: could not delete this session's topics ({exc!r})")
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(scope="session")
