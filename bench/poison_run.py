@@ -52,6 +52,8 @@ from reintegra_contracts.topics import (
     dead_letter_topic,
 )
 
+from reintegra_kit.testing.auth import TestIssuer
+
 from tests.support import arrival_payload
 
 KINDS = (
@@ -133,9 +135,10 @@ def bad_record(
 class Good:
     """Good arrivals over HTTP; their delay is read back from the topics' record timestamps."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, issuer: TestIssuer) -> None:
         self.platform = platform
-        self.http = httpx.AsyncClient(timeout=30.0)
+        # the services accept only bearer tokens: a reception staff member's, from the run's own issuer
+        self.http = httpx.AsyncClient(timeout=30.0, headers=issuer.staff())
         self.accepted: dict[str, tuple[float, str]] = {}  # case_id -> (wall time accepted, phase)
 
     async def arrive(self, n: int, phase: str) -> None:
@@ -205,10 +208,11 @@ async def poison_run(
     *, bad: int, seconds: float, good_rate: float, infra: Infra, quiet_timeout_s: float = 600.0
 ) -> dict[str, Any]:
     platform = Platform(infra)
+    issuer = TestIssuer()
     try:
-        await platform.start({})
+        await platform.start({}, **issuer.env())
         starts = {p.port: p.proc.pid for p in platform.processes if p.proc is not None}
-        good = Good(platform)
+        good = Good(platform, issuer)
         n = await good.steady(good_rate, 10, "before", 0)
         flood_task = asyncio.create_task(flood(platform, bad, seconds))
         await good.steady(good_rate, seconds, "during", n)
@@ -285,6 +289,8 @@ async def poison_run(
             "unpublished": unpublished,
             "lag": lag,
             "quiet_after_s": round(quiet_s, 1),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
         }
         result["ok"] = (
             not crashed
@@ -299,6 +305,7 @@ async def poison_run(
     finally:
         platform.stop()
         await platform.drop_databases()
+        issuer.stop()
 
 
 def report(result: dict[str, Any]) -> str:
@@ -317,6 +324,7 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
     )
+    lines.append(f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}")
     lines.append("RESULT: " + ("ok" if result["ok"] else "FAILED (see above)"))
     return "\n".join(lines)
 
