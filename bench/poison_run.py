@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
@@ -210,7 +211,11 @@ async def poison_run(
     platform = Platform(infra)
     issuer = TestIssuer()
     try:
-        await platform.start({}, **issuer.env())
+        secrets = {  # reception seals personal data under these; the run's own, thrown away after it
+            "REINTEGRA_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "REINTEGRA_BLIND_INDEX_SECRET": base64.b64encode(os.urandom(32)).decode(),
+        }
+        await platform.start({}, **issuer.env(), **secrets)
         starts = {p.port: p.proc.pid for p in platform.processes if p.proc is not None}
         good = Good(platform, issuer)
         n = await good.steady(good_rate, 10, "before", 0)
