@@ -141,12 +141,17 @@ class Good:
         # the services accept only bearer tokens: a reception staff member's, from the run's own issuer
         self.http = httpx.AsyncClient(timeout=30.0, headers=issuer.staff())
         self.accepted: dict[str, tuple[float, str]] = {}  # case_id -> (wall time accepted, phase)
+        self.failed: Counter[str] = Counter()  # phase: error -> arrivals not accepted
 
     async def arrive(self, n: int, phase: str) -> None:
         url = random.choice(self.platform.alive("reception")).url
         body = arrival_payload(manifest_ref=f"poison-{self.platform.tag}-{n}")
-        response = await self.http.post(f"{url}/v1/arrivals", json=body)
-        response.raise_for_status()
+        try:
+            response = await self.http.post(f"{url}/v1/arrivals", json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:  # counted (and failing the run), not crashing it
+            self.failed[f"{phase}: {type(exc).__name__}"] += 1
+            return
         self.accepted[response.json()["case_id"]] = (time.time(), phase)
 
     async def steady(self, rate: float, seconds: float, phase: str, first: int) -> int:
@@ -291,6 +296,7 @@ async def poison_run(
             "good_before": delays(good, complete, "before"),
             "good_during": delays(good, complete, "during"),
             "good_lost": len(set(good.accepted) - set(complete)),
+            "good_not_accepted": dict(good.failed),
             "unpublished": unpublished,
             "lag": lag,
             "quiet_after_s": round(quiet_s, 1),
@@ -300,6 +306,7 @@ async def poison_run(
         result["ok"] = (
             not crashed
             and not result["good_lost"]
+            and not result["good_not_accepted"]
             and all(k.get("parkings_missing", 0) == 0 for k in kinds.values())
             and kinds["unknown_case"]["held_waiting_for_case"] == kinds["unknown_case"]["sent"]
             and kinds["duplicate_new_id"]["extra_effects"] == 0
@@ -326,6 +333,7 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"good arrivals, end-to-end delay during the flood: {result['good_during']}; lost: {result['good_lost']}"
     )
+    lines.append(f"good arrivals not accepted (HTTP error or time-out): {result['good_not_accepted'] or 'none'}")
     lines.append(
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
     )
