@@ -169,6 +169,7 @@ class ServiceRuntime(Generic[U]):
             handlers={cls: [self.dependencies.bind(h) for h in hs] for cls, hs in handlers.items()},
             refusal_handlers={cls: self._bind_refusal(h) for cls, h in (refusals or {}).items()},
             publish_raw=self.kafka.publish_raw,
+            send_raw=self.kafka.send_raw,
             policy=ConsumerPolicy(
                 attempts=s.handler_attempts,
                 backoff_s=s.retry_backoff_s,

@@ -76,7 +76,14 @@ class KafkaConnection:
         return await self._send(topic, message.key, message.value, headers, message_id=message.event_id)
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
-        """Send one record and wait for the broker's acknowledgement (parking a dead letter).
+        """Send one record and wait for the broker's acknowledgement."""
+        return await (await self.send_raw(topic, key, value, headers))
+
+    async def send_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> asyncio.Future[Any]:
+        """Queue one record (a dead letter) and return the future of the broker's acknowledgement,
+        without waiting for it: the consumer parks a whole batch's dead letters, then awaits them.
 
         Its ``send <topic>`` span continues the current trace, or else the one the headers carry.
         """
@@ -90,10 +97,9 @@ class KafkaConnection:
         parent = None
         if not trace.get_current_span().get_span_context().is_valid:
             parent = context_from_headers(list(headers.items()))
-        ack = await self._send(
+        return await self._send(
             topic, key, value, kept, message_id=headers.get("ce_id"), parent=parent, keep=headers
         )
-        return await ack
 
     async def _send(
         self,
