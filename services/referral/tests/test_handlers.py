@@ -6,6 +6,7 @@ topic), timers through the real timer runner, HTTP commands through the real bus
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,7 @@ from reintegra_referral.orm import (
     escalations,
     kit_tables,
     partner_messages,
+    pending_assessments,
     referral_history,
     referrals,
 )
@@ -230,6 +232,23 @@ async def test_an_assessment_read_before_its_arrival_waits_for_it(service: Harne
     await service.deliver(EVENTS, arrival(case_id))
     [row] = await service.rows(referrals)
     assert row.service_id == "HN-SENAEH-EMP"
+
+
+async def test_an_arrival_and_an_assessment_of_one_case_handled_at_once_never_leave_the_assessment_waiting(
+    service: Harness,
+) -> None:
+    # Two replicas may handle the reception and the assessment topics of one case at the same time
+    # (ADR 0060): the per-case lock makes one see the other's work.
+    for _ in range(15):
+        case_id = uuid4()
+        arrivals = service.consumer(EVENTS, group="test-group")
+        assessments = service.consumer(EVENTS, group="test-group")
+        await asyncio.gather(
+            assessments.process(record_of(assessed(case_id, need(ServiceCategory.EMPLOYMENT)))),
+            arrivals.process(record_of(arrival(case_id))),
+        )
+    assert await service.rows(pending_assessments) == []
+    assert len(await service.rows(referrals)) == 15
 
 
 async def test_a_child_goes_to_child_protection_and_an_adult_does_not(service: Harness) -> None:
