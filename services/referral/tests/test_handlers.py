@@ -338,6 +338,17 @@ async def test_a_command_about_a_referral_not_sent_to_that_agency_is_refused_and
     assert refusal.current_status is None  # gt-sbs may not learn where hn-senaeh's referral stands
 
 
+async def test_a_command_about_a_referral_and_case_never_seen_is_refused_and_creates_nothing(
+    service: Harness,
+) -> None:
+    # ADR 0060: agencies answer about referrals; one this service never made is refused, not created
+    invented = AcceptReferral(case_id=uuid4(), referral_id=uuid4(), agency_id="hn-senaeh", accepted_at=START)
+    seeded = len(await service.emitted())  # the directory's events
+    assert await command(service, invented) is Outcome.REFUSED
+    assert await service.rows(referrals) == []
+    assert [type(e) for e in (await service.emitted())[seeded:]] == [PartnerCommandRefused]
+
+
 async def test_a_command_naming_another_agency_than_its_topic_is_refused(service: Harness) -> None:
     view = await referred(service, ServiceCategory.EMPLOYMENT)
     forged = AcceptReferral(
