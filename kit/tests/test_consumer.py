@@ -430,6 +430,7 @@ class QueuedDeadLetters:
 
     sent: list[tuple[str, bytes | None, bytes, dict[str, str]]] = field(default_factory=list)
     acks: list[asyncio.Future[Any]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def __call__(
         self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
@@ -437,7 +438,13 @@ class QueuedDeadLetters:
         self.sent.append((topic, key, value, headers))
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks.append(ack)
+        async with self.changed:
+            self.changed.notify_all()
         return ack
+
+    async def until_sent(self, n: int) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.sent) >= n), timeout=10)
 
 
 async def never_published(*_: Any) -> None:
@@ -490,8 +497,7 @@ async def test_a_batch_parks_its_bad_records_together_and_returns_only_once_all_
     for offset, record in enumerate(batch):
         record.offset = offset
     task = asyncio.create_task(parking_consumer(db, schema, handler, queued, sleeps).process_batch(batch))
-    while not task.done() and len(queued.sent) < len(bad):
-        await asyncio.sleep(0.01)
+    await queued.until_sent(len(bad))
     await asyncio.sleep(0.05)
     # every dead letter was sent, in offset order, before any was acknowledged; the batch waits for them
     assert [int(h["reintegra_dlq_original_offset"]) for *_, h in queued.sent] == [0, 2, 3, 5]
@@ -516,8 +522,7 @@ async def test_a_dead_letter_the_broker_does_not_acknowledge_asks_for_the_whole_
     consumer = parking_consumer(db, schema, handler, queued, sleeps)
     good = record_of(due_event())
     task = asyncio.create_task(consumer.process_batch([*bad_records(), good]))
-    while not task.done() and len(queued.acks) < 4:
-        await asyncio.sleep(0.01)
+    await queued.until_sent(4)
     queued.acks[0].set_result(None)
     queued.acks[1].set_exception(ConnectionError("broker gone"))
     queued.acks[2].set_result(None)
@@ -526,8 +531,7 @@ async def test_a_dead_letter_the_broker_does_not_acknowledge_asks_for_the_whole_
         await task  # no outcome: the caller commits no offset of this batch
     # the batch comes again; its good record was handled once, so it is now a duplicate
     again = asyncio.create_task(consumer.process_batch([*bad_records(), good]))
-    while not again.done() and len(queued.acks) < 8:
-        await asyncio.sleep(0.01)
+    await queued.until_sent(8)
     for ack in queued.acks[4:]:
         ack.set_result(None)
     assert (await again)[-1] == Outcome.DUPLICATE

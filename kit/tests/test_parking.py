@@ -29,7 +29,8 @@ pytestmark = pytest.mark.connected
 @pytest.fixture
 async def kafka(kafka_bootstrap: str) -> AsyncIterator[KafkaConnection]:
     connection = KafkaConnection(
-        ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap, service_name="parking-test"), TracerProvider()
+        ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap, service_name="parking-test"),
+        TracerProvider(),
     )
     await connection.start()
     yield connection
@@ -100,7 +101,8 @@ async def test_a_batch_of_bad_records_is_parked_at_once_in_order_and_acknowledge
             batch.append(garbage(topic, offset))
     send = SendCounter(kafka)
     outcomes = await consumer_of(db, schema, send).process_batch(batch)
-    assert outcomes.count(Outcome.PARKED) == 270 and outcomes.count(Outcome.PROCESSED) == 30
+    assert outcomes.count(Outcome.PARKED) == 270
+    assert outcomes.count(Outcome.PROCESSED) == 30
     assert send.pending == 0  # returned only once every dead letter was acknowledged
     assert send.most_pending > 1  # not one acknowledged produce after the other
     async with TopicReader(kafka_bootstrap, f"{topic}.dlq") as reader:
