@@ -52,7 +52,6 @@ from reintegra_contracts.topics import (
     REFERRAL_EVENTS,
     dead_letter_topic,
 )
-
 from reintegra_kit.testing.auth import TestIssuer
 
 from tests.support import arrival_payload
@@ -333,11 +332,15 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"good arrivals, end-to-end delay during the flood: {result['good_during']}; lost: {result['good_lost']}"
     )
-    lines.append(f"good arrivals not accepted (HTTP error or time-out): {result['good_not_accepted'] or 'none'}")
+    lines.append(
+        f"good arrivals not accepted (HTTP error or time-out): {result['good_not_accepted'] or 'none'}"
+    )
     lines.append(
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
     )
-    lines.append(f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}")
+    lines.append(
+        f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}"
+    )
     lines.append("RESULT: " + ("ok" if result["ok"] else "FAILED (see above)"))
     return "\n".join(lines)
 

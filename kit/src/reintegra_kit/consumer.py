@@ -250,9 +250,7 @@ class EventConsumer(Generic[U]):
             handled = []
         for (i, *_), outcome in zip(ready, handled, strict=True):
             outcomes[i] = outcome
-        return [
-            (t, o if o is not None else Outcome.PARKED) for t, o in zip(types, outcomes, strict=True)
-        ]
+        return [(t, o if o is not None else Outcome.PARKED) for t, o in zip(types, outcomes, strict=True)]
 
     async def _classify(
         self, record: Record, parking: _Parking

@@ -31,6 +31,7 @@ from ..logging import get_logger
 from ..outbox import OutboxMessage
 from ..settings import ServiceSettings
 from ..telemetry import CLOUDEVENTS_TRACE_HEADERS, TRACE_HEADERS, context_from_headers, trace_headers
+from .lifecycle import bounded
 
 log = get_logger(__name__)
 
@@ -247,10 +248,16 @@ class KafkaConnection:
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def stop(self) -> None:
-        await self._stop_producer()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Stop the consumers (FastStream broker) and the producer, within ``timeout_s`` in all.
+
+        With the broker gone, aiokafka's stops wait for requests that never come back (the producer
+        flushes what it queued, a consumer leaves its group): each gets its share of the time, then
+        is abandoned — what it did not send is in the outbox still, what it did not commit comes again.
+        """
+        half = None if timeout_s is None else timeout_s / 2
+        await bounded("kafka consumers", self.broker.stop(), half)
+        await bounded("kafka producer", self._stop_producer(), half)
 
 
 def _failed(span: trace.Span, exc: BaseException) -> None:
