@@ -146,7 +146,11 @@ class Good:
         url = random.choice(self.platform.alive("reception")).url
         body = arrival_payload(manifest_ref=f"poison-{self.platform.tag}-{n}")
         try:
-            response = await self.http.post(f"{url}/v1/arrivals", json=body)
+            try:
+                response = await self.http.post(f"{url}/v1/arrivals", json=body)
+            except httpx.TransportError:  # e.g. a kept-alive connection the server just closed
+                # sent again with its manifest reference: reception answers with the first case
+                response = await self.http.post(f"{url}/v1/arrivals", json=body)
             response.raise_for_status()
         except httpx.HTTPError as exc:  # counted (and failing the run), not crashing it
             self.failed[f"{phase}: {type(exc).__name__}"] += 1
