@@ -405,6 +405,7 @@ async def storm(
             and not any(unpublished.values())
             and not any(lag.values())
             and result["waiting_for_case"] == 0
+            and result["kills"] == kills  # every SIGKILL asked for was made (none skipped)
         )  # arrivals the client gave up on were never accepted: reported, not counted as lost
         return result
     finally:

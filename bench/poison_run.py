@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
@@ -51,6 +52,7 @@ from reintegra_contracts.topics import (
     REFERRAL_EVENTS,
     dead_letter_topic,
 )
+from reintegra_kit.testing.auth import TestIssuer
 
 from tests.support import arrival_payload
 
@@ -133,16 +135,26 @@ def bad_record(
 class Good:
     """Good arrivals over HTTP; their delay is read back from the topics' record timestamps."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, issuer: TestIssuer) -> None:
         self.platform = platform
-        self.http = httpx.AsyncClient(timeout=30.0)
+        # the services accept only bearer tokens: a reception staff member's, from the run's own issuer
+        self.http = httpx.AsyncClient(timeout=30.0, headers=issuer.staff())
         self.accepted: dict[str, tuple[float, str]] = {}  # case_id -> (wall time accepted, phase)
+        self.failed: Counter[str] = Counter()  # phase: error -> arrivals not accepted
 
     async def arrive(self, n: int, phase: str) -> None:
         url = random.choice(self.platform.alive("reception")).url
         body = arrival_payload(manifest_ref=f"poison-{self.platform.tag}-{n}")
-        response = await self.http.post(f"{url}/v1/arrivals", json=body)
-        response.raise_for_status()
+        try:
+            try:
+                response = await self.http.post(f"{url}/v1/arrivals", json=body)
+            except httpx.TransportError:  # e.g. a kept-alive connection the server just closed
+                # sent again with its manifest reference: reception answers with the first case
+                response = await self.http.post(f"{url}/v1/arrivals", json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:  # counted (and failing the run), not crashing it
+            self.failed[f"{phase}: {type(exc).__name__}"] += 1
+            return
         self.accepted[response.json()["case_id"]] = (time.time(), phase)
 
     async def steady(self, rate: float, seconds: float, phase: str, first: int) -> int:
@@ -205,10 +217,15 @@ async def poison_run(
     *, bad: int, seconds: float, good_rate: float, infra: Infra, quiet_timeout_s: float = 600.0
 ) -> dict[str, Any]:
     platform = Platform(infra)
+    issuer = TestIssuer()
     try:
-        await platform.start({})
+        secrets = {  # reception seals personal data under these; the run's own, thrown away after it
+            "REINTEGRA_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "REINTEGRA_BLIND_INDEX_SECRET": base64.b64encode(os.urandom(32)).decode(),
+        }
+        await platform.start({}, **issuer.env(), **secrets)
         starts = {p.port: p.proc.pid for p in platform.processes if p.proc is not None}
-        good = Good(platform)
+        good = Good(platform, issuer)
         n = await good.steady(good_rate, 10, "before", 0)
         flood_task = asyncio.create_task(flood(platform, bad, seconds))
         await good.steady(good_rate, seconds, "during", n)
@@ -282,13 +299,17 @@ async def poison_run(
             "good_before": delays(good, complete, "before"),
             "good_during": delays(good, complete, "during"),
             "good_lost": len(set(good.accepted) - set(complete)),
+            "good_not_accepted": dict(good.failed),
             "unpublished": unpublished,
             "lag": lag,
             "quiet_after_s": round(quiet_s, 1),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
         }
         result["ok"] = (
             not crashed
             and not result["good_lost"]
+            and not result["good_not_accepted"]
             and all(k.get("parkings_missing", 0) == 0 for k in kinds.values())
             and kinds["unknown_case"]["held_waiting_for_case"] == kinds["unknown_case"]["sent"]
             and kinds["duplicate_new_id"]["extra_effects"] == 0
@@ -299,6 +320,7 @@ async def poison_run(
     finally:
         platform.stop()
         await platform.drop_databases()
+        issuer.stop()
 
 
 def report(result: dict[str, Any]) -> str:
@@ -315,7 +337,13 @@ def report(result: dict[str, Any]) -> str:
         f"good arrivals, end-to-end delay during the flood: {result['good_during']}; lost: {result['good_lost']}"
     )
     lines.append(
+        f"good arrivals not accepted (HTTP error or time-out): {result['good_not_accepted'] or 'none'}"
+    )
+    lines.append(
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
+    )
+    lines.append(
+        f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}"
     )
     lines.append("RESULT: " + ("ok" if result["ok"] else "FAILED (see above)"))
     return "\n".join(lines)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +114,83 @@ def test_a_service_without_kafka_is_alive_but_not_ready(tmp_path: Path, auth: Te
         assert checks["kafka"].startswith("failing")
     finally:
         assert proc.stop() == 0
+
+
+def free_port_pair() -> int:
+    """A free port whose next one is free too (a broker's controller listens on PORT+1)."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
+def _kafka_script(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "kafka.sh"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip()
+
+
+@pytest.mark.connected
+def test_a_service_asked_to_stop_while_its_broker_is_gone_stops_within_its_grace_period(
+    tmp_path: Path, auth: TestIssuer
+) -> None:
+    # A private broker (the shared one must stay up), stopped under the running service.
+    port = free_port_pair()
+    kafka = {"REINTEGRA_KAFKA_PORT": str(port), "REINTEGRA_KAFKA_DIR": str(tmp_path / "kafka")}
+    _kafka_script(kafka, "start")
+    grace_s = 5.0
+    proc = ServiceProcess(
+        "reception",
+        {
+            "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": _kafka_script(kafka, "bootstrap").splitlines()[-1],
+            "REINTEGRA_DATA_DIR": str(tmp_path),
+            "REINTEGRA_SHUTDOWN_GRACE_S": str(grace_s),
+            "REINTEGRA_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "REINTEGRA_BLIND_INDEX_SECRET": base64.b64encode(os.urandom(32)).decode(),
+            **auth.env(),
+        },
+        tmp_path,
+    )
+    try:
+        proc.start()
+        assert proc.proc is not None
+        _kafka_script(kafka, "stop")
+        # an arrival accepted now: its event waits in the outbox and in the relay's producer, while
+        # the consumers, the relay and the metrics keep trying to reach the broker
+        accepted = httpx.post(
+            f"{proc.url}/v1/arrivals", json=arrival_payload(), headers=auth.staff(), timeout=30
+        )
+        assert accepted.status_code == 201, accepted.text
+        time.sleep(15)  # past the consumer group's session time-out: the coordinator is given up for dead
+        assert proc.proc.poll() is None
+        asked = time.monotonic()
+        proc.proc.send_signal(signal.SIGTERM)
+        try:
+            status = proc.proc.wait(timeout=grace_s + 15)
+        except subprocess.TimeoutExpired:
+            proc.proc.kill()
+            proc.proc.wait()
+            raise AssertionError(
+                f"still running {grace_s + 15} s after SIGTERM:\n{proc.log_tail()}"
+            ) from None
+        took = time.monotonic() - asked
+        # the grace period bounds the stop; a few seconds more for the interpreter to exit under load
+        assert status == 0, proc.log_tail()
+        assert took < grace_s + 5, f"stopped after {took:.1f} s:\n{proc.log_tail()}"
+    finally:
+        if proc.proc is not None and proc.proc.poll() is None:
+            proc.proc.kill()
+        _kafka_script(kafka, "stop")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -421,3 +422,117 @@ async def test_each_event_of_a_batch_is_handled_in_its_own_trace(db: Database, s
 
     await batch_consumer(db, schema, handler, DeadLetters(), CountingUow(db, schema)).process_batch(records)
     assert seen == expected
+
+
+@dataclass
+class QueuedDeadLetters:
+    """A dead-letter sender that queues and acknowledges later, as the Kafka producer does."""
+
+    sent: list[tuple[str, bytes | None, bytes, dict[str, str]]] = field(default_factory=list)
+    acks: list[asyncio.Future[Any]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def __call__(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, key, value, headers))
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        async with self.changed:
+            self.changed.notify_all()
+        return ack
+
+    async def until_sent(self, n: int) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.sent) >= n), timeout=10)
+
+
+async def never_published(*_: Any) -> None:
+    raise AssertionError("dead letters go through send_raw, not one awaited publish each")
+
+
+def parking_consumer(
+    db: Database, schema: Schema, handler: Any, queued: QueuedDeadLetters, sleeps: list[float]
+) -> EventConsumer[UnitOfWork]:
+    outbox = Outbox(schema.kit, "/test")
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=never_published,
+        send_raw=queued,
+        policy=ConsumerPolicy(attempts=3, backoff_s=0.5, infrastructure_pause_s=0.0),
+        sleep=sleep,
+    )
+
+
+def bad_records() -> list[FakeRecord]:
+    """One of each kind that can never succeed: no headers, unknown type, wrong key, invalid data."""
+    unknown = record_of(due_event())
+    unknown.headers = [
+        (k, b"org.reintegra.followup.teleported.v1" if k == "ce_type" else v) for k, v in unknown.headers
+    ]
+    wrong_key = record_of(due_event())
+    wrong_key.key = b"not-the-case"
+    invalid = record_of(due_event())
+    invalid.value = b'{"case_id": 42}'
+    return [FakeRecord(value=b"\x00garbage", headers=[]), unknown, wrong_key, invalid]
+
+
+async def test_a_batch_parks_its_bad_records_together_and_returns_only_once_all_are_acknowledged(
+    db: Database, schema: Schema
+) -> None:
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    queued, sleeps = QueuedDeadLetters(), []
+    good = [record_of(due_event()) for _ in range(3)]
+    bad = bad_records()
+    batch = [bad[0], good[0], bad[1], bad[2], good[1], bad[3], good[2]]
+    for offset, record in enumerate(batch):
+        record.offset = offset
+    task = asyncio.create_task(parking_consumer(db, schema, handler, queued, sleeps).process_batch(batch))
+    await queued.until_sent(len(bad))
+    await asyncio.sleep(0.05)
+    # every dead letter was sent, in offset order, before any was acknowledged; the batch waits for them
+    assert [int(h["reintegra_dlq_original_offset"]) for *_, h in queued.sent] == [0, 2, 3, 5]
+    assert not task.done()
+    for ack in queued.acks:
+        ack.set_result(None)
+    outcomes = await task
+    parked, processed = Outcome.PARKED, Outcome.PROCESSED
+    assert outcomes == [parked, processed, parked, parked, processed, parked, processed]
+    assert [h["reintegra_dlq_attempts"] for *_, h in queued.sent] == ["0"] * 4  # never retried
+    assert sleeps == []  # no back-off for what can never succeed
+    assert await count(db, schema.effects) == 3
+
+
+async def test_a_dead_letter_the_broker_does_not_acknowledge_asks_for_the_whole_batch_again(
+    db: Database, schema: Schema
+) -> None:
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    queued, sleeps = QueuedDeadLetters(), []
+    consumer = parking_consumer(db, schema, handler, queued, sleeps)
+    good = record_of(due_event())
+    task = asyncio.create_task(consumer.process_batch([*bad_records(), good]))
+    await queued.until_sent(4)
+    queued.acks[0].set_result(None)
+    queued.acks[1].set_exception(ConnectionError("broker gone"))
+    queued.acks[2].set_result(None)
+    queued.acks[3].set_result(None)
+    with pytest.raises(RedeliverError, match="dead letters not acknowledged"):
+        await task  # no outcome: the caller commits no offset of this batch
+    # the batch comes again; its good record was handled once, so it is now a duplicate
+    again = asyncio.create_task(consumer.process_batch([*bad_records(), good]))
+    await queued.until_sent(8)
+    for ack in queued.acks[4:]:
+        ack.set_result(None)
+    assert (await again)[-1] == Outcome.DUPLICATE
+    assert await count(db, schema.effects) == 1

@@ -14,7 +14,12 @@ Policy (see docs/adr/0004-ack-retry-park.md):
   refusal handler, if it has one), and the message is neither retried nor parked;
 * events of the published language that this service does not handle are skipped;
 * the offset is committed only after the handler's transaction (effects + inbox row) committed, or
-  after the message was parked or its refusal recorded.
+  after the message was parked (the broker acknowledged its dead letter) or its refusal recorded.
+
+Parking is cheap: the dead letters of a batch are all sent without waiting for each acknowledgement
+(in offset order, while the batch's good records are handled) and awaited together before the batch
+returns; if one is not acknowledged, the whole batch is redelivered (a record parked twice is a
+duplicate dead letter, which a replay deduplicates by event id).
 """
 
 from __future__ import annotations
@@ -116,6 +121,31 @@ class RedeliverError(Exception):
 PublishRaw = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[Any]]
 """``publish(topic, key, value, headers)``, awaited until the broker acknowledged it."""
 
+SendRaw = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable["asyncio.Future[Any]"]]
+"""``ack = await send(topic, key, value, headers)``: returns once the record is queued (records are sent
+in call order), with the future of the broker's acknowledgement."""
+
+
+class _Parking:
+    """The dead letters of one batch: sent as they are decided, acknowledged together."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[Any]] = []
+
+    def add(self, ack: asyncio.Future[Any]) -> None:
+        ack.add_done_callback(_retrieve)  # an abandoned batch must not log "exception never retrieved"
+        self.acks.append(ack)
+
+    async def settle(self) -> None:
+        """Wait until the broker acknowledged every dead letter; raise the first failure."""
+        if self.acks:
+            await asyncio.gather(*self.acks)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
 
 @dataclass(frozen=True)
 class ConsumerPolicy:
@@ -135,6 +165,7 @@ class EventConsumer(Generic[U]):
         inbox: Inbox,
         handlers: Mapping[type[Event], Sequence[Handler[U]]],
         publish_raw: PublishRaw,
+        send_raw: SendRaw | None = None,
         policy: ConsumerPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         refusal_handlers: Mapping[type[Event], RefusalHandler[U]] | None = None,
@@ -146,6 +177,7 @@ class EventConsumer(Generic[U]):
         self._handlers = {cls.event_type: list(hs) for cls, hs in handlers.items()}
         self._on_refused = {cls.event_type: h for cls, h in (refusal_handlers or {}).items()}
         self._publish_raw = publish_raw
+        self._send_raw = send_raw
         self._policy = policy or ConsumerPolicy()
         self._sleep = sleep
         self._observe = observe
@@ -164,73 +196,88 @@ class EventConsumer(Generic[U]):
         """Process records as fetched (in offset order per partition) in ONE transaction — inbox claims,
         effects and emitted events — then return their outcomes; the caller commits the offsets.
 
-        Records that cannot be events are parked first. When anything in the batch fails, the
-        transaction rolls back and the records are processed one by one (each retried, refused or
+        Records that cannot be events are parked first, at once and never retried: their dead
+        letters are sent without waiting, and acknowledged together before this returns (so the
+        caller commits no offset of an unacknowledged dead letter). When anything in the batch fails,
+        the transaction rolls back and the records are processed one by one (each retried, refused or
         parked alone, in order), so one bad message costs its batch's speed, never its correctness.
-        Raises :class:`RedeliverError` on an outage: the whole batch comes again.
+        Raises :class:`RedeliverError` on an outage, or when a dead letter was not acknowledged: the
+        whole batch comes again.
         """
         started = time.perf_counter()
+        parking = _Parking()
+        final = await self._process_batch(records, parking)
+        try:
+            await parking.settle()
+        except Exception as exc:
+            log.warning("consumer.parking_failed", records=len(parking.acks), error=repr(exc))
+            await self._sleep(self._policy.infrastructure_pause_s)
+            raise RedeliverError(f"dead letters not acknowledged: {exc!r}") from exc
+        if self._observe is not None:
+            share = (time.perf_counter() - started) / max(len(records), 1)
+            for record, (event_type, outcome) in zip(records, final, strict=True):
+                self._observe(record, event_type, outcome, share)
+        return [outcome for _, outcome in final]
+
+    async def _process_batch(
+        self, records: Sequence[Record], parking: _Parking
+    ) -> list[tuple[str | None, Outcome]]:
         outcomes: list[Outcome | None] = [None] * len(records)
         types: list[str | None] = [None] * len(records)
         ready: list[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]] = []
         for i, record in enumerate(records):
-            event_type, classified = await self._classify(record)
+            event_type, classified = await self._classify(record, parking)
             types[i] = event_type
             if isinstance(classified, Outcome):
                 outcomes[i] = classified
             else:
                 ready.append((i, record, classified[0], classified[1]))
         if len(ready) == 1:
-            handled = await self._one_by_one(ready)
+            handled = await self._one_by_one(ready, parking)
         elif ready:
             try:
                 handled = await self._handle_batch(ready)
             except DomainError:
-                handled = await self._one_by_one(ready)
+                handled = await self._one_by_one(ready, parking)
             except Exception as exc:
                 if is_infrastructure_error(exc):
                     log.warning("consumer.infrastructure_error", error=repr(exc))
                     await self._sleep(self._policy.infrastructure_pause_s)
                     raise RedeliverError(repr(exc)) from exc
                 log.info("consumer.batch_fallback", records=len(ready), error=repr(exc)[:300])
-                handled = await self._one_by_one(ready)
+                handled = await self._one_by_one(ready, parking)
         else:
             handled = []
         for (i, *_), outcome in zip(ready, handled, strict=True):
             outcomes[i] = outcome
-        final = [o if o is not None else Outcome.PARKED for o in outcomes]
-        if self._observe is not None:
-            share = (time.perf_counter() - started) / max(len(records), 1)
-            for record, event_type, outcome in zip(records, types, final, strict=True):
-                self._observe(record, event_type, outcome, share)
-        return final
+        return [(t, o if o is not None else Outcome.PARKED) for t, o in zip(types, outcomes, strict=True)]
 
     async def _classify(
-        self, record: Record
+        self, record: Record, parking: _Parking
     ) -> tuple[str | None, Outcome | tuple[DecodedEvent, Sequence[Handler[U]]]]:
         """Decide what a record is: parked or skipped at once, or an event to handle."""
         try:
             attributes = headers_to_attributes(record.headers)
         except ContractError as exc:
-            return None, await self._park(record, exc, attempts=0)
+            return None, await self._park(record, exc, parking, attempts=0)
         with bound(event_id=attributes.id, event_type=attributes.type, case_id=attributes.subject):
             handlers = self._handlers.get(attributes.type)
             if handlers is None:
                 if event_class(attributes.type) is not None:
                     return attributes.type, Outcome.SKIPPED  # a known event this service ignores
                 reason = f"unknown event type {attributes.type!r}"
-                return attributes.type, await self._park(record, None, attempts=0, reason=reason)
+                return attributes.type, await self._park(record, None, parking, attempts=0, reason=reason)
             key = record.key.decode("utf-8", errors="replace") if record.key is not None else None
             if key != attributes.subject:
                 reason = (
                     f"the record key {key!r} is not the event's case id (ce_subject "
                     f"{attributes.subject!r}); per-case order depends on the key"
                 )
-                return attributes.type, await self._park(record, None, attempts=0, reason=reason)
+                return attributes.type, await self._park(record, None, parking, attempts=0, reason=reason)
             try:
                 decoded = decode(record.headers, record.value or b"")
             except ContractError as exc:
-                return attributes.type, await self._park(record, exc, attempts=0)
+                return attributes.type, await self._park(record, exc, parking, attempts=0)
             return attributes.type, (decoded, handlers)
 
     async def _handle_batch(
@@ -253,15 +300,17 @@ class EventConsumer(Generic[U]):
         return outcomes
 
     async def _one_by_one(
-        self, ready: Sequence[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]]
+        self,
+        ready: Sequence[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]],
+        parking: _Parking,
     ) -> list[Outcome]:
         return [
-            await self._handle_with_retries(record, decoded, handlers)
+            await self._handle_with_retries(record, decoded, handlers, parking)
             for _, record, decoded, handlers in ready
         ]
 
     async def _handle_with_retries(
-        self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
+        self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]], parking: _Parking
     ) -> Outcome:
         last: BaseException | None = None
         for attempt in range(1, self._policy.attempts + 1):
@@ -278,7 +327,7 @@ class EventConsumer(Generic[U]):
                 log.warning("consumer.handler_failed", attempt=attempt, error=repr(exc))
                 if attempt < self._policy.attempts:
                     await self._sleep(self._policy.backoff_s * 2 ** (attempt - 1))
-        return await self._park(record, last, attempts=self._policy.attempts)
+        return await self._park(record, last, parking, attempts=self._policy.attempts)
 
     async def _handle_once(
         self, record: Record, decoded: DecodedEvent, handlers: Sequence[Handler[U]]
@@ -355,8 +404,15 @@ class EventConsumer(Generic[U]):
         return Outcome.REFUSED
 
     async def _park(
-        self, record: Record, error: BaseException | None, *, attempts: int, reason: str | None = None
+        self,
+        record: Record,
+        error: BaseException | None,
+        parking: _Parking,
+        *,
+        attempts: int,
+        reason: str | None = None,
     ) -> Outcome:
+        """Send the record's dead letter (acknowledged with the rest of the batch's: ``parking``)."""
         reason = reason or (str(error) if error is not None else "unprocessable message")
         headers = {name: _header_text(value) for name, value in record.headers}
         headers.update(
@@ -373,7 +429,11 @@ class EventConsumer(Generic[U]):
         if error is not None and attempts:
             stack = "".join(traceback.format_exception(error, limit=-5))
             headers["reintegra_dlq_stacktrace"] = stack[-4000:]
-        await self._publish_raw(dead_letter_topic(record.topic), record.key, record.value or b"", headers)
+        topic = dead_letter_topic(record.topic)
+        if self._send_raw is not None:
+            parking.add(await self._send_raw(topic, record.key, record.value or b"", headers))
+        else:  # a publisher that waits for each acknowledgement (tests, tools)
+            await self._publish_raw(topic, record.key, record.value or b"", headers)
         log.error(
             "consumer.parked",
             reason=reason[:500],

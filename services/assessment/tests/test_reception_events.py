@@ -102,3 +102,24 @@ async def test_a_merged_duplicate_registration_closes_its_scheduled_assessment(
     assert closed.status is AssessmentStatus.MERGED
     assert still is not None
     assert still.status is AssessmentStatus.SCHEDULED
+
+
+async def test_a_concern_or_a_merge_about_a_case_never_registered_here_creates_nothing(
+    service: HandlerHarness[AssessmentUnitOfWork],
+) -> None:
+    # ADR 0060: only arrival_registered opens a case here; reception's other events act on what exists.
+    unknown, other = uuid4(), uuid4()
+    assert await service.deliver(HANDLERS, concern(unknown, Urgency.IMMEDIATE)) is Outcome.PROCESSED
+    merged = ReturneeRecordsMerged(
+        case_id=unknown,
+        surviving_returnee_id=uuid4(),
+        merged_returnee_ids=[uuid4()],
+        merged_case_ids=[other],
+        merged_at=LATER,
+        decided_by_role=StaffRole.CASE_WORKER,
+    )
+    assert await service.deliver(HANDLERS, merged) is Outcome.PROCESSED
+    async with service.uow() as uow:
+        assert await uow.assessments.for_case(unknown) is None
+        assert await uow.assessments.for_case(other) is None
+    assert await service.emitted() == []

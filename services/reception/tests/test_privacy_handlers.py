@@ -21,9 +21,10 @@ from reintegra_contracts.codelists import (
     Level,
     OverrideJustification,
     Priority,
+    ReopenReason,
     ServiceCategory,
 )
-from reintegra_contracts.events.followup import CaseClosed
+from reintegra_contracts.events.followup import CaseClosed, CaseReopened
 from reintegra_contracts.events.reception import ConsentRecorded, ConsentWithdrawn, ReturneeErased
 from reintegra_contracts.events.referral import ReferralCancelled, ReferralRequested
 from reintegra_kit.clock import ManualClock
@@ -69,7 +70,9 @@ from reintegra_reception.erasure import (
 from reintegra_reception.handlers import register_arrival
 from reintegra_reception.orm import (
     audit_log,
+    case_closures,
     consent_records,
+    contact_references,
     identity_keys,
     kit_tables,
     person_keys,
@@ -301,6 +304,35 @@ async def with_reference(
     event = referral(case_id, reference, **kw)  # type: ignore[arg-type]
     assert await service.deliver(EVENTS, event) is Delivery.PROCESSED
     return event
+
+
+async def test_events_about_a_case_reception_never_registered_are_refused_and_change_nothing(
+    service: Harness,
+) -> None:
+    # Reception opens every case and commits it before any event about it exists: such an event is
+    # never early, so it is refused at once (ADR 0060), neither retried nor parked.
+    invented = uuid4()
+    later = NOW + timedelta(days=1)
+    for event in (
+        referral(invented),
+        CaseClosed(case_id=invented, closed_at=later, reason=ClosureReason.LOST_CONTACT),
+        CaseReopened(case_id=invented, reopened_at=later, reason=ReopenReason.NEW_NEEDS),
+    ):
+        assert await service.deliver(EVENTS, event) is Delivery.REFUSED
+    assert await service.rows(contact_references) == []
+    assert await service.rows(case_closures) == []
+    assert service.dead_letters.parked == []
+
+
+async def test_a_contact_reference_already_issued_for_another_referral_is_refused_at_once(
+    service: Harness,
+) -> None:
+    case_id = await arrive(service)
+    first = await with_reference(service, case_id, "ref-same")
+    assert await service.deliver(EVENTS, referral(case_id, "ref-same")) is Delivery.REFUSED
+    [row] = await service.rows(contact_references)
+    assert row.referral_id == first.referral_id
+    assert service.dead_letters.parked == []
 
 
 async def test_a_lookup_by_the_agency_the_referral_went_to_gives_name_and_phone_and_is_audited(

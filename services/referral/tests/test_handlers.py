@@ -6,6 +6,7 @@ topic), timers through the real timer runner, HTTP commands through the real bus
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,7 @@ from reintegra_referral.orm import (
     escalations,
     kit_tables,
     partner_messages,
+    pending_assessments,
     referral_history,
     referrals,
 )
@@ -232,6 +234,23 @@ async def test_an_assessment_read_before_its_arrival_waits_for_it(service: Harne
     assert row.service_id == "HN-SENAEH-EMP"
 
 
+async def test_an_arrival_and_an_assessment_of_one_case_handled_at_once_never_leave_the_assessment_waiting(
+    service: Harness,
+) -> None:
+    # Two replicas may handle the reception and the assessment topics of one case at the same time
+    # (ADR 0060): the per-case lock makes one see the other's work.
+    for _ in range(15):
+        case_id = uuid4()
+        arrivals = service.consumer(EVENTS, group="test-group")
+        assessments = service.consumer(EVENTS, group="test-group")
+        await asyncio.gather(
+            assessments.process(record_of(assessed(case_id, need(ServiceCategory.EMPLOYMENT)))),
+            arrivals.process(record_of(arrival(case_id))),
+        )
+    assert await service.rows(pending_assessments) == []
+    assert len(await service.rows(referrals)) == 15
+
+
 async def test_a_child_goes_to_child_protection_and_an_adult_does_not(service: Harness) -> None:
     child = await referred(service, ServiceCategory.CHILD_PROTECTION, age=15, sex=Sex.MALE)
     assert child.agency_id == "hn-senaf"
@@ -317,6 +336,17 @@ async def test_a_command_about_a_referral_not_sent_to_that_agency_is_refused_and
     assert refusal.kafka_topic() == "reintegra.partner.gt-sbs.v1"
     assert refusal.reason is CommandRefusalReason.NOT_SENT_TO_AGENCY
     assert refusal.current_status is None  # gt-sbs may not learn where hn-senaeh's referral stands
+
+
+async def test_a_command_about_a_referral_and_case_never_seen_is_refused_and_creates_nothing(
+    service: Harness,
+) -> None:
+    # ADR 0060: agencies answer about referrals; one this service never made is refused, not created
+    invented = AcceptReferral(case_id=uuid4(), referral_id=uuid4(), agency_id="hn-senaeh", accepted_at=START)
+    seeded = len(await service.emitted())  # the directory's events
+    assert await command(service, invented) is Outcome.REFUSED
+    assert await service.rows(referrals) == []
+    assert [type(e) for e in (await service.emitted())[seeded:]] == [PartnerCommandRefused]
 
 
 async def test_a_command_naming_another_agency_than_its_topic_is_refused(service: Harness) -> None:

@@ -16,7 +16,6 @@ import time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -48,7 +47,7 @@ from ..timers import TimerRunner
 from ..uow import UnitOfWork
 from .broker import KafkaConnection
 from .http import create_app
-from .lifecycle import Lifecycle, serve
+from .lifecycle import Deadline, Lifecycle, bounded, serve
 from .topics import TopicAdmin
 
 __all__ = ["ServiceRuntime"]
@@ -169,6 +168,7 @@ class ServiceRuntime(Generic[U]):
             handlers={cls: [self.dependencies.bind(h) for h in hs] for cls, hs in handlers.items()},
             refusal_handlers={cls: self._bind_refusal(h) for cls, h in (refusals or {}).items()},
             publish_raw=self.kafka.publish_raw,
+            send_raw=self.kafka.send_raw,
             policy=ConsumerPolicy(
                 attempts=s.handler_attempts,
                 backoff_s=s.retry_backoff_s,
@@ -315,17 +315,16 @@ class ServiceRuntime(Generic[U]):
 
     async def shutdown(self) -> None:
         """Stop background work, publish what the last requests committed, then close the broker and
-        the database."""
-        await self.lifecycle.stop()
+        the database — all within ``shutdown_grace_s``, even when the broker or the database is gone
+        (a step that does not finish in time is abandoned: the offsets not committed and the outbox
+        rows not published are simply handled again at the next start)."""
+        grace = Deadline(self.settings.shutdown_grace_s)
+        await self.lifecycle.stop(grace.left(0.2))
         if self.settings.relay_enabled and self.kafka.started.is_set():
-            try:  # what is not published now is published at the next start
-                await asyncio.wait_for(
-                    self.relay.publish_pending(), timeout=self.settings.shutdown_grace_s / 2
-                )
-            except Exception as exc:
-                log.warning("runtime.final_flush_failed", error=repr(exc))
-        await self.kafka.stop()
-        await self.db.dispose()
+            # what is not published now is published at the next start
+            await bounded("final outbox flush", self.relay.publish_pending(), grace.left(0.5))
+        await self.kafka.stop(grace.left(0.8))
+        await bounded("database", self.db.dispose(), grace.left())
         self.tracer_provider.shutdown()
         log.info("runtime.stopped")
 

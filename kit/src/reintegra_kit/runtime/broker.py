@@ -31,6 +31,7 @@ from ..logging import get_logger
 from ..outbox import OutboxMessage
 from ..settings import ServiceSettings
 from ..telemetry import CLOUDEVENTS_TRACE_HEADERS, TRACE_HEADERS, context_from_headers, trace_headers
+from .lifecycle import bounded
 
 log = get_logger(__name__)
 
@@ -76,7 +77,14 @@ class KafkaConnection:
         return await self._send(topic, message.key, message.value, headers, message_id=message.event_id)
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
-        """Send one record and wait for the broker's acknowledgement (parking a dead letter).
+        """Send one record and wait for the broker's acknowledgement."""
+        return await (await self.send_raw(topic, key, value, headers))
+
+    async def send_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> asyncio.Future[Any]:
+        """Queue one record (a dead letter) and return the future of the broker's acknowledgement,
+        without waiting for it: the consumer parks a whole batch's dead letters, then awaits them.
 
         Its ``send <topic>`` span continues the current trace, or else the one the headers carry.
         """
@@ -90,10 +98,9 @@ class KafkaConnection:
         parent = None
         if not trace.get_current_span().get_span_context().is_valid:
             parent = context_from_headers(list(headers.items()))
-        ack = await self._send(
+        return await self._send(
             topic, key, value, kept, message_id=headers.get("ce_id"), parent=parent, keep=headers
         )
-        return await ack
 
     async def _send(
         self,
@@ -241,10 +248,16 @@ class KafkaConnection:
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def stop(self) -> None:
-        await self._stop_producer()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Stop the consumers (FastStream broker) and the producer, within ``timeout_s`` in all.
+
+        With the broker gone, aiokafka's stops wait for requests that never come back (the producer
+        flushes what it queued, a consumer leaves its group): each gets its share of the time, then
+        is abandoned — what it did not send is in the outbox still, what it did not commit comes again.
+        """
+        half = None if timeout_s is None else timeout_s / 2
+        await bounded("kafka consumers", self.broker.stop(), half)
+        await bounded("kafka producer", self._stop_producer(), half)
 
 
 def _failed(span: trace.Span, exc: BaseException) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -66,18 +65,52 @@ class Lifecycle:
                 log.error("runtime.background_failed", task=name, error=repr(exc))
                 await asyncio.sleep(1.0)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Cancel the background tasks, then run the shutdown steps, all within ``timeout_s``: a task
+        or step that does not finish in time (e.g. waiting for a broker that is gone) is abandoned."""
+        deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=_left(deadline))
+            for task in stuck:
+                log.warning("runtime.task_not_stopped", task=task.get_name())
         self._tasks.clear()
         for name, step in self._shutdown:
-            try:
-                await step()
-            except Exception as exc:
-                log.warning("runtime.shutdown_step_failed", step=name, error=repr(exc))
+            await bounded(name, step(), _left(deadline))
+
+
+def _left(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    return max(deadline - asyncio.get_running_loop().time(), 0.0)
+
+
+async def bounded(name: str, step: Awaitable[Any], timeout_s: float | None) -> bool:
+    """Await one stop step for at most ``timeout_s``; False (logged) if it failed or took too long.
+
+    Stopping must end even when the broker or the database is gone: a Kafka client's stop waits for
+    its pending requests, which never come back then.
+    """
+    try:
+        await asyncio.wait_for(step, timeout=timeout_s)
+        return True
+    except TimeoutError:
+        log.warning("runtime.shutdown_step_timed_out", step=name, timeout_s=timeout_s)
+    except Exception as exc:
+        log.warning("runtime.shutdown_step_failed", step=name, error=repr(exc))
+    return False
+
+
+class Deadline:
+    """What is left of a time budget, shared by the steps of a graceful stop."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = asyncio.get_running_loop().time() + seconds
+
+    def left(self, share: float = 1.0) -> float:
+        """Seconds left (``share`` of them), never negative."""
+        return max(self._end - asyncio.get_running_loop().time(), 0.0) * share
 
 
 def serve(app: FastAPI, *, host: str, port: int, grace_s: float) -> None:

@@ -425,11 +425,28 @@ async def access_report(cmd: AccessReport, uow: ReceptionUnitOfWork, clock: Cloc
 # ---------------------------------------------------------------- referral's and follow-up's events
 
 
+class UnknownCaseError(NotFoundError):
+    """An event about a case reception never registered. Reception opens every case, and commits it
+    before any event about it exists, so such an event is never early: it is refused at once (recorded
+    with the reason, never retried nor parked) and changes nothing (ADR 0060)."""
+
+    code = "unknown-case"
+
+
+async def _known(uow: ReceptionUnitOfWork, case_id: UUID) -> None:
+    if not await uow.cases.exists(case_id):
+        raise UnknownCaseError(f"case {case_id} was never registered at reception")
+
+
 async def on_referral_requested(event: referral_events.ReferralRequested, uow: ReceptionUnitOfWork) -> None:
     """Follow the contact reference referral issued with the referral (no reference: nothing to follow)."""
     if not event.contact_reference or event.contact_reference_expires_at is None:
         return
+    await _known(uow, event.case_id)
     found = await uow.contact_references.get(event.referral_id)
+    same = await uow.contact_references.by_hash(reference_hash(event.contact_reference))
+    if same is not None and same.referral_id != event.referral_id:
+        raise ConflictError(f"the contact reference of referral {event.referral_id} is another referral's")
     if found is None:
         found = ContactReference(
             referral_id=event.referral_id,
@@ -464,6 +481,7 @@ async def on_referral_going_on(event: ReferralGoingOn, uow: ReceptionUnitOfWork)
     """The referral goes on; follow it if referral moved it to another case (a merge)."""
     found = await uow.contact_references.get(event.referral_id)
     if found is not None and found.case_id != event.case_id:
+        await _known(uow, event.case_id)
         found.moved_to(event.case_id, found.updated_at)
         await uow.contact_references.save(found)
 
@@ -481,8 +499,10 @@ async def on_referral_ended(event: ReferralEnded, uow: ReceptionUnitOfWork, cloc
 
 async def on_case_closed(event: followup_events.CaseClosed, uow: ReceptionUnitOfWork) -> None:
     """Follow-up closed the case: the retention period runs from now on."""
+    await _known(uow, event.case_id)
     await uow.closures.set(event.case_id, event.closed_at, event.closed_at)
 
 
 async def on_case_reopened(event: followup_events.CaseReopened, uow: ReceptionUnitOfWork) -> None:
+    await _known(uow, event.case_id)
     await uow.closures.set(event.case_id, None, event.reopened_at)

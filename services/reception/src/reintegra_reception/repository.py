@@ -121,6 +121,11 @@ class CaseRepository(_Bulk):
                 found[r.line_ref] = _case(r)
         return found
 
+    async def exists(self, case_id: UUID) -> bool:
+        """Whether reception registered ``case_id`` (erased or merged cases included: their rows stay)."""
+        found = await self.session.execute(select(cases.c.case_id).where(cases.c.case_id == case_id))
+        return found.first() is not None
+
     async def get(self, case_id: UUID) -> Case | None:
         row = (await self.session.execute(select(cases).where(cases.c.case_id == case_id))).first()
         if row is None:

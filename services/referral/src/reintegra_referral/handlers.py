@@ -109,6 +109,7 @@ async def record_arrival(
     """``arrival_registered`` → what matching may know of the person (age, sex, municipality, language,
     vulnerabilities); then the needs of an assessment that arrived first, if any. Nothing for a case
     whose person was erased."""
+    await uow.cases.lock_case(event.case_id)  # an assessment deferring at this moment is seen
     if await uow.cases.erased(event.case_id) is not None:
         return
     profile = Profile(
@@ -146,6 +147,7 @@ async def refer_needs(
     case's ``arrival_registered`` has not been read yet, the assessment waits for it. Nothing for a
     case whose person was erased.
     """
+    await uow.cases.lock_case(event.case_id)  # an arrival recorded at this moment is seen
     if await uow.cases.erased(event.case_id) is not None:
         return
     profile = await uow.cases.profile(event.case_id)

@@ -37,7 +37,7 @@ from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 
 from .domain import (
     Agency,
@@ -293,6 +293,15 @@ def visible_referrals(reach: RecordFilter | None) -> Any:
 
 
 class CaseRepository(Repository):
+    async def lock_case(self, case_id: UUID) -> None:
+        """Hold the case until the transaction ends, so that an arrival and an assessment of one case,
+        handled by two replicas at once, see each other's work (ADR 0060; PostgreSQL: a
+        transaction-level advisory lock; SQLite already runs one writer at a time)."""
+        bind = self.session.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     async def profile(self, case_id: UUID) -> Profile | None:
         row = (
             await self.session.execute(select(case_profiles).where(case_profiles.c.case_id == case_id))
