@@ -135,7 +135,7 @@ class Good:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.http = httpx.AsyncClient(timeout=30.0)
+        self.http = httpx.AsyncClient(timeout=30.0, headers=platform.headers)
         self.accepted: dict[str, tuple[float, str]] = {}  # case_id -> (wall time accepted, phase)
 
     async def arrive(self, n: int, phase: str) -> None:
