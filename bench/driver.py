@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
 from reintegra_contracts.topics import ASSESSMENT_EVENTS, FOLLOWUP_EVENTS, RECEPTION_EVENTS, REFERRAL_EVENTS
@@ -139,14 +139,20 @@ class Observer:
         )
 
 
+LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def arrival_body(run: str, i: int) -> dict[str, object]:
+    # Names and birth dates differ from case to case: identical ones (as until 2026-11-27) made every
+    # arrival an identity-matching candidate of every earlier one (decrypting up to 50 per key).
     n = uuid.uuid4().hex
+    born = date(1960, 1, 1) + timedelta(days=int(n[20:28], 16) % 16_000)
     return {
         "manifest_ref": f"{run}-{i}",
         "person": {
-            "given_names": f"Bench {n[:6]}",
-            "family_names": f"Case {n[6:12]}",
-            "date_of_birth": "1990-01-01",
+            "given_names": n[:7].translate(LETTERS).capitalize(),
+            "family_names": n[7:14].translate(LETTERS).capitalize(),
+            "date_of_birth": born.isoformat(),
             "document_number": f"BENCH-{n[:16]}",
         },
         "sex": "female" if i % 2 else "male",
