@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _auth import BenchIssuer  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from reintegra_kit.registry import discover  # noqa: E402
 from reintegra_kit.testing.kafka import consumer_lag  # noqa: E402
@@ -148,6 +149,9 @@ class Platform:
     processes: list[ServiceProcess] = field(default_factory=list)
     db_urls: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    issuer: BenchIssuer | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """A centre's staff token (every case role) that the services started here accept."""
 
     @property
     def prefix(self) -> str:
@@ -161,7 +165,10 @@ class Platform:
 
     async def start(self, replicas: dict[str, int], **env: str) -> None:
         """Start ``replicas[name]`` processes of every service of the registry (default 1)."""
+        self.issuer = BenchIssuer()
+        self.headers = self.issuer.staff()
         self.env = {
+            **self.issuer.env(),
             "REINTEGRA_KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka_bootstrap,
             "REINTEGRA_TOPIC_PREFIX": self.prefix,
             "REINTEGRA_LOG_LEVEL": "WARNING",
@@ -198,6 +205,8 @@ class Platform:
         for proc in reversed(self.processes):
             with contextlib.suppress(Exception):
                 proc.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
 
     async def drop_databases(self) -> None:
         for name in self.db_urls:

@@ -1,10 +1,12 @@
 """Drives the platform over HTTP like reception centres and case workers do, and watches Kafka.
 
-Each case: ``POST /v1/arrivals`` at reception; when ``assessment_scheduled`` appears on Kafka,
+Each case: ``POST /v1/arrivals`` at reception, then the person's consent (``POST
+/v1/cases/{id}/consent``: referral to any agency, contact by the provider, follow-up contact — without
+it referral holds the referrals awaiting consent); when ``assessment_scheduled`` appears on Kafka,
 ``POST /v1/assessments/{id}/completion`` with two needs (health and employment, which the sample
-directory serves in HN-0501). A case is complete when its eight events were seen: arrival_registered,
-assessment_scheduled, assessment_completed, two referral_requested and three followup_scheduled (after
-the arrival and after each referral). The observer also checks that no case got more than that and
+directory serves in HN-0501). A case is complete when its nine events were seen: arrival_registered,
+consent_recorded, assessment_scheduled, assessment_completed, two referral_requested and three
+followup_scheduled (after the arrival and after each referral). Every request carries a staff token. The observer also checks that no case got more than that and
 that each case's assessment events are in order on their partition.
 """
 
@@ -17,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
 from reintegra_contracts.topics import ASSESSMENT_EVENTS, FOLLOWUP_EVENTS, RECEPTION_EVENTS, REFERRAL_EVENTS
@@ -25,8 +27,12 @@ from reintegra_contracts.topics import ASSESSMENT_EVENTS, FOLLOWUP_EVENTS, RECEP
 from .http import Pool
 
 NEEDS = [{"category": "health", "priority": "high"}, {"category": "employment", "priority": "medium"}]
+CONSENT_SCOPES = [{"purpose": p} for p in ("referral", "contact_by_provider", "followup_contact")]
+CONSENT: dict[str, object] = {"given_by": "self", "method": "written", "scopes": CONSENT_SCOPES}
+"""The consent an adult gives at reception for the flow (referral to any agency, for any need)."""
 EXPECTED: dict[str, int] = {
     "reception.arrival_registered": 1,
+    "reception.consent_recorded": 1,
     "assessment.assessment_scheduled": 1,
     "assessment.assessment_completed": 1,
     "referral.referral_requested": len(NEEDS),
@@ -133,14 +139,20 @@ class Observer:
         )
 
 
+LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def arrival_body(run: str, i: int) -> dict[str, object]:
+    # Names and birth dates differ from case to case: identical ones (as until 2026-11-27) made every
+    # arrival an identity-matching candidate of every earlier one (decrypting up to 50 per key).
     n = uuid.uuid4().hex
+    born = date(1960, 1, 1) + timedelta(days=int(n[20:28], 16) % 16_000)
     return {
         "manifest_ref": f"{run}-{i}",
         "person": {
-            "given_names": f"Bench {n[:6]}",
-            "family_names": f"Case {n[6:12]}",
-            "date_of_birth": "1990-01-01",
+            "given_names": n[:7].translate(LETTERS).capitalize(),
+            "family_names": n[7:14].translate(LETTERS).capitalize(),
+            "date_of_birth": born.isoformat(),
             "document_number": f"BENCH-{n[:16]}",
         },
         "sex": "female" if i % 2 else "male",
@@ -187,7 +199,15 @@ class Driver:
             return None
         case_id = str(json.loads(data)["case_id"])
         self.observer.case(case_id).posted_at = sent
+        await self.consent(case_id, CONSENT)
         return case_id
+
+    async def consent(self, case_id: str, body: dict[str, object]) -> bool:
+        """Record the person's consent at reception, as staff do right after registration."""
+        status, _ = await self.reception.request("POST", f"/v1/cases/{case_id}/consent", body)
+        if status != 201:
+            self.errors[f"POST consent {status}"] += 1
+        return status == 201
 
     async def _complete_scheduled(self) -> None:
         while True:

@@ -49,6 +49,11 @@ from reintegra_contracts.topics import (
 from tests.support import ServiceProcess, arrival_payload
 
 NEEDS = ["employment", "health", "housing", "psychosocial_support", "legal_aid"]
+CONSENT = {
+    "given_by": "self",
+    "method": "written",
+    "scopes": [{"purpose": p} for p in ("referral", "contact_by_provider", "followup_contact")],
+}
 RETRYABLE = (httpx.TransportError, httpx.TimeoutException)
 PATIENCE_S = 60.0
 
@@ -79,7 +84,7 @@ class Client:
         self.platform = platform
         self.started = started
         self.deadline_s = deadline_s
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0), headers=platform.headers)
         self.limits = {
             "arrival": asyncio.Semaphore(64),
             "lookup": asyncio.Semaphore(16),
@@ -131,6 +136,9 @@ class Client:
         self.traffic.accepted[ref] = case_id
         self.traffic.accepted_at.setdefault(case_id, self.now())
         if complete:
+            # Referrals reach agencies only under consent (else they wait "awaiting consent").
+            path = f"/v1/cases/{case_id}/consent"
+            await self._call("arrival", "reception", "POST", path, json=CONSENT)
             await self.complete(case_id, n)
 
     async def complete(self, case_id: str, n: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 
 
 class HttpError(Exception):
@@ -13,9 +14,10 @@ class HttpError(Exception):
 
 
 class Connection:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, headers: Mapping[str, str] | None = None) -> None:
         self._host = host
         self._port = port
+        self._headers = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -32,7 +34,7 @@ class Connection:
     async def request(self, method: str, path: str, body: object | None = None) -> tuple[int, bytes]:
         payload = json.dumps(body).encode() if body is not None else b""
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode()
         for attempt in (1, 2):  # a kept-alive connection the server closed is opened again once
@@ -68,12 +70,15 @@ class Connection:
 
 
 class Pool:
-    """``size`` keep-alive connections to each of ``ports`` (round robin over replicas)."""
+    """``size`` keep-alive connections to each of ``ports`` (round robin over replicas); every request
+    carries ``headers`` (the bearer token)."""
 
-    def __init__(self, ports: list[int], size: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, ports: list[int], size: int, host: str = "127.0.0.1", headers: Mapping[str, str] | None = None
+    ) -> None:
         self._free: asyncio.Queue[Connection] = asyncio.Queue()
         for i in range(size):
-            self._free.put_nowait(Connection(host, ports[i % len(ports)]))
+            self._free.put_nowait(Connection(host, ports[i % len(ports)], headers))
         self._all = size
 
     async def request(self, method: str, path: str, body: object | None = None) -> tuple[int, bytes]:

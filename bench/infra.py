@@ -84,3 +84,56 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         _run("postgres.sh", self.env, "stop")
+
+
+@dataclass(frozen=True)
+class GivenKafka:
+    """A broker that is already running (``--kafka``): used with the run's own topics, never stopped.
+    Its CPU is not measured (other work may share it): it counts as *other load*."""
+
+    bootstrap: str
+    state_dir: Path | None = None
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GivenPostgres:
+    """A PostgreSQL server that is already running (``--pg-url``, ``postgresql+asyncpg://user:pw@host:port``):
+    the run creates its own databases there and drops them; the server is never stopped."""
+
+    server_url: str
+
+    def url(self, database: str) -> str:
+        return f"{self.server_url.rstrip('/')}/{database}"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def _admin(self, *statements: str) -> None:
+        import asyncio
+
+        import asyncpg
+
+        async def run() -> None:
+            conn = await asyncpg.connect(self.url("postgres").replace("+asyncpg", ""))
+            try:
+                for statement in statements:
+                    await conn.execute(statement)
+            finally:
+                await conn.close()
+
+        asyncio.run(run())
+
+    def createdb(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+
+    def dropdb(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

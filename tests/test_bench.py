@@ -1,0 +1,28 @@
+"""The benchmark (``bash scripts/bench.sh``, docs/performance.md) still runs end to end on today's
+platform: tokens, consent, the manifest import. A tiny run on the session's broker — it measures
+nothing worth reading (the benchmark is never a timed test); it catches a broken benchmark."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.connected, pytest.mark.processes]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.timeout(240)
+def test_a_tiny_benchmark_runs_end_to_end(kafka_bootstrap: str) -> None:
+    command = [
+        sys.executable, "-m", "bench", "--kafka", kafka_bootstrap, "--bare-messages", "0",
+        "--warmup", "1", "--cases", "3", "--concurrency", "2", "--seconds", "0", "--manifest-size", "4",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=220, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| correctness | ok |" in result.stdout
+    assert "with first referral 4.0" in result.stdout  # consent recorded: the referrals were shared
+    assert "9 events per case" in result.stdout
