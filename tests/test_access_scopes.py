@@ -222,11 +222,20 @@ def directory(tmp_path: Path) -> str:
     return str(path)
 
 
+FAMILIES = {  # distinct people: identity matching must see only the one repeat registration
+    "ana": ("Prueba Alcance", "1991-05-02"),
+    "berta": ("Mejía Rosales", "1988-11-23"),
+    "carla": ("Quiroa Xol", "1995-02-14"),
+    "dora": ("Zelaya Funes", "1979-07-30"),
+}
+
+
 def person(given: str, document: str) -> dict[str, str]:
+    family, born = FAMILIES[given.lower()]
     return {
         "given_names": given,
-        "family_names": "Prueba Alcance",
-        "date_of_birth": "1991-05-02",
+        "family_names": family,
+        "date_of_birth": born,
         "document_number": document,
         "phone": "+504 9000-0000",
     }

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from reintegra_contracts.topics import (
     ASSESSMENT_EVENTS,
+    FOLLOWUP_EVENTS,
     RECEPTION_COMMANDS,
     RECEPTION_EVENTS,
     REFERRAL_EVENTS,
@@ -63,7 +64,13 @@ def test_services_write_only_their_own_topics() -> None:
         name: {a.name for a in u.acls if a.resource == "topic" and "Write" in a.operations}
         for name, u in users.items()
     }
-    assert writes["reintegra-reception"] == {RECEPTION_EVENTS, dead_letter_topic(RECEPTION_COMMANDS)}
+    # reception also follows referral's and follow-up's events (contact references, case closure)
+    assert writes["reintegra-reception"] == {
+        RECEPTION_EVENTS,
+        dead_letter_topic(RECEPTION_COMMANDS),
+        dead_letter_topic(REFERRAL_EVENTS),
+        dead_letter_topic(FOLLOWUP_EVENTS),
+    }
     assert writes["reintegra-assessment"] == {ASSESSMENT_EVENTS, dead_letter_topic(RECEPTION_EVENTS)}
     assert writes["reintegra-referral"] == {
         REFERRAL_EVENTS,

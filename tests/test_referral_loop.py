@@ -151,7 +151,12 @@ def events_of(records: list[Any], case_id: UUID) -> list[Event]:
 
 
 def types(events: list[Event], referral_id: UUID) -> list[str]:
-    return [e.event_type.split(".")[3] for e in events if getattr(e, "referral_id", None) == referral_id]
+    """The referral's event types; a first ``referral_held`` is dropped: the consent (reception's topic)
+    and the assessment (assessment's topic) race, so referral may hold the need until the consent
+    arrives a moment later — the same referral, released at once (tests/test_consent_sharing.py and
+    services/referral/tests/test_consent.py check holding itself)."""
+    found = [e.event_type.split(".")[3] for e in events if getattr(e, "referral_id", None) == referral_id]
+    return found[1:] if found[:1] == ["referral_held"] else found
 
 
 @contextlib.asynccontextmanager
@@ -402,7 +407,10 @@ async def test_an_http_agency_gets_signed_webhooks_after_being_down_and_answers_
         final = (await http.get(f"{referral.url}/v1/partner/agencies/hn-umar-sps/status")).json()
         assert (final["webhook_pending"], final["webhook_delivered"]) == (0, 1)
         # no agency, no inbox
-        assert (await http.get(f"{referral.url}/v1/partner/referrals")).status_code == 401
+        anonymous = {"Authorization": ""}
+        assert (await http.get(f"{referral.url}/v1/partner/referrals", headers=anonymous)).status_code == 401
+        # a staff member is no agency: refused by the policy (the inbox is an agency partner's)
+        assert (await http.get(f"{referral.url}/v1/partner/referrals")).status_code == 403
         # another agency may not act on it
         other = await http.post(
             f"{referral.url}/v1/partner/referrals/{message.referral_id}/start",
