@@ -794,10 +794,13 @@ def _partner(
     @api.get(
         "/partner/agencies/{agency_id}/webhook-attempts",
         response_model=list[AttemptOut],
+        responses=problems(404),
         summary="Every webhook attempt made for an agency (time, status, error)",
     )
     async def attempts(agency_id: str) -> list[AttemptOut]:
         async with uow() as u:
+            if await u.directory.agency(agency_id) is None:
+                raise NotFoundError(f"agency {agency_id} is not in the directory")
             return [AttemptOut.model_validate(a) for a in await u.partner.attempts_of(agency_id)]
 
     def command(
