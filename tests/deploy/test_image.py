@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from reintegra_kit.testing.auth import TestIssuer
 
 from .conftest import ROOT, script_output
 
@@ -188,11 +189,12 @@ def test_without_a_service_the_entrypoint_says_what_to_set(rootfs: Path, config:
 
 @pytest.mark.connected
 def test_a_service_serves_and_passes_its_health_check_on_a_read_only_root(
-    rootfs: Path, config: dict[str, Any], kafka_bootstrap: str, topic_prefix: str
+    rootfs: Path, config: dict[str, Any], kafka_bootstrap: str, topic_prefix: str, auth: TestIssuer
 ) -> None:
     port = str(free_port())
     env = image_env(
         config,
+        **auth.env(),  # a service serves only with an identity provider to trust
         REINTEGRA_SERVICE="reception",
         REINTEGRA_HTTP_PORT=port,
         REINTEGRA_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
