@@ -10,8 +10,9 @@ from reintegra_contracts.events.reception import (
 )
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
+from reintegra_kit.erasure import ErasedCase
 
-from .domain import Assessment, AssessmentStatus, CompleteAssessment, ErasedCase
+from .domain import Assessment, AssessmentStatus, CompleteAssessment
 from .repository import AssessmentUnitOfWork
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
+from reintegra_kit.erasure import define_erased_cases
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, Uuid, text
 
 metadata = new_metadata()
@@ -31,13 +32,9 @@ assessments = Table(
     Column("country", String(2), nullable=True, index=True, comment="Country of return (access)"),
 )
 
-erased_cases = Table(
-    "erased_cases",
+# Reception destroyed the person's data key; assessment keeps that the case was erased, so that a
+# re-sent arrival about it schedules no new assessment (which would hold the person's age again).
+erased_cases = define_erased_cases(
     metadata,
-    Column("case_id", Uuid, primary_key=True),
-    Column("returnee_id", Uuid, nullable=False),
-    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
     comment="Cases whose person reception erased (returnee_erased): no assessment is scheduled for them",
 )

@@ -6,16 +6,16 @@ import json
 from typing import Any
 from uuid import UUID
 
-from reintegra_contracts.codelists import ErasureReason, Priority, Vulnerability
+from reintegra_contracts.codelists import Priority, Vulnerability
 from reintegra_contracts.events.assessment import DimensionScores, Need
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import insert_or_ignore
+from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select
 
-from .domain import Assessment, AssessmentStatus, ErasedCase
+from .domain import Assessment, AssessmentStatus
 from .orm import assessments, erased_cases
 
 
@@ -56,37 +56,6 @@ class AssessmentRepository(Repository):
         await self.publish_events(a)
 
 
-class ErasedCaseRepository(Repository):
-    async def add(self, erased: ErasedCase) -> bool:
-        """Record an erased case once; False if it was already (a re-sent ``returnee_erased``)."""
-        return await insert_or_ignore(
-            self.session,
-            erased_cases,
-            {
-                "case_id": erased.case_id,
-                "returnee_id": erased.returnee_id,
-                "reason": erased.reason.value,
-                "erased_at": erased.erased_at,
-                "recorded_at": erased.recorded_at,
-            },
-            ["case_id"],
-        )
-
-    async def get(self, case_id: UUID) -> ErasedCase | None:
-        row = (
-            await self.session.execute(select(erased_cases).where(erased_cases.c.case_id == case_id))
-        ).first()
-        if row is None:
-            return None
-        return ErasedCase(
-            case_id=UUID(str(row.case_id)),
-            returnee_id=UUID(str(row.returnee_id)),
-            reason=ErasureReason(row.reason),
-            erased_at=as_utc(row.erased_at),
-            recorded_at=as_utc(row.recorded_at),
-        )
-
-
 class AssessmentUnitOfWork(UnitOfWork):
     @property
     def assessments(self) -> AssessmentRepository:
@@ -94,7 +63,7 @@ class AssessmentUnitOfWork(UnitOfWork):
 
     @property
     def erasures(self) -> ErasedCaseRepository:
-        return ErasedCaseRepository(self)
+        return ErasedCaseRepository(self, erased_cases)
 
 
 def _visible(reach: RecordFilter | None) -> Any:

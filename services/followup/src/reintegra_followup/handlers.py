@@ -21,13 +21,13 @@ from reintegra_contracts.events.reception import (
 from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.clock import Clock
 from reintegra_kit.domain import NotFoundError
+from reintegra_kit.erasure import ErasedCase
 from reintegra_kit.logging import get_logger
 from reintegra_kit.timers import Timer
 
 from .domain import (
     DUE_TIMER,
     ContactConsent,
-    ErasedCase,
     Followup,
     FollowupStatus,
     business_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import define_kit_tables, new_metadata
+from reintegra_kit.erasure import define_erased_cases
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, Uuid, text
 
 metadata = new_metadata()
@@ -48,14 +49,11 @@ contact_consents = Table(
     comment="Read model of reception's consents, reduced to follow-up contact",
 )
 
-erased_cases = Table(
-    "erased_cases",
+# Reception destroyed the person's data key; follow-up keeps that the case was erased, so that an
+# event about the case arriving later (a re-sent arrival, a referral decided before the erasure)
+# schedules no contact with the person: it is recorded cancelled, reason ``returnee_erased``.
+erased_cases = define_erased_cases(
     metadata,
-    Column("case_id", Uuid, primary_key=True),
-    Column("returnee_id", Uuid, nullable=False),
-    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
     comment="Cases whose person reception erased (returnee_erased): nothing more is scheduled for them",
 )
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from reintegra_contracts.codelists import ErasureReason, FollowupCancellationReason
+from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
+from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select, text, update
 
-from .domain import ContactConsent, ErasedCase, Followup, FollowupStatus
+from .domain import ContactConsent, Followup, FollowupStatus
 from .orm import case_scopes, contact_consents, erased_cases, followups
 
 
@@ -147,37 +148,6 @@ def _consent(row: Any) -> ContactConsent:
     )
 
 
-class ErasedCaseRepository(Repository):
-    async def add(self, erased: ErasedCase) -> bool:
-        """Record an erased case once; False if it was already (a re-sent ``returnee_erased``)."""
-        return await insert_or_ignore(
-            self.session,
-            erased_cases,
-            {
-                "case_id": erased.case_id,
-                "returnee_id": erased.returnee_id,
-                "reason": erased.reason.value,
-                "erased_at": erased.erased_at,
-                "recorded_at": erased.recorded_at,
-            },
-            ["case_id"],
-        )
-
-    async def get(self, case_id: UUID) -> ErasedCase | None:
-        row = (
-            await self.session.execute(select(erased_cases).where(erased_cases.c.case_id == case_id))
-        ).first()
-        if row is None:
-            return None
-        return ErasedCase(
-            case_id=UUID(str(row.case_id)),
-            returnee_id=UUID(str(row.returnee_id)),
-            reason=ErasureReason(row.reason),
-            erased_at=as_utc(row.erased_at),
-            recorded_at=as_utc(row.recorded_at),
-        )
-
-
 def _visible(reach: RecordFilter | None) -> Any:
     """Follow-ups of the cases the caller may see (a case not known here yet: only to all)."""
     if reach is None or reach.unrestricted:
@@ -211,7 +181,7 @@ class FollowupUnitOfWork(UnitOfWork):
 
     @property
     def erasures(self) -> ErasedCaseRepository:
-        return ErasedCaseRepository(self)
+        return ErasedCaseRepository(self, erased_cases)
 
 
 def _entity(row: Any) -> Followup:

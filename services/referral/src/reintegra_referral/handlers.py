@@ -110,7 +110,7 @@ async def record_arrival(
     vulnerabilities); then the needs of an assessment that arrived first, if any. Nothing for a case
     whose person was erased."""
     await uow.cases.lock_case(event.case_id)  # an assessment deferring at this moment is seen
-    if await uow.cases.erased(event.case_id) is not None:
+    if await uow.erasures.get(event.case_id) is not None:
         return
     profile = Profile(
         age=event.age,
@@ -148,7 +148,7 @@ async def refer_needs(
     case whose person was erased.
     """
     await uow.cases.lock_case(event.case_id)  # an arrival recorded at this moment is seen
-    if await uow.cases.erased(event.case_id) is not None:
+    if await uow.erasures.get(event.case_id) is not None:
         return
     profile = await uow.cases.profile(event.case_id)
     if profile is None:
@@ -309,7 +309,7 @@ async def record_consent(
     """``consent_recorded`` (a consent or a vital-interest override) → kept in the case's consent read
     model; each referral of the case waiting for consent that it now covers goes to its agency.
     Nothing for a case whose person was erased."""
-    if await uow.cases.erased(event.case_id) is not None:
+    if await uow.erasures.get(event.case_id) is not None:
         return
     if not await uow.consents.add(Grant.recorded(event)):
         return  # the same consent again

@@ -103,7 +103,7 @@ async def refer_immediate_needs(
 ) -> None:
     """``arrival_registered`` → each immediate need referred at once (urgent for a child alone or
     separated, trafficking, gender-based violence, displacement; high otherwise)."""
-    if not event.immediate_needs or await uow.cases.erased(event.case_id) is not None:
+    if not event.immediate_needs or await uow.erasures.get(event.case_id) is not None:
         return
     if event.protection_priority is not None:  # reception's triage, without the flags behind it
         urgent = event.protection_priority is Priority.URGENT
@@ -125,7 +125,7 @@ async def refer_protection_concern(
     the lead agency when the directory lists it (the child-protection authority for a child)."""
     if event.service_category is None or event.destination_municipality is None:
         return  # an older producer: nothing to act on without the assessment
-    if await uow.cases.erased(event.case_id) is not None:
+    if await uow.erasures.get(event.case_id) is not None:
         return
     need = triage_need(event.case_id, event.service_category, CONCERN_PRIORITY[event.urgency])
     await _refer_triage(

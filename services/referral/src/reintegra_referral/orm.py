@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reintegra_kit.db import AutoId, define_kit_tables, new_metadata
+from reintegra_kit.erasure import define_erased_cases
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -232,17 +233,17 @@ escalations = Table(
     Column("resolution", String(40), nullable=True),
 )
 
-erased_cases = Table(
-    "erased_cases",
+# Reception destroyed the person's data key; referral keeps that the case was erased, so that an
+# event about the case arriving later (a re-sent arrival, an assessment, a concern, a consent) neither
+# keeps what matching may know of the person again nor refers anything for them. Whose record the case
+# was (its centre and country) stays with it, for the access policy.
+erased_cases = define_erased_cases(
     metadata,
-    Column("case_id", Uuid, primary_key=True),
-    Column("returnee_id", Uuid, nullable=False),
-    Column("reason", String(30), nullable=False, comment="codelists.ErasureReason"),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column(
-        "reception_centre", String(50), nullable=True, comment="Whose record (access), kept from the case"
-    ),
-    Column("country", String(2), nullable=True, comment="Country of return (access), kept from the case"),
     comment="Cases whose person reception erased (returnee_erased): nothing is kept or referred again",
+    extra_columns=(
+        Column(
+            "reception_centre", String(50), nullable=True, comment="Whose record (access), kept from the case"
+        ),
+        Column("country", String(2), nullable=True, comment="Country of return (access), kept from the case"),
+    ),
 )

@@ -17,7 +17,6 @@ from reintegra_contracts.codelists import (
     ConsentBasis,
     CostArrangement,
     Dimension,
-    ErasureReason,
     FailureReason,
     Level,
     MatchReason,
@@ -35,6 +34,7 @@ from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import insert_or_ignore
+from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
@@ -45,7 +45,6 @@ from .domain import (
     Candidate,
     CaseConsent,
     DirectoryService,
-    ErasedCase,
     Grant,
     OfficeHours,
     Profile,
@@ -388,39 +387,6 @@ class CaseRepository(Repository):
         await self.session.execute(delete(case_profiles).where(case_profiles.c.case_id == case_id))
         await self.session.execute(
             delete(pending_assessments).where(pending_assessments.c.case_id == case_id)
-        )
-
-    async def record_erased(self, erased: ErasedCase) -> bool:
-        """Record an erased case once, with whose record it was (its centre and country, for the
-        access policy); False if it was already (a re-sent ``returnee_erased``)."""
-        scope = await self.scope(erased.case_id)
-        return await insert_or_ignore(
-            self.session,
-            erased_cases,
-            {
-                "case_id": erased.case_id,
-                "returnee_id": erased.returnee_id,
-                "reason": erased.reason.value,
-                "erased_at": erased.erased_at,
-                "recorded_at": erased.recorded_at,
-                "reception_centre": scope.centre,
-                "country": scope.country,
-            },
-            ["case_id"],
-        )
-
-    async def erased(self, case_id: UUID) -> ErasedCase | None:
-        row = (
-            await self.session.execute(select(erased_cases).where(erased_cases.c.case_id == case_id))
-        ).first()
-        if row is None:
-            return None
-        return ErasedCase(
-            case_id=UUID(str(row.case_id)),
-            returnee_id=UUID(str(row.returnee_id)),
-            reason=ErasureReason(row.reason),
-            erased_at=as_utc(row.erased_at),
-            recorded_at=as_utc(row.recorded_at),
         )
 
 
@@ -1146,6 +1112,10 @@ class ReferralUnitOfWork(UnitOfWork):
     @property
     def cases(self) -> CaseRepository:
         return CaseRepository(self)
+
+    @property
+    def erasures(self) -> ErasedCaseRepository:
+        return ErasedCaseRepository(self, erased_cases)
 
     @property
     def referrals(self) -> ReferralRepository:

@@ -1,13 +1,11 @@
 """The follow-up domain: pure — no I/O, no framework (see docs/where-does-x-go.md)."""
 
 from .consent import ContactConsent, contact_stopped
-from .erasure import ErasedCase
 from .model import DUE_TIMER, Followup, FollowupStatus, business_key
 
 __all__ = [
     "DUE_TIMER",
     "ContactConsent",
-    "ErasedCase",
     "Followup",
     "FollowupStatus",
     "business_key",

@@ -9,7 +9,6 @@ from .directory import (
     OfficeHours,
     ServiceFacts,
 )
-from .erasure import ErasedCase
 from .matching import Candidate, Match, Profile, match
 from .model import (
     ANSWER_TIMER,
@@ -40,7 +39,6 @@ __all__ = [
     "Channel",
     "ConsentPolicy",
     "DirectoryService",
-    "ErasedCase",
     "Grant",
     "HistoryEntry",
     "HoldEverything",
