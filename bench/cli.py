@@ -303,7 +303,10 @@ async def platform_run(
         all_ids = [c for c in observer.cases]
         extra = observer.extra_events(all_ids)
         if extra:
-            result.problems.append(f"{extra} events beyond what the cases imply (a broken guarantee)")
+            kinds = ", ".join(f"{n} {kind}" for kind, n in extra.most_common())
+            result.problems.append(
+                f"{extra.total()} events beyond what the cases imply (a broken guarantee): {kinds}"
+            )
         broken = sum(1 for c in observer.cases.values() if c.order_broken)
         if broken:
             result.problems.append(f"{broken} cases with assessment_completed before assessment_scheduled")

@@ -129,14 +129,14 @@ class Observer:
         if case.done_at is None and all(case.counts[k] >= n for k, n in EXPECTED.items()):
             case.done_at = now
 
-    def extra_events(self, case_ids: list[str]) -> int:
-        """Events beyond what the cases should have produced (a broken guarantee if not zero)."""
-        return sum(
-            max(0, self.cases[c].counts[k] - n)
-            for c in case_ids
-            if c in self.cases
-            for k, n in EXPECTED.items()
-        )
+    def extra_events(self, case_ids: list[str]) -> Counter[str]:
+        """Events beyond what the cases should have produced, per kind (a broken guarantee if any)."""
+        extra: Counter[str] = Counter()
+        for c in case_ids:
+            if c in self.cases:
+                for k, n in EXPECTED.items():
+                    extra[k] += max(0, self.cases[c].counts[k] - n)
+        return +extra
 
 
 LETTERS = str.maketrans("0123456789", "ghijklmnop")

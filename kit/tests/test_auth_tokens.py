@@ -235,6 +235,40 @@ async def test_key_rotation_accepts_the_new_key(
     assert (await refused(verifier, key.sign(claims(issuer)))).reason == "unknown_key"
 
 
+async def test_a_token_verified_once_is_not_verified_again_until_it_expires(
+    issuer: JwksServer, key: SigningKey, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wall = Clock()
+    wall.now = time.time()
+    keys = JwksCache(issuer=issuer.issuer, jwks_url=issuer.jwks_url, monotonic=clock)
+    verifier = TokenVerifier(issuer=issuer.issuer, audience=AUDIENCE, keys=keys, leeway_s=30, wall_clock=wall)
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = key.sign(claims(issuer, exp=int(wall.now) + 60))
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert len(decoded) == 1  # the signature was checked once
+    wall.now += 60 + 30 + 1  # past its expiry and the leeway: refused as without the cache
+    error = await refused(verifier, token)
+    assert (error.reason, error.description) == ("expired", "token expired")
+
+
+async def test_a_verified_token_is_refused_once_its_key_is_withdrawn(
+    verifier: TokenVerifier, issuer: JwksServer, key: SigningKey, clock: Clock
+) -> None:
+    token = key.sign(claims(issuer))
+    await verifier.verify(token)
+    issuer.keys = [SigningKey.generate("ES256")]  # the provider withdraws the key that signed it
+    clock.now += 601  # past the key set's max age
+    assert (await refused(verifier, token)).reason == "unknown_key"
+
+
 async def test_rsa_keys_verify_rs256_and_ps256(issuer: JwksServer, clock: Clock) -> None:
     for alg in ("RS256", "PS256"):
         rsa_key = SigningKey.generate(alg)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
 MAX_TOKEN_BYTES = 16_384
+VERIFIED_TOKENS_KEPT = 4096  # distinct callers' tokens remembered as verified (least recently used go)
 _AGENCY = re.compile(AGENCY_CODE_PATTERN)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CENTRE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -206,6 +208,7 @@ class TokenVerifier:
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         leeway_s: float = 30.0,
         claims: ClaimNames | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         refused = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
         if refused or not algorithms:
@@ -219,12 +222,35 @@ class TokenVerifier:
         self.algorithms = tuple(algorithms)
         self.leeway_s = leeway_s
         self.claims = claims or ClaimNames()
+        self.wall_clock = wall_clock
         self._jwk_cache: dict[tuple[str, str, str], jwt.PyJWK] = {}
+        # Tokens verified already (a client sends the same one until it expires): the signature is
+        # checked once, not on every request (it was most of an authorised request's CPU). A hit is
+        # trusted only while the token has not expired and its signing key is still the issuer's,
+        # unchanged (a key removed from the set refuses its tokens at once, as without the cache).
+        self._verified: OrderedDict[str, tuple[Principal, float, str, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The caller of ``token``; :class:`InvalidTokenError` (with a reason) when it cannot be trusted."""
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidTokenError("malformed", "token too large")
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, expires, kid, jwk_data = hit
+            if self.wall_clock() > expires + self.leeway_s:
+                del self._verified[token]
+                raise InvalidTokenError("expired", "token expired")
+            if await self.keys.key(kid) == jwk_data:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]  # its key changed or was withdrawn: verified afresh (and refused)
+        principal, expires, kid, jwk_data = await self._verify(token)
+        self._verified[token] = (principal, expires, kid, jwk_data)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float, str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -237,7 +263,7 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidTokenError("unknown_key", "token header has no key id (kid)")
-        key = await self._key(kid, alg)
+        key, jwk_data = await self._key(kid, alg)
         try:
             claims = jwt.decode(
                 token,
@@ -270,16 +296,16 @@ class TokenVerifier:
             ) from None
         except jwt.InvalidTokenError as exc:
             raise InvalidTokenError("malformed", f"token rejected: {type(exc).__name__}") from None
-        return principal_from_claims(claims, self.claims)
+        return principal_from_claims(claims, self.claims), float(claims["exp"]), kid, jwk_data
 
-    async def _key(self, kid: str, alg: str) -> jwt.PyJWK:
+    async def _key(self, kid: str, alg: str) -> tuple[jwt.PyJWK, dict[str, Any]]:
         jwk_data = await self.keys.key(kid)
         if jwk_data is None:
             raise InvalidTokenError("unknown_key", f"signing key {kid!r} is not one of the issuer's keys")
         cache_key = (kid, alg, json.dumps(jwk_data, sort_keys=True))
         cached = self._jwk_cache.get(cache_key)
         if cached is not None:
-            return cached
+            return cached, jwk_data
         if jwk_data.get("alg", alg) != alg:
             raise InvalidTokenError("algorithm", f"key {kid!r} is for {jwk_data['alg']}, token uses {alg}")
         try:
@@ -289,7 +315,7 @@ class TokenVerifier:
         if len(self._jwk_cache) > 64:
             self._jwk_cache.clear()
         self._jwk_cache[cache_key] = key
-        return key
+        return key, jwk_data
 
 
 def split_names(value: str | Iterable[str]) -> tuple[str, ...]:

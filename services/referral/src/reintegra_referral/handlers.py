@@ -216,8 +216,8 @@ async def _route(
     """Match the need and refer it to the best candidate not tried yet (or queue it unmatched); with
     ``prefer_agency`` (e.g. the country's child-protection authority), that agency when it can take it."""
     now = clock.now()
-    services = {s.service_id: s.facts for s in await uow.directory.services(category=need.category)}
-    agencies = await uow.directory.agency_facts()
+    services = await uow.directory.service_facts(need.category)
+    agencies = await uow.directory.agency_facts(f.agency_id for f in services.values())
     tried = {r.agency_id for r in await uow.referrals.for_need(need.need_id) if r.agency_id}
     used = await uow.referrals.used_this_week(list(services), now - WEEK)
     result = match(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -187,8 +188,21 @@ class DirectoryRepository(Repository):
             _service(r) for r in await self.session.execute(query.order_by(directory_services.c.service_id))
         ]
 
-    async def agency_facts(self) -> dict[str, AgencyFacts]:
-        return {a.agency_id: a.facts for a in await self.agencies()}
+    async def agency_facts(self, agency_ids: Iterable[str] | None = None) -> dict[str, AgencyFacts]:
+        """The facts of the agencies not removed (only ``agency_ids``, when given), for matching."""
+        query = select(*_AGENCY_FACTS).where(agencies.c.removed.is_(False))
+        if agency_ids is not None:
+            query = query.where(agencies.c.agency_id.in_(sorted(set(agency_ids))))
+        facts = [_agency_facts(tuple(row)) for row in await self.session.execute(query)]
+        return {f.agency_id: f for f in facts}
+
+    async def service_facts(self, category: ServiceCategory) -> dict[str, ServiceFacts]:
+        """The facts of the services of ``category`` not removed, for matching."""
+        query = select(*_SERVICE_FACTS).where(
+            directory_services.c.removed.is_(False), directory_services.c.category == category.value
+        )
+        facts = [_service_facts(tuple(row)) for row in await self.session.execute(query)]
+        return {f.service_id: f for f in facts}
 
     async def coordinator_of(self, country: str) -> str | None:
         row = (
@@ -206,24 +220,29 @@ class DirectoryRepository(Repository):
         return str(row[0]) if row else None
 
 
+# Matching reads the facts of a category's services and of their agencies for every need it routes.
+# Facts are frozen and wholly determined by their row's values, so each distinct row is turned into
+# facts once (JSON, enums, office hours) and the same object is handed out while the row is unchanged:
+# a changed row is a new key, so nothing stale is ever returned.
+_AGENCY_FACTS = tuple(
+    c for c in agencies.c if c.name not in {"removed", "webhook_url", "webhook_secret", "version"}
+)
+_SERVICE_FACTS = tuple(c for c in directory_services.c if c.name not in {"removed", "version"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _agency_facts(values: tuple[Any, ...]) -> AgencyFacts:
+    return _agency_row_facts(dict(zip((c.name for c in _AGENCY_FACTS), values, strict=True)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _service_facts(values: tuple[Any, ...]) -> ServiceFacts:
+    return _service_row_facts(dict(zip((c.name for c in _SERVICE_FACTS), values, strict=True)))
+
+
 def _agency(row: Any) -> Agency:
     return Agency(
-        facts=AgencyFacts(
-            agency_id=row.agency_id,
-            label_es=row.label_es,
-            label_en=row.label_en,
-            agency_kind=AgencyKind(row.agency_kind),
-            country=row.country,
-            contact_role=row.contact_role,
-            office_hours=tuple(
-                OfficeHours(tuple(h["days"]), h["opens"], h["closes"]) for h in json.loads(row.office_hours)
-            ),
-            response_time_hours=float(row.response_time_hours),
-            channel=PartnerChannel(row.channel),
-            timezone=row.timezone,
-            coordinator=bool(row.coordinator),
-            active=bool(row.active),
-        ),
+        facts=_agency_row_facts(row._mapping),
         webhook_url=row.webhook_url,
         webhook_secret=row.webhook_secret,
         removed=bool(row.removed),
@@ -231,33 +250,53 @@ def _agency(row: Any) -> Agency:
     )
 
 
+def _agency_row_facts(row: Mapping[str, Any]) -> AgencyFacts:
+    return AgencyFacts(
+        agency_id=row["agency_id"],
+        label_es=row["label_es"],
+        label_en=row["label_en"],
+        agency_kind=AgencyKind(row["agency_kind"]),
+        country=row["country"],
+        contact_role=row["contact_role"],
+        office_hours=tuple(
+            OfficeHours(tuple(h["days"]), h["opens"], h["closes"]) for h in json.loads(row["office_hours"])
+        ),
+        response_time_hours=float(row["response_time_hours"]),
+        channel=PartnerChannel(row["channel"]),
+        timezone=row["timezone"],
+        coordinator=bool(row["coordinator"]),
+        active=bool(row["active"]),
+    )
+
+
 def _service(row: Any) -> DirectoryService:
     return DirectoryService(
-        facts=ServiceFacts(
-            service_id=row.service_id,
-            agency_id=row.agency_id,
-            label_es=row.label_es,
-            label_en=row.label_en,
-            category=ServiceCategory(row.category),
-            country=row.country,
-            level=Level(row.level),
-            dimension=Dimension(row.dimension),
-            national=bool(row.national),
-            departments=tuple(json.loads(row.departments)),
-            municipalities=tuple(json.loads(row.municipalities)),
-            min_age=row.min_age,
-            max_age=row.max_age,
-            sexes=tuple(Sex(s) for s in json.loads(row.sexes)),
-            groups=tuple(Vulnerability(g) for g in json.loads(row.groups)),
-            weekly_capacity=row.weekly_capacity,
-            cost=CostArrangement(row.cost),
-            response_time_hours=float(row.response_time_hours)
-            if row.response_time_hours is not None
-            else None,
-            active=bool(row.active),
-        ),
-        removed=bool(row.removed),
-        version=row.version,
+        facts=_service_row_facts(row._mapping), removed=bool(row.removed), version=row.version
+    )
+
+
+def _service_row_facts(row: Mapping[str, Any]) -> ServiceFacts:
+    hours = row["response_time_hours"]
+    return ServiceFacts(
+        service_id=row["service_id"],
+        agency_id=row["agency_id"],
+        label_es=row["label_es"],
+        label_en=row["label_en"],
+        category=ServiceCategory(row["category"]),
+        country=row["country"],
+        level=Level(row["level"]),
+        dimension=Dimension(row["dimension"]),
+        national=bool(row["national"]),
+        departments=tuple(json.loads(row["departments"])),
+        municipalities=tuple(json.loads(row["municipalities"])),
+        min_age=row["min_age"],
+        max_age=row["max_age"],
+        sexes=tuple(Sex(s) for s in json.loads(row["sexes"])),
+        groups=tuple(Vulnerability(g) for g in json.loads(row["groups"])),
+        weekly_capacity=row["weekly_capacity"],
+        cost=CostArrangement(row["cost"]),
+        response_time_hours=float(hours) if hours is not None else None,
+        active=bool(row["active"]),
     )
 
 

@@ -72,6 +72,7 @@ class WebhookSender:
         self._clock = clock
         self._settings = settings
         self._client = client
+        self._owns_client = client is None  # made on first use, kept (its connections and TLS context)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -85,13 +86,21 @@ class WebhookSender:
             due = await uow.partner.due_webhooks(now, 50)
             claimed = [d for d in due if await uow.partner.claim_webhook(d, lease)]
             await uow.commit()
-        client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
-        try:
-            await asyncio.gather(*(self._attempt(client, d) for d in claimed))
-        finally:
-            if self._client is None:
-                await client.aclose()
+        if not claimed:
+            return 0
+        if self._client is None:
+            # one client for the sender's life: a client per round built a TLS context each time
+            # (most of referral's CPU under load) and dropped the agencies' kept-alive connections
+            self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
+        client = self._client
+        await asyncio.gather(*(self._attempt(client, d) for d in claimed))
         return len(claimed)
+
+    async def close(self) -> None:
+        """Close the HTTP client the sender made (not one it was given)."""
+        client, self._client = self._client, (None if self._owns_client else self._client)
+        if self._owns_client and client is not None:
+            await client.aclose()
 
     async def _attempt(self, client: httpx.AsyncClient, d: WebhookDelivery) -> None:
         body = d.payload.encode()
@@ -140,14 +149,17 @@ class WebhookSender:
 
     async def run(self) -> None:
         """Push due webhooks until cancelled."""
-        while True:
-            try:
-                while await self.send_due():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database outage: keep trying
-                log.warning("webhook.sender_error", error=repr(exc))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.webhook_interval_s)
+        try:
+            while True:
+                try:
+                    while await self.send_due():
+                        pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database outage: keep trying
+                    log.warning("webhook.sender_error", error=repr(exc))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._settings.webhook_interval_s)
+        finally:
+            await self.close()
