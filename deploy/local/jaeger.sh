@@ -22,6 +22,9 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
+LOG_TAG=jaeger
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 VERSION="${REINTEGRA_JAEGER_VERSION:-v1.76.0}"
 CACHE_DIR="${REINTEGRA_CACHE_DIR:-$HOME/.cache/reintegra}/jaeger-${VERSION#v}"
@@ -33,6 +36,7 @@ CONF_FILE="$STATE_DIR/config.yaml"
 PID_FILE="$STATE_DIR/jaeger.pid"
 LOG_FILE="$STATE_DIR/jaeger.log"
 LOCK_FILE="$STATE_DIR/.lock"
+MARKER="--config $CONF_FILE" # in the command line of our Jaeger
 
 HOST=127.0.0.1
 OTLP_PORT="${REINTEGRA_JAEGER_OTLP_PORT:-4318}"
@@ -43,14 +47,6 @@ HEALTH_PORT="${REINTEGRA_JAEGER_HEALTH_PORT:-13133}"
 MAX_TRACES="${REINTEGRA_JAEGER_MAX_TRACES:-100000}"
 START_TIMEOUT="${REINTEGRA_JAEGER_START_TIMEOUT:-60}"
 STOP_TIMEOUT=20
-
-log() { printf 'jaeger: %s\n' "$*" >&2; }
-die() {
-    local code=$1
-    shift
-    log "$*"
-    exit "$code"
-}
 
 usage() {
     cat >&2 <<EOF
@@ -67,7 +63,7 @@ EOF
 
 for var in OTLP_PORT OTLP_GRPC_PORT UI_PORT QUERY_GRPC_PORT HEALTH_PORT; do
     value=${!var}
-    if ! [[ "$value" =~ ^[0-9]+$ ]] || ((value < 1 || value > 65535)); then
+    if ! is_port "$value"; then
         die 2 "REINTEGRA_JAEGER_${var} must be a port number, got '$value'"
     fi
 done
@@ -111,43 +107,9 @@ ensure_binary() {
 
 # ---------------------------------------------------------------- process state
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-is_our_jaeger() {
-    local pid=$1 cmdline
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ "$cmdline" == *"--config $CONF_FILE"* ]]
-}
-
-find_pid() {
-    local pid proc
-    if [[ -f "$PID_FILE" ]]; then
-        pid=$(<"$PID_FILE")
-        if is_our_jaeger "$pid"; then
-            printf '%s\n' "$pid"
-            return 0
-        fi
-    fi
-    for proc in /proc/[0-9]*; do
-        pid=${proc#/proc/}
-        if is_our_jaeger "$pid"; then
-            printf '%s\n' "$pid" >"$PID_FILE"
-            printf '%s\n' "$pid"
-            return 0
-        fi
-    done
-    return 1
-}
-
 healthy() { (exec 3<>"/dev/tcp/$HOST/$HEALTH_PORT" && printf 'GET /status HTTP/1.0\r\n\r\n' >&3 && grep -q '"StatusOK"\|200 OK' <&3) 2>/dev/null; }
 
-with_lock() {
-    mkdir -p "$STATE_DIR"
-    exec 9>"$LOCK_FILE"
-    flock -w 120 9 || die 1 "another jaeger.sh invocation holds $LOCK_FILE"
-    "$@"
-}
+answering() { port_open "$HOST" "$UI_PORT" && port_open "$HOST" "$OTLP_PORT" && healthy; }
 
 write_config() {
     cat >"$CONF_FILE" <<EOF
@@ -199,96 +161,32 @@ exporters:
 EOF
 }
 
-log_tail() {
-    if [[ -f "$LOG_FILE" ]]; then
-        log "last lines of $LOG_FILE:"
-        tail -n 30 "$LOG_FILE" | sed 's/^/    /' >&2
-    fi
-}
-
 do_start() {
     local pid
-    if pid=$(find_pid) && port_open "$UI_PORT" && port_open "$OTLP_PORT"; then
+    if pid=$(find_pid "$PID_FILE" "$MARKER") && port_open "$HOST" "$UI_PORT" && port_open "$HOST" "$OTLP_PORT"; then
         log "already running (pid $pid): UI $(do_url), OTLP $(do_otlp)"
         return 0
     fi
     if [[ -z "${pid:-}" ]]; then
-        local p
-        for p in "$OTLP_PORT" "$OTLP_GRPC_PORT" "$UI_PORT" "$QUERY_GRPC_PORT" "$HEALTH_PORT"; do
-            if port_open "$p"; then
-                die 1 "port $HOST:$p is already in use by another process; stop it or set the REINTEGRA_JAEGER_*_PORT variables"
-            fi
-        done
+        require_free_ports "$HOST" "the REINTEGRA_JAEGER_*_PORT variables" \
+            "$OTLP_PORT" "$OTLP_GRPC_PORT" "$UI_PORT" "$QUERY_GRPC_PORT" "$HEALTH_PORT"
         ensure_binary
         mkdir -p "$STATE_DIR"
         write_config
         log "starting Jaeger $VERSION: OTLP http://$HOST:$OTLP_PORT (gRPC $OTLP_GRPC_PORT), UI $(do_url), log: $LOG_FILE"
-        printf '\n===== %s jaeger.sh start =====\n' "$(date -Is)" >>"$LOG_FILE"
-        (
-            cd "$STATE_DIR"
-            exec setsid nohup "$BINARY" --config "$CONF_FILE" >>"$LOG_FILE" 2>&1 </dev/null 8>&- 9>&-
-        ) &
-        pid=$!
-        printf '%s\n' "$pid" >"$PID_FILE"
+        spawn "$PID_FILE" "$LOG_FILE" "$STATE_DIR" "$BINARY" --config "$CONF_FILE"
+        pid=$(<"$PID_FILE")
     fi
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until port_open "$UI_PORT" && port_open "$OTLP_PORT" && healthy; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE"
-            log_tail
-            die 1 "Jaeger exited during start-up; see $LOG_FILE"
-        fi
-        if ((SECONDS >= deadline)); then
-            log_tail
-            die 1 "Jaeger (pid $pid) did not answer within ${START_TIMEOUT}s; see $LOG_FILE (left running: '$0 stop')"
-        fi
-        sleep 0.5
-    done
+    wait_started "$pid" "$PID_FILE" "$LOG_FILE" 30 "$START_TIMEOUT" \
+        "Jaeger exited during start-up; see $LOG_FILE" \
+        "Jaeger (pid $pid) did not answer within ${START_TIMEOUT}s; see $LOG_FILE (left running: '$0 stop')" \
+        answering
     log "running (pid $pid)"
 }
 
-do_stop() {
-    local pid
-    if ! pid=$(find_pid); then
-        rm -f "$PID_FILE"
-        log "not running"
-        return 0
-    fi
-    log "stopping Jaeger (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
-    rm -f "$PID_FILE"
-    log "stopped"
-}
+do_stop() { stop_server "$PID_FILE" "$MARKER" Jaeger "$STOP_TIMEOUT"; }
 
-do_status() {
-    local pid
-    if pid=$(find_pid); then
-        if port_open "$UI_PORT"; then
-            echo "running (pid $pid): UI $(do_url), OTLP $(do_otlp)"
-            return 0
-        fi
-        echo "starting (pid $pid)"
-        return 4
-    fi
-    echo "stopped"
-    return 3
-}
-
-do_logs() {
-    [[ -f "$LOG_FILE" ]] || die 1 "no log file at $LOG_FILE"
-    if [[ "${1:-}" == "-f" ]]; then
-        exec tail -n 100 -F "$LOG_FILE"
-    fi
-    tail -n 100 "$LOG_FILE"
-}
+do_status() { server_status "$PID_FILE" "$MARKER" "$HOST" "$UI_PORT" ": UI $(do_url), OTLP $(do_otlp)" ""; }
 
 do_url() { echo "http://$HOST:$UI_PORT"; }
 do_otlp() { echo "http://$HOST:$OTLP_PORT"; }
@@ -296,11 +194,11 @@ do_otlp() { echo "http://$HOST:$OTLP_PORT"; }
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
-    start) with_lock do_start ;;
-    stop) with_lock do_stop ;;
-    restart) with_lock do_stop && with_lock do_start ;;
+    start) with_lock "$LOCK_FILE" do_start ;;
+    stop) with_lock "$LOCK_FILE" do_stop ;;
+    restart) with_lock "$LOCK_FILE" do_stop && with_lock "$LOCK_FILE" do_start ;;
     status) do_status ;;
-    logs) do_logs "$@" ;;
+    logs) show_log "$LOG_FILE" "$@" ;;
     url) do_url ;;
     otlp-endpoint) do_otlp ;;
     build) ensure_binary && echo "$BINARY" ;;

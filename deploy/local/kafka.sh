@@ -27,6 +27,9 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
 SUPPORT_DIR="$SCRIPT_DIR/kafka"
+LOG_TAG=kafka
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 KAFKA_VERSION="${REINTEGRA_KAFKA_VERSION:-4.3.1}"
 LOG4J_VERSION="${REINTEGRA_KAFKA_LOG4J_VERSION:-2.25.4}"
@@ -39,8 +42,7 @@ case "$SECURITY" in
     plaintext) DEFAULT_PORT=9092 DEFAULT_STATE_DIR="$REPO_ROOT/.local/kafka" ;;
     sasl) DEFAULT_PORT=9192 DEFAULT_STATE_DIR="$REPO_ROOT/.local/kafka-sasl" ;;
     *)
-        printf 'kafka: REINTEGRA_KAFKA_SECURITY must be plaintext or sasl, got %s\n' "'$SECURITY'" >&2
-        exit 2
+        die 2 "REINTEGRA_KAFKA_SECURITY must be plaintext or sasl, got '$SECURITY'"
         ;;
 esac
 STATE_DIR="${REINTEGRA_KAFKA_DIR:-$DEFAULT_STATE_DIR}"
@@ -51,6 +53,7 @@ LOG_FILE="$STATE_DIR/kafka.log"
 LOCK_FILE="$STATE_DIR/.lock"
 ADMIN_PASSWORD_FILE="$STATE_DIR/admin.password"
 ADMIN_CONFIG_FILE="$STATE_DIR/admin.properties"
+MARKER="kafka.Kafka $CONF_FILE" # in the command line of our broker
 
 HOST=127.0.0.1
 PORT="${REINTEGRA_KAFKA_PORT:-$DEFAULT_PORT}"
@@ -62,14 +65,6 @@ if [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
 else
     JAVA=java
 fi
-
-log() { printf 'kafka: %s\n' "$*" >&2; }
-die() {
-    local code=$1
-    shift
-    log "$*"
-    exit "$code"
-}
 
 usage() {
     cat >&2 <<EOF
@@ -86,7 +81,7 @@ usage: $(basename -- "$0") {start|stop|restart|status|logs [-f]|bootstrap|topics
 EOF
 }
 
-if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65534)); then
+if ! is_port "$PORT" 65534; then
     die 2 "REINTEGRA_KAFKA_PORT must be a port number below 65535, got '$PORT'"
 fi
 CONTROLLER_PORT=$((PORT + 1))
@@ -157,46 +152,6 @@ run_class() {
 
 # ---------------------------------------------------------------- process state
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# True if $1 is a live Kafka broker started by this script for this state dir.
-is_our_broker() {
-    local pid=$1 cmdline
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ "$cmdline" == *"kafka.Kafka $CONF_FILE"* ]]
-}
-
-# Print the broker pid (from the pid file, or by scanning /proc if the pid
-# file was lost); return 1 if no broker for this state dir is running.
-find_pid() {
-    local pid proc
-    if [[ -f "$PID_FILE" ]]; then
-        pid=$(<"$PID_FILE")
-        if is_our_broker "$pid"; then
-            printf '%s\n' "$pid"
-            return 0
-        fi
-    fi
-    for proc in /proc/[0-9]*; do
-        pid=${proc#/proc/}
-        if is_our_broker "$pid"; then
-            printf '%s\n' "$pid" >"$PID_FILE"
-            printf '%s\n' "$pid"
-            return 0
-        fi
-    done
-    return 1
-}
-
-log_tail() {
-    if [[ -f "$LOG_FILE" ]]; then
-        log "last lines of $LOG_FILE:"
-        tail -n 40 "$LOG_FILE" | sed 's/^/    /' >&2
-    fi
-}
-
 # Ask the broker for its API versions (needs metadata + a live data-plane listener).
 probe() {
     timeout 30 "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
@@ -205,22 +160,13 @@ probe() {
         --bootstrap-server "$HOST:$PORT" "${client_config[@]}" >/dev/null 2>&1
 }
 
+answering() { port_open "$HOST" "$PORT" && probe; }
+
 # Kafka's tools log in as admin on the sasl broker.
 client_config=()
 if [[ "$SECURITY" == sasl ]]; then
     client_config=(--command-config "$ADMIN_CONFIG_FILE")
 fi
-
-with_lock() {
-    mkdir -p "$STATE_DIR"
-    if command -v flock >/dev/null 2>&1; then
-        exec 9>"$LOCK_FILE"
-        if ! flock -w 120 9; then
-            die 1 "another kafka.sh invocation holds $LOCK_FILE"
-        fi
-    fi
-    "$@"
-}
 
 # ---------------------------------------------------------------- commands
 
@@ -343,7 +289,7 @@ format_storage() {
         scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]")
     fi
     if ! run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF_FILE" "${scram[@]}" >>"$LOG_FILE" 2>&1; then
-        log_tail
+        log_tail "$LOG_FILE" 40
         die 1 "formatting $DATA_DIR failed"
     fi
 }
@@ -354,107 +300,43 @@ do_start() {
     if [[ "$SECURITY" == sasl ]]; then
         write_admin_config # the probe logs in as admin
     fi
-    if pid=$(find_pid); then
-        if port_open "$PORT"; then
+    if pid=$(find_pid "$PID_FILE" "$MARKER"); then
+        if port_open "$HOST" "$PORT"; then
             log "already running (pid $pid) on $HOST:$PORT"
             return 0
         fi
         log "broker process $pid exists but $HOST:$PORT does not answer yet; waiting for it"
     else
-        local p
-        for p in "$PORT" "$CONTROLLER_PORT"; do
-            if port_open "$p"; then
-                die 1 "port $HOST:$p is already in use by another process; stop it or set REINTEGRA_KAFKA_PORT (the controller uses PORT+1)"
-            fi
-        done
+        require_free_ports "$HOST" "REINTEGRA_KAFKA_PORT (the controller uses PORT+1)" "$PORT" "$CONTROLLER_PORT"
         ensure_jars
         mkdir -p "$STATE_DIR" "$DATA_DIR"
         write_config
         format_storage
         log "starting Kafka $KAFKA_VERSION ($SECURITY) on $HOST:$PORT (controller $HOST:$CONTROLLER_PORT), log: $LOG_FILE"
-        printf '\n===== %s kafka.sh start =====\n' "$(date -Is)" >>"$LOG_FILE"
         # Word splitting of HEAP_OPTS is intended.
         # shellcheck disable=SC2086
-        (
-            cd "$STATE_DIR"
-            # a broker keeps a file open per partition segment: as many handles as this machine allows
-            ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-            exec setsid nohup "$JAVA" $HEAP_OPTS \
-                -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-                -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-                -Dkafka.logs.dir="$STATE_DIR" \
-                -Dlog4j2.configurationFile="$SUPPORT_DIR/log4j2.properties" \
-                -cp "$LIB_DIR/*" kafka.Kafka "$CONF_FILE" \
-                >>"$LOG_FILE" 2>&1 </dev/null 9>&-
-        ) &
-        pid=$!
-        printf '%s\n' "$pid" >"$PID_FILE"
+        spawn "$PID_FILE" "$LOG_FILE" "$STATE_DIR" "$JAVA" $HEAP_OPTS \
+            -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+            -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+            -Dkafka.logs.dir="$STATE_DIR" \
+            -Dlog4j2.configurationFile="$SUPPORT_DIR/log4j2.properties" \
+            -cp "$LIB_DIR/*" kafka.Kafka "$CONF_FILE"
+        pid=$(<"$PID_FILE")
     fi
 
-    local deadline=$((SECONDS + START_TIMEOUT))
-    while :; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE"
-            log_tail
-            die 1 "the broker exited during startup; see $LOG_FILE"
-        fi
-        if port_open "$PORT" && probe; then
-            break
-        fi
-        if ((SECONDS >= deadline)); then
-            log_tail
-            die 1 "the broker (pid $pid) did not answer on $HOST:$PORT within ${START_TIMEOUT}s; see $LOG_FILE (it is left running: '$0 stop' to stop it)"
-        fi
-        sleep 1
-    done
+    wait_started "$pid" "$PID_FILE" "$LOG_FILE" 40 "$START_TIMEOUT" \
+        "the broker exited during startup; see $LOG_FILE" \
+        "the broker (pid $pid) did not answer on $HOST:$PORT within ${START_TIMEOUT}s; see $LOG_FILE (it is left running: '$0 stop' to stop it)" \
+        answering
     log "running (pid $pid) on $HOST:$PORT"
 }
 
 do_stop() {
-    local pid
-    if ! pid=$(find_pid); then
-        rm -f "$PID_FILE"
-        log "not running"
-        return 0
-    fi
-    log "stopping broker (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            log "broker did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 1
-            break
-        fi
-        sleep 0.5
-    done
-    rm -f "$PID_FILE"
-    log "stopped"
+    stop_server "$PID_FILE" "$MARKER" broker "$STOP_TIMEOUT" "broker did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
 }
 
 do_status() {
-    local pid
-    if pid=$(find_pid); then
-        if port_open "$PORT"; then
-            echo "running (pid $pid) on $HOST:$PORT"
-            return 0
-        fi
-        echo "starting (pid $pid), $HOST:$PORT not answering yet"
-        return 4
-    fi
-    echo "stopped"
-    return 3
-}
-
-do_logs() {
-    if [[ ! -f "$LOG_FILE" ]]; then
-        die 1 "no log file at $LOG_FILE"
-    fi
-    if [[ "${1:-}" == "-f" ]]; then
-        exec tail -n 100 -F "$LOG_FILE"
-    fi
-    tail -n 100 "$LOG_FILE"
+    server_status "$PID_FILE" "$MARKER" "$HOST" "$PORT" " on $HOST:$PORT" ", $HOST:$PORT not answering yet"
 }
 
 do_topics() {
@@ -479,11 +361,11 @@ do_groups() {
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
-    start) with_lock do_start ;;
-    stop) with_lock do_stop ;;
-    restart) with_lock do_stop && with_lock do_start ;;
+    start) with_lock "$LOCK_FILE" do_start ;;
+    stop) with_lock "$LOCK_FILE" do_stop ;;
+    restart) with_lock "$LOCK_FILE" do_stop && with_lock "$LOCK_FILE" do_start ;;
     status) do_status ;;
-    logs) do_logs "$@" ;;
+    logs) show_log "$LOG_FILE" "$@" ;;
     bootstrap) echo "$HOST:$PORT" ;;
     topics) do_topics "$@" ;;
     groups) do_groups "$@" ;;

@@ -19,6 +19,9 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
+LOG_TAG=postgres
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 HOST=127.0.0.1
 PORT="${REINTEGRA_PG_PORT:-54329}"
@@ -26,14 +29,6 @@ PG_USER=reintegra
 PG_PASSWORD=reintegra
 START_TIMEOUT=60
 STOP_TIMEOUT=30
-
-log() { printf 'postgres: %s\n' "$*" >&2; }
-die() {
-    local code=$1
-    shift
-    log "$*"
-    exit "$code"
-}
 
 usage() {
     cat >&2 <<EOF
@@ -49,7 +44,7 @@ usage: $(basename -- "$0") {start|stop|restart|status|url|createdb NAME|dropdb N
 EOF
 }
 
-if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
+if ! is_port "$PORT"; then
     die 2 "REINTEGRA_PG_PORT must be a port number, got '$PORT'"
 fi
 
@@ -141,8 +136,6 @@ LOG_FILE="$PG_DIR/postgres.log"
 
 # ---------------------------------------------------------------- helpers
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
 server_pid() {
     [[ -f "$PGDATA_DIR/postmaster.pid" ]] || return 1
     local pid
@@ -161,13 +154,6 @@ run_psql() {
 
 valid_db_name() {
     [[ -n "$1" && ${#1} -le 63 ]] || die 2 "database name must be 1-63 characters, got '$1'"
-}
-
-log_tail() {
-    if [[ -f "$LOG_FILE" ]]; then
-        log "last lines of $LOG_FILE:"
-        tail -n 30 "$LOG_FILE" | sed 's/^/    /' >&2
-    fi
 }
 
 # ---------------------------------------------------------------- commands
@@ -242,9 +228,7 @@ do_start() {
         fi
         log "server process $pid exists but is not accepting connections on $HOST:$PORT yet; waiting"
     else
-        if port_open "$PORT"; then
-            die 1 "port $HOST:$PORT is already in use by another process; stop it or set REINTEGRA_PG_PORT"
-        fi
+        require_free_ports "$HOST" REINTEGRA_PG_PORT "$PORT"
         prepare_dir
         init_cluster
         write_config
@@ -254,14 +238,14 @@ do_start() {
         fi
         log "starting PostgreSQL on $HOST:$PORT (data $PGDATA_DIR, log $LOG_FILE)"
         if ! as_owner "$BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$LOG_FILE" -w -t "$START_TIMEOUT" -s >/dev/null; then
-            log_tail
+            log_tail "$LOG_FILE" 30
             die 1 "the server did not start; see $LOG_FILE"
         fi
     fi
     local deadline=$((SECONDS + START_TIMEOUT))
     until is_ready; do
         if ((SECONDS >= deadline)); then
-            log_tail
+            log_tail "$LOG_FILE" 30
             die 1 "the server is not accepting connections on $HOST:$PORT after ${START_TIMEOUT}s; see $LOG_FILE"
         fi
         sleep 0.5
@@ -334,14 +318,6 @@ do_psql() {
         "$BINDIR/psql" -h "$HOST" -p "$PORT" -U "$PG_USER" "$@"
 }
 
-do_logs() {
-    [[ -f "$LOG_FILE" ]] || die 1 "no log file at $LOG_FILE"
-    if [[ "${1:-}" == "-f" ]]; then
-        exec tail -n 100 -F "$LOG_FILE"
-    fi
-    tail -n 100 "$LOG_FILE"
-}
-
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
@@ -353,7 +329,7 @@ case "$cmd" in
     createdb) do_createdb "${1:-}" ;;
     dropdb) do_dropdb "${1:-}" ;;
     psql) do_psql "$@" ;;
-    logs) do_logs "$@" ;;
+    logs) show_log "$LOG_FILE" "$@" ;;
     -h | --help | help) usage ;;
     *)
         usage
