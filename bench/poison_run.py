@@ -200,6 +200,23 @@ async def flood(platform: Platform, bad: int, seconds: float) -> dict[str, list[
     return sent
 
 
+async def watch_lag(platform: Platform, peaks: dict[str, int], every_s: float = 5.0) -> None:
+    """Each consumer group's lag (records not yet processed) every few seconds, printed as it goes;
+    ``peaks`` keeps the highest seen per service: where the bad records pile up."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            lag = await platform.lag()
+        except Exception as exc:  # a progress line, never the run's failure
+            print(f"poison: lag not read: {exc!r}", file=sys.stderr, flush=True)
+            continue
+        for name, value in lag.items():
+            peaks[name] = max(peaks.get(name, 0), value)
+        line = ", ".join(f"{name} {value}" for name, value in lag.items())
+        print(f"poison: {time.monotonic() - started:5.0f} s  lag: {line}", file=sys.stderr, flush=True)
+
+
 def delays(good: Good, done: dict[str, float], phase: str) -> dict[str, float]:
     values = [done[c] - t for c, (t, p) in good.accepted.items() if p == phase and c in done]
     if not values:
@@ -228,9 +245,12 @@ async def poison_run(
         good = Good(platform, issuer)
         n = await good.steady(good_rate, 10, "before", 0)
         flood_task = asyncio.create_task(flood(platform, bad, seconds))
+        peaks: dict[str, int] = {}
+        watch = asyncio.create_task(watch_lag(platform, peaks))
         await good.steady(good_rate, seconds, "during", n)
         sent = await flood_task
         unpublished, lag, quiet_s = await platform.wait_quiet(quiet_timeout_s)
+        watch.cancel()
         await good.http.aclose()
         crashed = [
             f"{p.name}:{p.port}"
@@ -303,6 +323,7 @@ async def poison_run(
             "unpublished": unpublished,
             "lag": lag,
             "quiet_after_s": round(quiet_s, 1),
+            "peak_lag": peaks,
             "load_average": [round(x, 1) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
         }
@@ -342,6 +363,7 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
     )
+    lines.append(f"highest consumer lag seen during the run: {result['peak_lag']}")
     lines.append(
         f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}"
     )

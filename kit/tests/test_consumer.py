@@ -14,6 +14,7 @@ from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
 from reintegra_contracts import encode
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
+from reintegra_kit import consumer as consumer_module
 from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
 from reintegra_kit.db import Database
 from reintegra_kit.domain import ConflictError, DomainError
@@ -238,6 +239,45 @@ async def test_a_record_whose_key_is_not_its_case_id_is_parked_at_once(db: Datab
     assert calls == 0
     assert all("is not the event's case id" in h["reintegra_dlq_reason"] for *_, h in dead.sent)
     assert await consumer.process(good) is Outcome.PROCESSED
+    assert calls == 1
+
+
+async def test_a_record_larger_than_max_event_bytes_is_parked_unread_with_its_size(
+    db: Database, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+
+    decoded: list[bytes] = []
+    real_decode = consumer_module.decode
+
+    def counting_decode(headers: Any, value: bytes) -> Any:
+        decoded.append(value)
+        return real_decode(headers, value)
+
+    monkeypatch.setattr(consumer_module, "decode", counting_decode)
+    dead = DeadLetters()
+    outbox = Outbox(schema.kit, "/test")
+    consumer: EventConsumer[UnitOfWork] = EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=dead,
+        policy=ConsumerPolicy(max_event_bytes=4096),
+        sleep=no_sleep,
+    )
+    good = record_of(due_event())
+    huge = FakeRecord(value=b'{"case_id": "' + b"x" * 5000 + b'"}', headers=good.headers, key=good.key)
+    assert await consumer.process(huge) is Outcome.PARKED
+    assert decoded == []  # refused by its size alone
+    [(_, _, value, headers)] = dead.sent
+    assert value == huge.value  # the dead letter keeps the record as it came
+    assert headers["reintegra_dlq_reason"].startswith("event of 5015 bytes is larger than the 4096 bytes")
+    assert await consumer.process(good) is Outcome.PROCESSED  # an event of the right size still is
     assert calls == 1
 
 

@@ -104,6 +104,13 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(
         default=100, ge=1, le=60_000, description="Longest wait for records when none are buffered."
     )
+    max_event_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        le=10_485_760,
+        description="Largest event (its data, in bytes) a consumer decodes; a larger record is parked at "
+        "once, unread (an event of the published language is a few KB).",
+    )
     handler_attempts: int = Field(
         default=3, ge=1, le=20, description="Attempts of a failing handler before its message is parked."
     )

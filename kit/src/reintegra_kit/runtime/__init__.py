@@ -173,6 +173,7 @@ class ServiceRuntime(Generic[U]):
                 attempts=s.handler_attempts,
                 backoff_s=s.retry_backoff_s,
                 infrastructure_pause_s=s.infrastructure_retry_s,
+                max_event_bytes=s.max_event_bytes,
             ),
             observe=self._observe,
         )
