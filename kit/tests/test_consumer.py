@@ -17,6 +17,7 @@ from reintegra_contracts.events.followup import FollowupDue, FollowupReason, Fol
 from reintegra_kit import consumer as consumer_module
 from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
 from reintegra_kit.db import Database
+from reintegra_kit.deadletters import ParkedRecord, replay
 from reintegra_kit.domain import ConflictError, DomainError
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
@@ -274,8 +275,13 @@ async def test_a_record_larger_than_max_event_bytes_is_parked_unread_with_its_si
     huge = FakeRecord(value=b'{"case_id": "' + b"x" * 5000 + b'"}', headers=good.headers, key=good.key)
     assert await consumer.process(huge) is Outcome.PARKED
     assert decoded == []  # refused by its size alone
-    [(_, _, value, headers)] = dead.sent
-    assert value == huge.value  # the dead letter keeps the record as it came
+    [(_, key, value, headers)] = dead.sent
+    assert (key, value) == (huge.key, b"")  # not copied: the dead letter says where the record is
+    assert headers["reintegra_dlq_value_omitted"] == "5015"
+    assert (headers["reintegra_dlq_original_partition"], headers["reintegra_dlq_original_offset"]) == (
+        "0",
+        "7",
+    )
     assert headers["reintegra_dlq_reason"].startswith("event of 5015 bytes is larger than the 4096 bytes")
     assert await consumer.process(good) is Outcome.PROCESSED  # an event of the right size still is
     assert calls == 1
@@ -576,3 +582,19 @@ async def test_a_dead_letter_the_broker_does_not_acknowledge_asks_for_the_whole_
         ack.set_result(None)
     assert (await again)[-1] == Outcome.DUPLICATE
     assert await count(db, schema.effects) == 1
+
+
+async def test_a_dead_letter_without_its_value_is_not_replayed() -> None:
+    parked = ParkedRecord(
+        partition=0,
+        offset=3,
+        key=b"k",
+        value=b"",
+        headers=(
+            ("reintegra_dlq_original_topic", TOPIC.encode()),
+            ("reintegra_dlq_value_omitted", b"900013"),
+        ),
+    )
+    with pytest.raises(ValueError, match="parked without their value") as refused:
+        await replay("127.0.0.1:1", [parked])  # refused before any connection
+    assert "0:3" in str(refused.value)

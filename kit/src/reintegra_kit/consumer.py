@@ -10,7 +10,7 @@ Policy (see docs/adr/0004-ack-retry-park.md):
   (the offset is not committed) after a pause, however long the outage lasts;
 * a record whose Kafka key is not its case id is parked at once: per-case order depends on the key;
 * a record larger than ``max_event_bytes`` (256 KiB by default; an event is a few KB) is parked at
-  once without being decoded;
+  once without being decoded, and its dead letter points at it instead of copying it;
 * a handler that raises a :class:`~reintegra_kit.domain.DomainError` *refuses* the message: its effects
   roll back, the refusal is recorded once in the inbox with the reason (and answered by the service's
   refusal handler, if it has one), and the message is neither retried nor parked;
@@ -149,6 +149,11 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+VALUE_OMITTED_HEADER = "reintegra_dlq_value_omitted"
+"""On a dead letter without the record's value: the value's size in bytes (the record itself is on its
+original topic, at the partition and offset the dead letter names)."""
+
+
 @dataclass(frozen=True)
 class ConsumerPolicy:
     attempts: int = 3
@@ -285,7 +290,8 @@ class EventConsumer(Generic[U]):
                     f"event of {size} bytes is larger than the {self._policy.max_event_bytes} bytes a "
                     "consumer reads (max_event_bytes); not decoded"
                 )
-                return attributes.type, await self._park(record, None, parking, attempts=0, reason=reason)
+                outcome = await self._park(record, None, parking, attempts=0, reason=reason, value=False)
+                return attributes.type, outcome
             try:
                 decoded = decode(record.headers, record.value or b"")
             except ContractError as exc:
@@ -423,8 +429,14 @@ class EventConsumer(Generic[U]):
         *,
         attempts: int,
         reason: str | None = None,
+        value: bool = True,
     ) -> Outcome:
-        """Send the record's dead letter (acknowledged with the rest of the batch's: ``parking``)."""
+        """Send the record's dead letter (acknowledged with the rest of the batch's: ``parking``).
+
+        Without its ``value`` (an oversized record): the dead letter says where the record is — its
+        topic, partition and offset, where it stays for the topic's retention — instead of copying it
+        once per consumer group (a claim check), so that a flood of large records is not multiplied.
+        """
         reason = reason or (str(error) if error is not None else "unprocessable message")
         headers = {name: _header_text(value) for name, value in record.headers}
         headers.update(
@@ -441,11 +453,15 @@ class EventConsumer(Generic[U]):
         if error is not None and attempts:
             stack = "".join(traceback.format_exception(error, limit=-5))
             headers["reintegra_dlq_stacktrace"] = stack[-4000:]
+        body = record.value or b""
+        if not value:
+            headers[VALUE_OMITTED_HEADER] = str(len(body))
+            body = b""
         topic = dead_letter_topic(record.topic)
         if self._send_raw is not None:
-            parking.add(await self._send_raw(topic, record.key, record.value or b"", headers))
+            parking.add(await self._send_raw(topic, record.key, body, headers))
         else:  # a publisher that waits for each acknowledgement (tests, tools)
-            await self._publish_raw(topic, record.key, record.value or b"", headers)
+            await self._publish_raw(topic, record.key, body, headers)
         log.error(
             "consumer.parked",
             reason=reason[:500],

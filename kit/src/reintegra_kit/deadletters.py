@@ -97,6 +97,12 @@ async def replay(bootstrap: str, records: list[ParkedRecord]) -> list[str]:
     missing = [r.ref for r in records if not r.original_topic]
     if missing:
         raise ValueError(f"records without {DLQ_HEADER_PREFIX}original_topic cannot be replayed: {missing}")
+    omitted = [r.ref for r in records if r.header(DLQ_HEADER_PREFIX + "value_omitted")]
+    if omitted:
+        raise ValueError(
+            f"records parked without their value (larger than max_event_bytes) cannot be replayed: "
+            f"{omitted}; the record is on its original topic at the partition and offset the dead letter names"
+        )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
