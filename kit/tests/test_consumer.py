@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from reintegra_contracts import encode
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason, FollowupScheduled
 from reintegra_kit import consumer as consumer_module
-from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError
+from reintegra_kit.consumer import ConsumerPolicy, EventConsumer, Outcome, RedeliverError, current_record
 from reintegra_kit.db import Database
 from reintegra_kit.deadletters import ParkedRecord, replay
 from reintegra_kit.domain import ConflictError, DomainError
@@ -25,7 +25,7 @@ from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from .conftest import Schema
+from .conftest import Schema, open_db
 
 TOPIC = "reintegra.followup.events.v1"
 
@@ -598,3 +598,48 @@ async def test_a_dead_letter_without_its_value_is_not_replayed() -> None:
     with pytest.raises(ValueError, match="parked without their value") as refused:
         await replay("127.0.0.1:1", [parked])  # refused before any connection
     assert "0:3" in str(refused.value)
+
+
+@pytest.mark.connected
+async def test_on_postgresql_a_batchs_partitions_are_handled_at_once_each_in_its_own_transaction(
+    postgres_url: str, schema: Schema
+) -> None:
+    db = await open_db(postgres_url, schema)
+    started = {0: asyncio.Event(), 1: asyncio.Event()}
+    order: list[tuple[int, int]] = []
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        record = current_record()
+        assert record is not None
+        order.append((record.partition, record.offset))
+        started[record.partition].set()
+        # each partition's first record waits for the other partition to have started: handled one
+        # partition after the other, this times out (and the records are retried, then parked)
+        await asyncio.wait_for(started[1 - record.partition].wait(), timeout=5)
+        await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
+
+    dead = DeadLetters()
+    outbox = Outbox(schema.kit, "/test")
+    consumer: EventConsumer[UnitOfWork] = EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=dead,
+        policy=ConsumerPolicy(attempts=1, parallel_partitions=2),
+        sleep=no_sleep,
+    )
+    batch = []
+    for partition in (0, 1):
+        for offset in (10, 11, 12):
+            good = record_of(due_event())
+            batch.append(FakeRecord(good.value, good.headers, good.key, partition=partition, offset=offset))
+    try:
+        outcomes = await consumer.process_batch(batch)
+        assert outcomes == [Outcome.PROCESSED] * 6
+        assert dead.sent == []
+        assert await count(db, schema.effects) == 6
+        for partition in (0, 1):  # per-partition (per-case) order holds
+            assert [o for p, o in order if p == partition] == [10, 11, 12]
+    finally:
+        await db.dispose()

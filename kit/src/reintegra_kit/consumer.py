@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from opentelemetry import trace
 from reintegra_contracts import (
@@ -149,6 +149,9 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+_Ready: TypeAlias = tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]
+"""A record to handle: its place in the batch, the record, its event and the handlers of its type."""
+
 VALUE_OMITTED_HEADER = "reintegra_dlq_value_omitted"
 """On a dead letter without the record's value: the value's size in bytes (the record itself is on its
 original topic, at the partition and offset the dead letter names)."""
@@ -162,6 +165,10 @@ class ConsumerPolicy:
     # Larger records are parked unread: decoding a ~1 MB value only to refuse it cost ~25 ms of CPU
     # per consumer group, and a flood of them starved the good events behind them.
     max_event_bytes: int = 262_144
+    # A batch's partitions handled at once, each in its own transaction (per-case order holds: a case's
+    # events share a partition). Waiting on the database is then shared, not summed. 1 on SQLite,
+    # which has one connection per process.
+    parallel_partitions: int = 1
 
 
 class EventConsumer(Generic[U]):
@@ -234,7 +241,7 @@ class EventConsumer(Generic[U]):
     ) -> list[tuple[str | None, Outcome]]:
         outcomes: list[Outcome | None] = [None] * len(records)
         types: list[str | None] = [None] * len(records)
-        ready: list[tuple[int, Record, DecodedEvent, Sequence[Handler[U]]]] = []
+        ready: list[_Ready[U]] = []
         for i, record in enumerate(records):
             event_type, classified = await self._classify(record, parking)
             types[i] = event_type
@@ -242,25 +249,52 @@ class EventConsumer(Generic[U]):
                 outcomes[i] = classified
             else:
                 ready.append((i, record, classified[0], classified[1]))
-        if len(ready) == 1:
-            handled = await self._one_by_one(ready, parking)
-        elif ready:
-            try:
-                handled = await self._handle_batch(ready)
-            except DomainError:
-                handled = await self._one_by_one(ready, parking)
-            except Exception as exc:
-                if is_infrastructure_error(exc):
-                    log.warning("consumer.infrastructure_error", error=repr(exc))
-                    await self._sleep(self._policy.infrastructure_pause_s)
-                    raise RedeliverError(repr(exc)) from exc
-                log.info("consumer.batch_fallback", records=len(ready), error=repr(exc)[:300])
-                handled = await self._one_by_one(ready, parking)
+        parts = self._partitions(ready)
+        if len(parts) > 1:
+            gate = asyncio.Semaphore(self._policy.parallel_partitions)
+
+            async def handle(part: list[_Ready[U]]) -> list[Outcome]:
+                async with gate:
+                    return await self._handle_part(part, parking)
+
+            results = await asyncio.gather(*(handle(p) for p in parts), return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:  # a redelivery (outage): the whole batch comes again, the parts done are duplicates
+                raise next((e for e in failed if isinstance(e, RedeliverError)), failed[0])
+            handled_parts = [r for r in results if not isinstance(r, BaseException)]
         else:
-            handled = []
-        for (i, *_), outcome in zip(ready, handled, strict=True):
-            outcomes[i] = outcome
+            handled_parts = [await self._handle_part(p, parking) for p in parts]
+        for part, handled in zip(parts, handled_parts, strict=True):
+            for (i, *_), outcome in zip(part, handled, strict=True):
+                outcomes[i] = outcome
         return [(t, o if o is not None else Outcome.PARKED) for t, o in zip(types, outcomes, strict=True)]
+
+    def _partitions(self, ready: list[_Ready[U]]) -> list[list[_Ready[U]]]:
+        """``ready`` as the parts handled in one transaction each: all of it, or per partition."""
+        if not ready:
+            return []
+        if self._policy.parallel_partitions <= 1:
+            return [ready]
+        parts: dict[tuple[str, int], list[_Ready[U]]] = {}
+        for item in ready:
+            parts.setdefault((item[1].topic, item[1].partition), []).append(item)
+        return list(parts.values())
+
+    async def _handle_part(self, ready: Sequence[_Ready[U]], parking: _Parking) -> list[Outcome]:
+        """Records of a batch in one transaction; one by one when something in it fails."""
+        if len(ready) == 1:
+            return await self._one_by_one(ready, parking)
+        try:
+            return await self._handle_batch(ready)
+        except DomainError:
+            return await self._one_by_one(ready, parking)
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                log.warning("consumer.infrastructure_error", error=repr(exc))
+                await self._sleep(self._policy.infrastructure_pause_s)
+                raise RedeliverError(repr(exc)) from exc
+            log.info("consumer.batch_fallback", records=len(ready), error=repr(exc)[:300])
+            return await self._one_by_one(ready, parking)
 
     async def _classify(
         self, record: Record, parking: _Parking

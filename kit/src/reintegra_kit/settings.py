@@ -101,6 +101,13 @@ class ServiceSettings(BaseSettings):
         le=10_000,
         description="Records fetched and handled in one transaction (offsets committed after it).",
     )
+    consumer_parallel_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Partitions of a fetched batch handled at once, each in its own transaction (per-case "
+        "order holds); PostgreSQL only: on SQLite one at a time.",
+    )
     consumer_batch_timeout_ms: int = Field(
         default=100, ge=1, le=60_000, description="Longest wait for records when none are buffered."
     )

@@ -174,6 +174,7 @@ class ServiceRuntime(Generic[U]):
                 backoff_s=s.retry_backoff_s,
                 infrastructure_pause_s=s.infrastructure_retry_s,
                 max_event_bytes=s.max_event_bytes,
+                parallel_partitions=s.consumer_parallel_partitions if self.db.dialect == "postgresql" else 1,
             ),
             observe=self._observe,
         )
