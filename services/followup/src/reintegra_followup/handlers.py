@@ -78,6 +78,10 @@ async def schedule_after_arrival(
     known, so the follow-ups that waited for it are scheduled."""
     await uow.followups.lock_case(event.case_id)
     await uow.case_scopes.record(event.case_id, event.reception_centre, event.country_of_return)
+    if await uow.followups.by_business_key(business_key(FollowupReason.POST_ARRIVAL, event.case_id, None)):
+        # the arrival again (maybe under a new event id): its follow-up exists, and no check can be
+        # waiting for a case whose arrival was handled (checks of a known case never wait)
+        return
     due = event.arrived_at + settings.first_followup_after
     now = clock.now()
     await _save_new(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
