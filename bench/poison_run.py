@@ -37,6 +37,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import psutil
 from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -200,6 +201,46 @@ async def flood(platform: Platform, bad: int, seconds: float) -> dict[str, list[
     return sent
 
 
+class CpuShare:
+    """Who used the machine's CPU from now on: each service, this run (the flood's producer and the
+    good arrivals' client) and everything else (the broker, PostgreSQL, other load)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.started = time.monotonic()
+        self.machine = self._machine()
+        self.procs = {p.name: psutil.Process(p.proc.pid) for p in platform.processes if p.proc is not None}
+        self.before = {name: self._cpu(proc) for name, proc in self.procs.items()}
+        self.me = psutil.Process()
+        self.me_before = self._cpu(self.me)
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        try:
+            t = proc.cpu_times()
+            return float(t.user + t.system + t.children_user + t.children_system)
+        except psutil.Error:
+            return 0.0
+
+    @staticmethod
+    def _machine() -> float:
+        t = psutil.cpu_times()
+        return float(t.user + t.system + t.nice + t.irq + t.softirq + getattr(t, "steal", 0.0))
+
+    def seconds(self) -> dict[str, float]:
+        out = {name: self._cpu(proc) - self.before[name] for name, proc in self.procs.items()}
+        services = sum(out.values())
+        run = self._cpu(self.me) - self.me_before
+        busy = self._machine() - self.machine
+        return {
+            "available": (time.monotonic() - self.started) * (os.cpu_count() or 1),
+            "machine busy": busy,
+            "services": services,
+            **{f"  {k}": v for k, v in out.items()},
+            "this run (flood + client)": run,
+            "everything else (broker, PostgreSQL, other)": max(0.0, busy - services - run),
+        }
+
+
 async def watch_lag(platform: Platform, peaks: dict[str, int], every_s: float = 5.0) -> None:
     """Each consumer group's lag (records not yet processed) every few seconds, printed as it goes;
     ``peaks`` keeps the highest seen per service: where the bad records pile up."""
@@ -244,11 +285,13 @@ async def poison_run(
         starts = {p.port: p.proc.pid for p in platform.processes if p.proc is not None}
         good = Good(platform, issuer)
         n = await good.steady(good_rate, 10, "before", 0)
+        cpu = CpuShare(platform)
         flood_task = asyncio.create_task(flood(platform, bad, seconds))
         peaks: dict[str, int] = {}
         watch = asyncio.create_task(watch_lag(platform, peaks))
         await good.steady(good_rate, seconds, "during", n)
         sent = await flood_task
+        cpu_during = cpu.seconds()
         unpublished, lag, quiet_s = await platform.wait_quiet(quiet_timeout_s)
         watch.cancel()
         await good.http.aclose()
@@ -324,6 +367,7 @@ async def poison_run(
             "lag": lag,
             "quiet_after_s": round(quiet_s, 1),
             "peak_lag": peaks,
+            "cpu_s_during_flood": cpu_during,
             "load_average": [round(x, 1) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
         }
@@ -364,6 +408,11 @@ def report(result: dict[str, Any]) -> str:
         f"outbox unpublished: {result['unpublished']}; consumer lag: {result['lag']}; quiet {result['quiet_after_s']} s after"
     )
     lines.append(f"highest consumer lag seen during the run: {result['peak_lag']}")
+    cpu = result["cpu_s_during_flood"]
+    lines.append(
+        f"CPU seconds used while the flood lasted ({cpu['available']:.0f} available on {result['cpus']} CPUs): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items() if k != "available")
+    )
     lines.append(
         f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) at the end {result['load_average']}"
     )
