@@ -322,7 +322,8 @@ class EventConsumer(Generic[U]):
             if size > self._policy.max_event_bytes:
                 reason = (
                     f"event of {size} bytes is larger than the {self._policy.max_event_bytes} bytes a "
-                    "consumer reads (max_event_bytes); not decoded"
+                    "consumer reads (max_event_bytes); not decoded nor copied here: the record is on "
+                    f"{record.topic} partition {record.partition} offset {record.offset}"
                 )
                 outcome = await self._park(record, None, parking, attempts=0, reason=reason, value=False)
                 return attributes.type, outcome
