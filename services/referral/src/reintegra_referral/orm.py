@@ -111,6 +111,8 @@ referrals = Table(
     Column("version", Integer, nullable=False, server_default=text("1"), comment="Optimistic lock"),
     UniqueConstraint("need_id", "attempt", name="uq_referrals_need_attempt"),
     Index("ix_referrals_agency_cursor", "agency_id", "partner_cursor"),
+    # matching counts each candidate service's referrals of the last week (weekly capacity)
+    Index("ix_referrals_service_requested", "service_id", "requested_at"),
 )
 
 referral_history = Table(
