@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 NETWORK_ERRNOS = frozenset(
     {
@@ -23,6 +24,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     InterfaceError,
     ConnectionError,
     TimeoutError,
+    PoolTimeoutError,  # every pooled connection busy past the pool's time-out: overloaded, retry later
 )
 
 
