@@ -21,8 +21,8 @@ from . import hooks
 from ._auth import BenchIssuer
 from .bare import BareResult, bare_loop
 from .driver import EVENTS_PER_CASE, Driver, Observer, PhaseResult, percentiles, steady, throughput
-from .http import Pool
 from .infra import REPO, STATE, GivenKafka, GivenPostgres, InfraError, PrivateKafka, PrivatePostgres
+from .keepalive import Pool
 from .services import SERVICES, Platform
 from .spy import Spy, summarise
 

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from aiokafka import AIOKafkaConsumer
 from reintegra_contracts.topics import ASSESSMENT_EVENTS, FOLLOWUP_EVENTS, RECEPTION_EVENTS, REFERRAL_EVENTS
 
-from .http import Pool
+from .keepalive import Pool
 
 NEEDS = [{"category": "health", "priority": "high"}, {"category": "employment", "priority": "medium"}]
 CONSENT_SCOPES = [{"purpose": p} for p in ("referral", "contact_by_provider", "followup_contact")]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .http import Pool
+from .keepalive import Pool
 
 if TYPE_CHECKING:
     from .driver import Driver
