@@ -145,14 +145,19 @@ class Observer:
 
 
 def business_key(kind: str, value: bytes) -> str:
-    """What makes an event of ``kind`` one effect: a case has one of each kind but these."""
+    """What makes an event of ``kind`` one effect: a referral's events are per referral (a requested
+    one per need and attempt), a follow-up per reason and referral; any other kind once per case."""
+    if kind in EXPECTED and kind not in KEYED:
+        return ""
+    data = json.loads(value)
     if kind == "referral.referral_requested":
-        data = json.loads(value)
         return f"{data['need_id']}/{data.get('attempt')}"
     if kind == "followup.followup_scheduled":
-        data = json.loads(value)
         return f"{data['reason']}/{data.get('referral_id')}"
-    return ""
+    return str(data.get("referral_id") or data.get("followup_id") or "")
+
+
+KEYED = {"referral.referral_requested", "followup.followup_scheduled"}
 
 
 LETTERS = str.maketrans("0123456789", "ghijklmnop")

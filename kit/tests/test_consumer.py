@@ -643,3 +643,43 @@ async def test_on_postgresql_a_batchs_partitions_are_handled_at_once_each_in_its
             assert [o for p, o in order if p == partition] == [10, 11, 12]
     finally:
         await db.dispose()
+
+
+@pytest.mark.connected
+async def test_partitions_that_share_a_case_in_a_batch_are_handled_in_one_transaction(
+    postgres_url: str, schema: Schema
+) -> None:
+    # a case's events on two topics, handled by two transactions at once, could each wait for the
+    # other's lock on the case (a deadlock): their partitions make one part
+    db = await open_db(postgres_url, schema)
+    seen: dict[tuple[str, int], int] = {}
+    kept: list[UnitOfWork] = []  # alive to the end: no two units of work share an id()
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        record = current_record()
+        assert record is not None
+        kept.append(uow)
+        seen[(record.topic, record.partition)] = id(uow)
+
+    outbox = Outbox(schema.kit, "/test")
+    consumer: EventConsumer[UnitOfWork] = EventConsumer(
+        group="g",
+        uow_factory=lambda: UnitOfWork(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=DeadLetters(),
+        policy=ConsumerPolicy(attempts=1, parallel_partitions=4),
+        sleep=no_sleep,
+    )
+    case_a, case_b = due_event(), due_event()
+    other_a = case_a.model_copy(update={"followup_id": uuid4()})  # case A again, another event
+    batch = []
+    for topic, partition, event in (("t1", 0, case_a), ("t2", 1, other_a), ("t1", 2, case_b)):
+        rec = record_of(event)
+        batch.append(FakeRecord(rec.value, rec.headers, rec.key, topic=topic, partition=partition, offset=1))
+    try:
+        assert await consumer.process_batch(batch) == [Outcome.PROCESSED] * 3
+        assert seen[("t1", 0)] == seen[("t2", 1)]  # case A's partitions: one transaction
+        assert seen[("t1", 2)] != seen[("t1", 0)]  # case B's: its own
+    finally:
+        await db.dispose()

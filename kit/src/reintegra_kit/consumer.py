@@ -270,14 +270,32 @@ class EventConsumer(Generic[U]):
         return [(t, o if o is not None else Outcome.PARKED) for t, o in zip(types, outcomes, strict=True)]
 
     def _partitions(self, ready: list[_Ready[U]]) -> list[list[_Ready[U]]]:
-        """``ready`` as the parts handled in one transaction each: all of it, or per partition."""
+        """``ready`` as the parts handled in one transaction each: all of it, or per partition —
+        partitions that share a case in this batch (its events on two topics) make one part, so that
+        two parts never wait for each other's lock on a case (a deadlock); batch order within a part."""
         if not ready:
             return []
         if self._policy.parallel_partitions <= 1:
             return [ready]
+        parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+        def root(key: tuple[str, int]) -> tuple[str, int]:
+            while parent[key] != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        first_of_case: dict[str, tuple[str, int]] = {}
+        for _, record, decoded, _ in ready:
+            key = (record.topic, record.partition)
+            parent.setdefault(key, key)
+            case = decoded.attributes.subject
+            if case:
+                other = first_of_case.setdefault(case, key)
+                parent[root(key)] = root(other)
         parts: dict[tuple[str, int], list[_Ready[U]]] = {}
         for item in ready:
-            parts.setdefault((item[1].topic, item[1].partition), []).append(item)
+            parts.setdefault(root((item[1].topic, item[1].partition)), []).append(item)
         return list(parts.values())
 
     async def _handle_part(self, ready: Sequence[_Ready[U]], parking: _Parking) -> list[Outcome]:
