@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["fault_storm.py", "poison_run.py", "identity_matching.py"])
+@pytest.mark.parametrize(
+    "script", ["fault_storm.py", "poison_run.py", "identity_matching.py", "manifest_import.py"]
+)
 def test_the_documented_bench_scripts_start(script: str) -> None:
     # as the README and docs/reliability.md type them: `python bench/<script>` (a module of bench/
     # named like one of the standard library's once hid it, and these did not start)
