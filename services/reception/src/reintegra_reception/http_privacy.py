@@ -366,6 +366,11 @@ def router(
             view: ConsentView = await consent_of_case(case_id, u, clock)
         return consent_out(view.case_id, view.returnee_id, view.consent, view.at)
 
+    def written(result: Audited[CaseConsent]) -> ConsentOut:
+        """The answer to a change: the consents as the command just saved them (not read again)."""
+        consent = result.unwrap()
+        return consent_out(consent.case_id, consent.returnee_id, consent, clock.now())
+
     @api.post(
         "/cases/{case_id}/consent",
         status_code=status.HTTP_201_CREATED,
@@ -387,8 +392,7 @@ def router(
                 child_view_note=body.child_view_note,
             )
         )
-        result.unwrap()
-        return await answer(case_id)
+        return written(result)
 
     @api.post(
         "/cases/{case_id}/consent/withdrawal",
@@ -406,8 +410,7 @@ def router(
                 purposes=frozenset(body.purposes),
             )
         )
-        result.unwrap()
-        return await answer(case_id)
+        return written(result)
 
     @api.post(
         "/cases/{case_id}/consent/override",
@@ -427,8 +430,7 @@ def router(
                 actor=actor_of(access),
             )
         )
-        result.unwrap()
-        return await answer(case_id)
+        return written(result)
 
     @api.get(
         "/cases/{case_id}/consent",
