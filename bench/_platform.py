@@ -33,7 +33,7 @@ from reintegra_kit.testing.kafka import consumer_lag  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from tests.support import ServiceProcess, free_port  # noqa: E402
+from tests.support import ServiceProcess, free_port_pair  # noqa: E402
 
 SPECS = {spec.name: spec for spec in discover(ROOT)}
 
@@ -67,9 +67,9 @@ class Infra:
 
     @classmethod
     def start_private(cls, workdir: Path) -> Infra:
-        kafka_port, pg_port = free_port(), free_port()
-        while pg_port in (kafka_port, kafka_port + 1):
-            pg_port = free_port()
+        kafka_port, pg_port = free_port_pair(), free_port_pair()
+        while pg_port in (kafka_port - 1, kafka_port, kafka_port + 1):
+            pg_port = free_port_pair()
         # As root, the server runs as the postgres user, which must reach its folder: not under a
         # private temporary folder such as pytest's; /var/tmp is searchable by everyone.
         pg_dir = Path(tempfile.mkdtemp(prefix="reintegra-storm-pg-", dir="/var/tmp"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,6 +36,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port_pair() -> int:
+    """A port P with P and P+1 free, for a server started by another process (a broker's controller
+    listens on PORT+1). Taken below the kernel's ephemeral range: a port from ``free_port()`` is
+    ephemeral, and an outgoing connection of any process may take it (or P+1) before the server binds
+    — which once failed a storm's private broker with "Address already in use"."""
+    top = _ephemeral_start() - 2
+    for _ in range(200):
+        port = random.randint(20_000, top)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports below the ephemeral range")
 
 
 class ServiceProcess:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from reintegra_kit.testing.infra import repo_root
 from reintegra_stack.kafka_acls import apply, load_credentials
 
 from .conftest import RECEPTION_BLIND_INDEX_SECRET, RECEPTION_KEK
-from .support import ServiceProcess, arrival_payload
+from .support import ServiceProcess, arrival_payload, free_port_pair
 
 ROOT = repo_root()
 AGENCIES = ("hn-senaf", "hn-sesal")
@@ -133,21 +132,6 @@ def test_check_mode_reports_drift(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- a secured broker
-
-
-def free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port < 65000:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free pair of ports")
 
 
 class SaslBroker:

@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from . import runbook
 from .leaks import Collector
-from .support import ServiceProcess, arrival_payload, free_port
+from .support import ServiceProcess, arrival_payload, free_port, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,18 +113,6 @@ def test_a_service_without_kafka_is_alive_but_not_ready(tmp_path: Path, auth: Te
         assert checks["kafka"].startswith("failing")
     finally:
         assert proc.stop() == 0
-
-
-def free_port_pair() -> int:
-    """A free port whose next one is free too (a broker's controller listens on PORT+1)."""
-    while True:
-        port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
 
 
 def _kafka_script(env: dict[str, str], *args: str) -> str:
