@@ -67,7 +67,12 @@ async def no_sleep(_: float) -> None:
 
 
 def make_consumer(
-    db: Database, schema: Schema, handler: Any, dead: DeadLetters, attempts: int = 3
+    db: Database,
+    schema: Schema,
+    handler: Any,
+    dead: DeadLetters,
+    attempts: int = 3,
+    policy: ConsumerPolicy | None = None,
 ) -> EventConsumer[UnitOfWork]:
     outbox = Outbox(schema.kit, "/test")
     return EventConsumer(
@@ -76,7 +81,7 @@ def make_consumer(
         inbox=Inbox(schema.kit, "g"),
         handlers={FollowupDue: [handler]},
         publish_raw=dead,
-        policy=ConsumerPolicy(attempts=attempts, backoff_s=0.0, infrastructure_pause_s=0.0),
+        policy=policy or ConsumerPolicy(attempts=attempts, backoff_s=0.0, infrastructure_pause_s=0.0),
         sleep=no_sleep,
     )
 
@@ -261,16 +266,7 @@ async def test_a_record_larger_than_max_event_bytes_is_parked_unread_with_its_si
 
     monkeypatch.setattr(consumer_module, "decode", counting_decode)
     dead = DeadLetters()
-    outbox = Outbox(schema.kit, "/test")
-    consumer: EventConsumer[UnitOfWork] = EventConsumer(
-        group="g",
-        uow_factory=lambda: UnitOfWork(db, outbox),
-        inbox=Inbox(schema.kit, "g"),
-        handlers={FollowupDue: [handler]},
-        publish_raw=dead,
-        policy=ConsumerPolicy(max_event_bytes=4096),
-        sleep=no_sleep,
-    )
+    consumer = make_consumer(db, schema, handler, dead, policy=ConsumerPolicy(max_event_bytes=4096))
     good = record_of(due_event())
     huge = FakeRecord(value=b'{"case_id": "' + b"x" * 5000 + b'"}', headers=good.headers, key=good.key)
     assert await consumer.process(huge) is Outcome.PARKED
@@ -619,15 +615,8 @@ async def test_on_postgresql_a_batchs_partitions_are_handled_at_once_each_in_its
         await uow.session.execute(insert(schema.effects).values(event_id=str(event.followup_id)))
 
     dead = DeadLetters()
-    outbox = Outbox(schema.kit, "/test")
-    consumer: EventConsumer[UnitOfWork] = EventConsumer(
-        group="g",
-        uow_factory=lambda: UnitOfWork(db, outbox),
-        inbox=Inbox(schema.kit, "g"),
-        handlers={FollowupDue: [handler]},
-        publish_raw=dead,
-        policy=ConsumerPolicy(attempts=1, parallel_partitions=2),
-        sleep=no_sleep,
+    consumer = make_consumer(
+        db, schema, handler, dead, policy=ConsumerPolicy(attempts=1, parallel_partitions=2)
     )
     batch = []
     for partition in (0, 1):
@@ -661,15 +650,8 @@ async def test_partitions_that_share_a_case_in_a_batch_are_handled_in_one_transa
         kept.append(uow)
         seen[(record.topic, record.partition)] = id(uow)
 
-    outbox = Outbox(schema.kit, "/test")
-    consumer: EventConsumer[UnitOfWork] = EventConsumer(
-        group="g",
-        uow_factory=lambda: UnitOfWork(db, outbox),
-        inbox=Inbox(schema.kit, "g"),
-        handlers={FollowupDue: [handler]},
-        publish_raw=DeadLetters(),
-        policy=ConsumerPolicy(attempts=1, parallel_partitions=4),
-        sleep=no_sleep,
+    consumer = make_consumer(
+        db, schema, handler, DeadLetters(), policy=ConsumerPolicy(attempts=1, parallel_partitions=4)
     )
     case_a, case_b = due_event(), due_event()
     other_a = case_a.model_copy(update={"followup_id": uuid4()})  # case A again, another event
