@@ -21,7 +21,16 @@ from . import hooks
 from ._auth import BenchIssuer
 from .bare import BareResult, bare_loop
 from .driver import EVENTS_PER_CASE, Driver, Observer, PhaseResult, percentiles, steady, throughput
-from .infra import REPO, STATE, GivenKafka, GivenPostgres, InfraError, PrivateKafka, PrivatePostgres
+from .infra import (
+    REPO,
+    STATE,
+    GivenKafka,
+    GivenPostgres,
+    InfraError,
+    PrivateKafka,
+    PrivatePostgres,
+    drop_topics,
+)
 from .keepalive import Pool
 from .services import SERVICES, Platform
 from .spy import Spy, summarise
@@ -144,6 +153,11 @@ async def run(args: argparse.Namespace) -> int:
     else:
         say(f"using the running Kafka broker at {kafka.bootstrap} (its CPU counts as other load)")
     kafka.start()
+    if isinstance(kafka, PrivateKafka):
+        # The private broker is the benchmark's own: what an interrupted run left is dropped.
+        left = await drop_topics(kafka.bootstrap, "bench")
+        if left:
+            say(f"dropped {left} topics an earlier run left on the private broker")
     if isinstance(postgres, PrivatePostgres):
         say(f"starting the private PostgreSQL server on 127.0.0.1:{postgres.port} ({postgres.state_dir})")
         postgres.start()
@@ -323,6 +337,10 @@ async def platform_run(
         assessment.close()
         say(f"[{db}] stopping the services")
         plat.stop()
+        try:
+            await drop_topics(kafka.bootstrap, prefix)
+        except Exception as exc:  # noqa: BLE001 - a left-over topic costs later runs, never this one
+            say(f"[{db}] could not drop the run's topics: {exc}")
         if db == "postgres" and postgres is not None and not args.keep_infra:
             for name in SERVICES:
                 await asyncio.to_thread(postgres.dropdb, f"bench_{tag}_{name}")

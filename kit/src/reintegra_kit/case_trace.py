@@ -15,11 +15,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock
-from .db import insert_or_ignore
+from .db import insert_or_ignore, select_by
 from .telemetry import TRACER_NAME, context_from_traceparent, current_traceparent
 
 
@@ -58,7 +58,7 @@ class CaseTraceScope:
                 )
             return
         stored = (
-            await session.execute(select(table.c.traceparent).where(table.c.case_id == case_id))
+            await session.execute(select_by(table, "case_id", columns=("traceparent",)), {"case_id": case_id})
         ).scalar_one_or_none()
         if stored is None:
             if current is not None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -24,8 +25,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
+    delete,
     event,
+    select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -145,6 +150,46 @@ def plain_insert(table: Table) -> Any:
     return table.insert()
 
 
+@functools.cache
+def select_by(table: Table, *keys: str, columns: tuple[str, ...] = (), order_by: tuple[str, ...] = ()) -> Any:
+    """``SELECT columns (all by default) FROM table WHERE key = :key AND … ORDER BY …``, built once:
+    execute it with ``{key: value, …}``.
+
+    A statement built for each call costs more CPU than SQLite takes to run it: building (coercions,
+    operators), then its cache key, then matching the cached compiled form's columns to the new
+    object. Built once, the statement keeps its cache key and its compiled form's result columns
+    (docs/adr/0024-statements-built-once.md).
+    """
+    chosen = [table.c[name] for name in columns] if columns else [table]
+    query = select(*chosen).where(*(table.c[name] == bindparam(name) for name in keys))
+    return query.order_by(*(table.c[name] for name in order_by)) if order_by else query
+
+
+@functools.cache
+def update_by(table: Table, *keys: str) -> Any:
+    """``UPDATE table SET … WHERE key = :key_<key> AND …``, built once: execute it with
+    ``{"key_<key>": value, …, column: new value, …}`` — the other parameters are the columns set."""
+    return update(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in keys))
+
+
+@functools.cache
+def delete_by(table: Table, *keys: str) -> Any:
+    """``DELETE FROM table WHERE key = :key AND …``, built once: execute it with ``{key: value, …}``."""
+    return delete(table).where(*(table.c[name] == bindparam(name) for name in keys))
+
+
+_CASE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def lock_case(session: AsyncSession, case_id: UUID) -> None:
+    """Hold ``case_id`` until the transaction ends (ADR 0060): on PostgreSQL a transaction-level
+    advisory lock keyed by the case id's first 8 bytes; SQLite already runs one writer at a time."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
+        await session.execute(_CASE_LOCK, {"key": key})
+
+
 async def insert_or_ignore(
     session: AsyncSession, table: Table, values: dict[str, Any], conflict_columns: list[str]
 ) -> bool:
@@ -165,19 +210,25 @@ async def insert_many_or_ignore(
     conflict_columns: list[str],
     returning: str,
 ) -> set[Any]:
-    """Insert the rows that do not exist yet (by ``conflict_columns``) in ONE statement; return the
-    ``returning`` column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``)."""
+    """Insert the rows that do not exist yet (by ``conflict_columns``); return the ``returning``
+    column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
+
+    One statement built once, executed with the list of rows: SQLAlchemy sends it as multi-row
+    ``VALUES`` batches ("insertmanyvalues") from ONE compiled form, whatever the number of rows —
+    a statement with the rows inside it was a new statement to compile for each batch size.
+    """
     if not rows:
         return set()
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(table.c[returning])
-    )
-    return set((await session.execute(stmt)).scalars())
+    stmt = _insert_ignoring_returning(dialect, table, tuple(conflict_columns), returning)
+    return set((await session.execute(stmt, rows)).scalars())
+
+
+@functools.cache
+def _insert_ignoring_returning(
+    dialect: str, table: Table, conflict_columns: tuple[str, ...], returning: str
+) -> Any:
+    return _insert_ignoring(dialect, table, conflict_columns).returning(table.c[returning])
 
 
 class Database:

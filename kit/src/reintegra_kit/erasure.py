@@ -21,10 +21,10 @@ from uuid import UUID
 
 from reintegra_contracts.codelists import ErasureReason
 from reintegra_contracts.events.reception import ReturneeErased
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
 
 from .clock import as_utc
-from .db import insert_or_ignore
+from .db import insert_or_ignore, select_by
 from .repository import Repository
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ class ErasedCaseRepository(Repository):
         )
 
     async def get(self, case_id: UUID) -> ErasedCase | None:
-        table = self._table
-        row = (await self.session.execute(select(table).where(table.c.case_id == case_id))).first()
+        row = (await self.session.execute(select_by(self._table, "case_id"), {"case_id": case_id})).first()
         if row is None:
             return None
         return ErasedCase(

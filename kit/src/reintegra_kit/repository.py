@@ -7,12 +7,13 @@ the outbox of the same transaction, in the order they were recorded.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import plain_insert
+from .db import plain_insert, update_by
 from .domain import AggregateRoot
 
 if TYPE_CHECKING:
@@ -58,14 +59,21 @@ class Repository:
 
         Raises :class:`StaleAggregateError` when the stored version is not the loaded one.
         """
-        conditions = [table.c[name] == value for name, value in key.items()]
+        statement = _versioned_update(table, tuple(key))
+        params = {f"key_{name}": value for name, value in key.items()}
         result = await self.session.execute(
-            update(table)
-            .where(*conditions, table.c.version == aggregate.version)
-            .values(**values, version=aggregate.version + 1)
+            statement,
+            {**params, **values, "loaded_version": aggregate.version, "version": aggregate.version + 1},
         )
         if getattr(result, "rowcount", 0) != 1:
             raise StaleAggregateError(
                 f"{table.name} {', '.join(str(v) for v in key.values())} changed since it was loaded"
             )
         aggregate.version += 1
+
+
+@functools.cache
+def _versioned_update(table: Table, key: tuple[str, ...]) -> Any:
+    """``UPDATE table SET … WHERE key = :key_… AND version = :loaded_version``, built once per table:
+    the columns to set are the other parameters of the execution (docs/adr/0024-statements-built-once.md)."""
+    return update_by(table, *key).where(table.c.version == bindparam("loaded_version"))

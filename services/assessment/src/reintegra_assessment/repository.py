@@ -10,6 +10,7 @@ from reintegra_contracts.codelists import Priority, Vulnerability
 from reintegra_contracts.events.assessment import DimensionScores, Need
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import select_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -21,15 +22,18 @@ from .orm import assessments, erased_cases
 
 class AssessmentRepository(Repository):
     async def get(self, assessment_id: UUID, *, for_update: bool = False) -> Assessment | None:
-        stmt = select(assessments).where(assessments.c.assessment_id == assessment_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).first()
+        stmt = _GET_FOR_UPDATE if for_update else select_by(assessments, "assessment_id")
+        row = (await self.session.execute(stmt, {"assessment_id": assessment_id})).first()
         return _entity(row) if row else None
 
     async def for_case(self, case_id: UUID, visible_to: RecordFilter | None = None) -> Assessment | None:
-        stmt = select(assessments).where(assessments.c.case_id == case_id, _visible(visible_to))
-        row = (await self.session.execute(stmt)).first()
+        if visible_to is None:  # the event path: a statement built once
+            row = (
+                await self.session.execute(select_by(assessments, "case_id"), {"case_id": case_id})
+            ).first()
+        else:
+            stmt = select(assessments).where(assessments.c.case_id == case_id, _visible(visible_to))
+            row = (await self.session.execute(stmt)).first()
         return _entity(row) if row else None
 
     async def page(
@@ -64,6 +68,9 @@ class AssessmentUnitOfWork(UnitOfWork):
     @property
     def erasures(self) -> ErasedCaseRepository:
         return ErasedCaseRepository(self, erased_cases)
+
+
+_GET_FOR_UPDATE = select_by(assessments, "assessment_id").with_for_update()
 
 
 def _visible(reach: RecordFilter | None) -> Any:

@@ -9,11 +9,11 @@ from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import insert_or_ignore
+from reintegra_kit.db import insert_or_ignore, lock_case, select_by, update_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from .domain import ContactConsent, Followup, FollowupStatus
 from .orm import case_scopes, contact_consents, erased_cases, followups
@@ -22,32 +22,27 @@ from .orm import case_scopes, contact_consents, erased_cases, followups
 class FollowupRepository(Repository):
     async def get(self, followup_id: UUID) -> Followup | None:
         row = (
-            await self.session.execute(select(followups).where(followups.c.followup_id == followup_id))
+            await self.session.execute(select_by(followups, "followup_id"), {"followup_id": followup_id})
         ).first()
         return _entity(row) if row else None
 
     async def by_business_key(self, key: str) -> Followup | None:
-        row = (await self.session.execute(select(followups).where(followups.c.business_key == key))).first()
+        row = (
+            await self.session.execute(select_by(followups, "business_key"), {"business_key": key})
+        ).first()
         return _entity(row) if row else None
 
     async def lock_case(self, case_id: UUID) -> None:
         """Hold the case until the transaction ends, so that an arrival and a referral of one case,
         handled by two replicas at once, see each other's work (PostgreSQL: a transaction-level
         advisory lock; SQLite already runs one writer at a time)."""
-        bind = self.session.bind
-        if bind is not None and bind.dialect.name == "postgresql":
-            key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await lock_case(self.session, case_id)
 
     async def waiting_for_case(self, case_id: UUID) -> list[Followup]:
         """The follow-ups that wait for ``case_id`` to become known."""
         rows = await self.session.execute(
-            select(followups)
-            .where(
-                followups.c.case_id == case_id,
-                followups.c.status == FollowupStatus.WAITING_FOR_CASE.value,
-            )
-            .order_by(followups.c.scheduled_at, followups.c.followup_id)
+            select_by(followups, "case_id", "status", order_by=("scheduled_at", "followup_id")),
+            {"case_id": case_id, "status": FollowupStatus.WAITING_FOR_CASE.value},
         )
         return [_entity(r) for r in rows]
 
@@ -97,16 +92,12 @@ class FollowupRepository(Repository):
 class ContactConsentRepository(Repository):
     async def get(self, consent_id: UUID) -> ContactConsent | None:
         row = (
-            await self.session.execute(
-                select(contact_consents).where(contact_consents.c.consent_id == consent_id)
-            )
+            await self.session.execute(select_by(contact_consents, "consent_id"), {"consent_id": consent_id})
         ).first()
         return _consent(row) if row else None
 
     async def of_case(self, case_id: UUID) -> list[ContactConsent]:
-        rows = await self.session.execute(
-            select(contact_consents).where(contact_consents.c.case_id == case_id)
-        )
+        rows = await self.session.execute(select_by(contact_consents, "case_id"), {"case_id": case_id})
         return [_consent(r) for r in rows]
 
     async def add(self, c: ContactConsent) -> bool:
@@ -117,7 +108,7 @@ class ContactConsentRepository(Repository):
         values = _consent_row(c)
         key = values.pop("consent_id")
         await self.session.execute(
-            update(contact_consents).where(contact_consents.c.consent_id == key).values(**values)
+            update_by(contact_consents, "consent_id"), {"key_consent_id": key, **values}
         )
 
     async def rekey(self, from_case: UUID, to_case: UUID) -> None:

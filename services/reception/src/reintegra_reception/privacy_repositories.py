@@ -21,6 +21,7 @@ from reintegra_contracts.codelists import (
     ServiceCategory,
 )
 from reintegra_kit.clock import as_utc
+from reintegra_kit.db import select_by
 from sqlalchemy import func, insert, select, update
 
 from .crypto import FieldCipher
@@ -65,26 +66,21 @@ def _aware(value: datetime | None) -> datetime | None:
 
 class ConsentRepository(_Bulk):
     async def get(self, case_id: UUID) -> CaseConsent | None:
-        head = (
-            await self.session.execute(select(case_consents).where(case_consents.c.case_id == case_id))
-        ).first()
+        head = (await self.session.execute(select_by(case_consents, "case_id"), {"case_id": case_id})).first()
         if head is None:
             return None
         returnee_id = UUID(str(head.returnee_id))
         consent = CaseConsent(case_id=case_id, returnee_id=returnee_id, version=head.version)
         rows = list(
             await self.session.execute(
-                select(consent_records)
-                .where(consent_records.c.case_id == case_id)
-                .order_by(consent_records.c.recorded_at, consent_records.c.consent_id)
+                select_by(consent_records, "case_id", order_by=("recorded_at", "consent_id")),
+                {"case_id": case_id},
             )
         )
         cipher = (await self.reception.data_keys.ciphers([returnee_id])).get(returnee_id)
         consent.records = [_record(r, cipher) for r in rows]
         for w in await self.session.execute(
-            select(consent_withdrawals)
-            .where(consent_withdrawals.c.case_id == case_id)
-            .order_by(consent_withdrawals.c.withdrawn_at)
+            select_by(consent_withdrawals, "case_id", order_by=("withdrawn_at",)), {"case_id": case_id}
         ):
             withdrawal = Withdrawal(
                 withdrawal_id=UUID(str(w.withdrawal_id)),
@@ -222,7 +218,7 @@ class ContactReferenceRepository(_Bulk):
     async def by_hash(self, digest: str) -> ContactReference | None:
         row = (
             await self.session.execute(
-                select(contact_references).where(contact_references.c.reference_hash == digest)
+                select_by(contact_references, "reference_hash"), {"reference_hash": digest}
             )
         ).first()
         return _reference(row) if row else None
@@ -230,7 +226,7 @@ class ContactReferenceRepository(_Bulk):
     async def get(self, referral_id: UUID) -> ContactReference | None:
         row = (
             await self.session.execute(
-                select(contact_references).where(contact_references.c.referral_id == referral_id)
+                select_by(contact_references, "referral_id"), {"referral_id": referral_id}
             )
         ).first()
         return _reference(row) if row else None
@@ -297,7 +293,7 @@ class ClosureRepository(_Bulk):
 
     async def set(self, case_id: UUID, closed_at: datetime | None, at: datetime) -> None:
         found = (
-            await self.session.execute(select(case_closures).where(case_closures.c.case_id == case_id))
+            await self.session.execute(select_by(case_closures, "case_id"), {"case_id": case_id})
         ).first()
         if found is None:
             await self.session.execute(

@@ -26,11 +26,11 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import Database
+from reintegra_kit.db import Database, select_by
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -68,6 +68,25 @@ if TYPE_CHECKING:
 
 CHUNK = 500
 """Values per ``IN (…)`` or multi-row statement (well under SQLite's and asyncpg's limits)."""
+
+
+# The statements of the registration path, built once (docs/adr/0024-statements-built-once.md).
+_CANDIDATES = select(identity_keys.c.key, identity_keys.c.returnee_id).where(
+    identity_keys.c.key.in_(bindparam("keys", expanding=True))
+)
+_EXPECTED_BETWEEN = (
+    select(announced_persons.c.announcement_id)
+    .join(
+        announced_person_keys,
+        announced_person_keys.c.announced_person_id == announced_persons.c.announced_person_id,
+    )
+    .join(announcements, announcements.c.announcement_id == announced_persons.c.announcement_id)
+    .where(
+        announced_person_keys.c.key.in_(bindparam("keys", expanding=True)),
+        announced_persons.c.case_id.is_(None),
+        announcements.c.expected_arrival_at.between(bindparam("start"), bindparam("end")),
+    )
+)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -123,26 +142,27 @@ class CaseRepository(_Bulk):
 
     async def exists(self, case_id: UUID) -> bool:
         """Whether reception registered ``case_id`` (erased or merged cases included: their rows stay)."""
-        found = await self.session.execute(select(cases.c.case_id).where(cases.c.case_id == case_id))
+        found = await self.session.execute(
+            select_by(cases, "case_id", columns=("case_id",)), {"case_id": case_id}
+        )
         return found.first() is not None
 
     async def get(self, case_id: UUID) -> Case | None:
-        row = (await self.session.execute(select(cases).where(cases.c.case_id == case_id))).first()
+        key = {"case_id": case_id}
+        row = (await self.session.execute(select_by(cases, "case_id"), key)).first()
         if row is None:
             return None
         case = _case(row)
         case.assistance = [
             _assistance(r)
             for r in await self.session.execute(
-                select(assistance).where(assistance.c.case_id == case_id).order_by(assistance.c.provided_at)
+                select_by(assistance, "case_id", order_by=("provided_at",)), key
             )
         ]
         case.concerns = [
             _concern(r)
             for r in await self.session.execute(
-                select(protection_concerns)
-                .where(protection_concerns.c.case_id == case_id)
-                .order_by(protection_concerns.c.raised_at)
+                select_by(protection_concerns, "case_id", order_by=("raised_at",)), key
             )
         ]
         return case
@@ -425,9 +445,7 @@ class ReturneeRepository(_Bulk):
         """The returnees each key finds (equality on the indexed key; at most ``limit_per_key`` each)."""
         found: dict[str, list[UUID]] = {}
         for chunk in _chunks(sorted(set(keys))):
-            rows = await self.session.execute(
-                select(identity_keys.c.key, identity_keys.c.returnee_id).where(identity_keys.c.key.in_(chunk))
-            )
+            rows = await self.session.execute(_CANDIDATES, {"keys": list(chunk)})
             for key, returnee_id in rows:
                 bucket = found.setdefault(key, [])
                 if len(bucket) < limit_per_key:
@@ -555,17 +573,7 @@ class AnnouncementRepository(_Bulk):
         found: set[UUID] = set()
         for chunk in _chunks(wanted):
             rows = await self.session.execute(
-                select(announced_persons.c.announcement_id)
-                .join(
-                    announced_person_keys,
-                    announced_person_keys.c.announced_person_id == announced_persons.c.announced_person_id,
-                )
-                .join(announcements, announcements.c.announcement_id == announced_persons.c.announcement_id)
-                .where(
-                    announced_person_keys.c.key.in_(chunk),
-                    announced_persons.c.case_id.is_(None),
-                    announcements.c.expected_arrival_at.between(start, end),
-                )
+                _EXPECTED_BETWEEN, {"keys": list(chunk), "start": start, "end": end}
             )
             found.update(UUID(str(r[0])) for r in rows)
         return sorted(found)

@@ -34,11 +34,11 @@ from reintegra_contracts.codelists import (
 from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import insert_or_ignore
+from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, plain_insert, select_by, update_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 
 from .domain import (
     Agency,
@@ -80,6 +80,20 @@ COUNTED_FOR_CAPACITY = (
     ReferralStatus.FAILED,
 )
 """Referrals that used a place of a service's weekly capacity (sent and not rejected or withdrawn)."""
+
+# The statements of the event path, built once (docs/adr/0024-statements-built-once.md).
+_SCOPE = ("reception_centre", "country")
+_DEFERRED = select_by(pending_assessments, "case_id", columns=("payload",), order_by=("received_at",))
+_USED_THIS_WEEK = (
+    select(referrals.c.service_id, func.count())
+    .where(
+        referrals.c.service_id.in_(bindparam("service_ids", expanding=True)),
+        referrals.c.requested_at >= bindparam("since"),
+        referrals.c.status.in_([s.value for s in COUNTED_FOR_CAPACITY]),
+    )
+    .group_by(referrals.c.service_id)
+)
+_NEW_PARTNER_MESSAGE = insert(partner_messages).returning(partner_messages.c.seq)
 
 
 def _json(values: Iterable[Any]) -> str:
@@ -190,18 +204,17 @@ class DirectoryRepository(Repository):
 
     async def agency_facts(self, agency_ids: Iterable[str] | None = None) -> dict[str, AgencyFacts]:
         """The facts of the agencies not removed (only ``agency_ids``, when given), for matching."""
-        query = select(*_AGENCY_FACTS).where(agencies.c.removed.is_(False))
-        if agency_ids is not None:
-            query = query.where(agencies.c.agency_id.in_(sorted(set(agency_ids))))
-        facts = [_agency_facts(tuple(row)) for row in await self.session.execute(query)]
+        if agency_ids is None:
+            rows = await self.session.execute(_ALL_AGENCY_FACTS)
+        else:
+            rows = await self.session.execute(_SOME_AGENCY_FACTS, {"ids": sorted(set(agency_ids))})
+        facts = [_agency_facts(tuple(row)) for row in rows]
         return {f.agency_id: f for f in facts}
 
     async def service_facts(self, category: ServiceCategory) -> dict[str, ServiceFacts]:
         """The facts of the services of ``category`` not removed, for matching."""
-        query = select(*_SERVICE_FACTS).where(
-            directory_services.c.removed.is_(False), directory_services.c.category == category.value
-        )
-        facts = [_service_facts(tuple(row)) for row in await self.session.execute(query)]
+        rows = await self.session.execute(_CATEGORY_FACTS, {"category": category.value})
+        facts = [_service_facts(tuple(row)) for row in rows]
         return {f.service_id: f for f in facts}
 
     async def coordinator_of(self, country: str) -> str | None:
@@ -228,6 +241,11 @@ _AGENCY_FACTS = tuple(
     c for c in agencies.c if c.name not in {"removed", "webhook_url", "webhook_secret", "version"}
 )
 _SERVICE_FACTS = tuple(c for c in directory_services.c if c.name not in {"removed", "version"})
+_ALL_AGENCY_FACTS = select(*_AGENCY_FACTS).where(agencies.c.removed.is_(False))
+_SOME_AGENCY_FACTS = _ALL_AGENCY_FACTS.where(agencies.c.agency_id.in_(bindparam("ids", expanding=True)))
+_CATEGORY_FACTS = select(*_SERVICE_FACTS).where(
+    directory_services.c.removed.is_(False), directory_services.c.category == bindparam("category")
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -335,15 +353,10 @@ class CaseRepository(Repository):
         """Hold the case until the transaction ends, so that an arrival and an assessment of one case,
         handled by two replicas at once, see each other's work (ADR 0060; PostgreSQL: a
         transaction-level advisory lock; SQLite already runs one writer at a time)."""
-        bind = self.session.bind
-        if bind is not None and bind.dialect.name == "postgresql":
-            key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await lock_case(self.session, case_id)
 
     async def profile(self, case_id: UUID) -> Profile | None:
-        row = (
-            await self.session.execute(select(case_profiles).where(case_profiles.c.case_id == case_id))
-        ).first()
+        row = (await self.session.execute(select_by(case_profiles, "case_id"), {"case_id": case_id})).first()
         if row is None:
             return None
         return Profile(
@@ -358,17 +371,13 @@ class CaseRepository(Repository):
         """Whose record the case is: its reception centre and country (unknown before its arrival)."""
         row = (
             await self.session.execute(
-                select(case_profiles.c.reception_centre, case_profiles.c.country).where(
-                    case_profiles.c.case_id == case_id
-                )
+                select_by(case_profiles, "case_id", columns=_SCOPE), {"case_id": case_id}
             )
         ).first()
         if row is None:  # an erased person's profile is gone, whose record it was is not
             row = (
                 await self.session.execute(
-                    select(erased_cases.c.reception_centre, erased_cases.c.country).where(
-                        erased_cases.c.case_id == case_id
-                    )
+                    select_by(erased_cases, "case_id", columns=_SCOPE), {"case_id": case_id}
                 )
             ).first()
         return RecordScope(centre=row.reception_centre, country=row.country) if row else RecordScope()
@@ -408,16 +417,10 @@ class CaseRepository(Repository):
         )
 
     async def take_deferred(self, case_id: UUID) -> list[str]:
-        rows = (
-            await self.session.execute(
-                select(pending_assessments.c.payload)
-                .where(pending_assessments.c.case_id == case_id)
-                .order_by(pending_assessments.c.received_at)
-            )
-        ).all()
-        await self.session.execute(
-            delete(pending_assessments).where(pending_assessments.c.case_id == case_id)
-        )
+        key = {"case_id": case_id}
+        rows = (await self.session.execute(_DEFERRED, key)).all()
+        if rows:
+            await self.session.execute(delete_by(pending_assessments, "case_id"), key)
         return [r[0] for r in rows]
 
     async def forget(self, case_id: UUID) -> None:
@@ -446,13 +449,13 @@ class PartnerMessage:
 class ReferralRepository(Repository):
     async def get(self, referral_id: UUID) -> Referral | None:
         row = (
-            await self.session.execute(select(referrals).where(referrals.c.referral_id == referral_id))
+            await self.session.execute(select_by(referrals, "referral_id"), {"referral_id": referral_id})
         ).first()
         return _referral(row) if row else None
 
     async def for_need(self, need_id: UUID) -> list[Referral]:
         rows = await self.session.execute(
-            select(referrals).where(referrals.c.need_id == need_id).order_by(referrals.c.attempt)
+            select_by(referrals, "need_id", order_by=("attempt",)), {"need_id": need_id}
         )
         return [_referral(r) for r in rows]
 
@@ -472,7 +475,7 @@ class ReferralRepository(Repository):
                 .values(detail="")
             )
         for entry in r.pull_history():
-            await self.session.execute(insert(referral_history).values(**_history_row(r.referral_id, entry)))
+            await self.session.execute(plain_insert(referral_history), _history_row(r.referral_id, entry))
         cursor = None
         events = r.pull_events()
         if events:
@@ -483,9 +486,8 @@ class ReferralRepository(Repository):
                 cursor = await self._uow.partner.record(event, event_id, r.referral_id)  # type: ignore[attr-defined]
         if cursor is not None:
             await self.session.execute(
-                update(referrals)
-                .where(referrals.c.referral_id == r.referral_id)
-                .values(partner_cursor=cursor)
+                update_by(referrals, "referral_id"),
+                {"key_referral_id": r.referral_id, "partner_cursor": cursor},
             )
 
     async def history(self, referral_id: UUID) -> list[HistoryEntry]:
@@ -510,11 +512,16 @@ class ReferralRepository(Repository):
         ]
 
     async def for_case(self, case_id: UUID, visible_to: RecordFilter | None = None) -> list[Referral]:
-        rows = await self.session.execute(
-            select(referrals)
-            .where(referrals.c.case_id == case_id, visible_referrals(visible_to))
-            .order_by(referrals.c.requested_at, referrals.c.attempt)
-        )
+        if visible_to is None:  # the event path: a statement built once
+            rows = await self.session.execute(
+                select_by(referrals, "case_id", order_by=("requested_at", "attempt")), {"case_id": case_id}
+            )
+        else:
+            rows = await self.session.execute(
+                select(referrals)
+                .where(referrals.c.case_id == case_id, visible_referrals(visible_to))
+                .order_by(referrals.c.requested_at, referrals.c.attempt)
+            )
         return [_referral(r) for r in rows]
 
     async def page(
@@ -563,15 +570,7 @@ class ReferralRepository(Repository):
     async def used_this_week(self, service_ids: Sequence[str], since: datetime) -> dict[str, int]:
         if not service_ids:
             return {}
-        rows = await self.session.execute(
-            select(referrals.c.service_id, func.count())
-            .where(
-                referrals.c.service_id.in_(service_ids),
-                referrals.c.requested_at >= since,
-                referrals.c.status.in_([s.value for s in COUNTED_FOR_CAPACITY]),
-            )
-            .group_by(referrals.c.service_id)
-        )
+        rows = await self.session.execute(_USED_THIS_WEEK, {"service_ids": list(service_ids), "since": since})
         return {str(sid): int(n) for sid, n in rows}
 
     async def inbox(
@@ -783,33 +782,33 @@ class PartnerRepository(Repository):
             "data": json.loads(event.model_dump_json()),
         }
         result = await self.session.execute(
-            insert(partner_messages)
-            .values(
-                agency_id=agency_id,
-                referral_id=referral_id,
-                event_id=event_id,
-                event_type=event.event_type,
-                payload=json.dumps(body),
-                created_at=now,
-            )
-            .returning(partner_messages.c.seq)
+            _NEW_PARTNER_MESSAGE,
+            {
+                "agency_id": agency_id,
+                "referral_id": referral_id,
+                "event_id": event_id,
+                "event_type": event.event_type,
+                "payload": json.dumps(body),
+                "created_at": now,
+            },
         )
         seq = int(result.scalar_one())
         hook = (
             await self.session.execute(
-                select(agencies.c.webhook_url).where(agencies.c.agency_id == agency_id)
+                select_by(agencies, "agency_id", columns=("webhook_url",)), {"agency_id": agency_id}
             )
         ).scalar_one_or_none()
         if hook:
             await self.session.execute(
-                insert(webhook_deliveries).values(
-                    agency_id=agency_id,
-                    message_seq=seq,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+                plain_insert(webhook_deliveries),
+                {
+                    "agency_id": agency_id,
+                    "message_seq": seq,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                },
             )
         return seq
 
@@ -1080,13 +1079,13 @@ class PartnerRepository(Repository):
 class ConsentRepository(Repository):
     async def get(self, consent_id: UUID) -> Grant | None:
         row = (
-            await self.session.execute(select(consents).where(consents.c.consent_id == consent_id))
+            await self.session.execute(select_by(consents, "consent_id"), {"consent_id": consent_id})
         ).first()
         return _grant(row) if row else None
 
     async def of_case(self, case_id: UUID) -> CaseConsent:
         rows = await self.session.execute(
-            select(consents).where(consents.c.case_id == case_id).order_by(consents.c.recorded_at)
+            select_by(consents, "case_id", order_by=("recorded_at",)), {"case_id": case_id}
         )
         return CaseConsent(case_id, tuple(_grant(r) for r in rows))
 
