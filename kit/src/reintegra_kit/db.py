@@ -138,8 +138,9 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
 
 
 @functools.cache
-def _insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
-    # Built once per table: the statement and its compiled form are reused, only the values change.
+def insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
+    """``INSERT … ON CONFLICT (conflict_columns) DO NOTHING`` for ``dialect``, built once per table:
+    execute it with a dict of values, or a list of them (one compiled form whatever their number)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
@@ -199,7 +200,7 @@ async def insert_or_ignore(
     key waits for the other transaction instead of failing.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    result = await session.execute(_insert_ignoring(dialect, table, tuple(conflict_columns)), values)
+    result = await session.execute(insert_ignoring(dialect, table, tuple(conflict_columns)), values)
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
@@ -214,8 +215,8 @@ async def insert_many_or_ignore(
     column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
 
     One statement built once, executed with the list of rows: SQLAlchemy sends it as multi-row
-    ``VALUES`` batches ("insertmanyvalues") from ONE compiled form, whatever the number of rows —
-    a statement with the rows inside it was a new statement to compile for each batch size.
+    ``VALUES`` batches ("insertmanyvalues") from one compiled form whatever the number of rows (and
+    one for a single row) — a statement with the rows inside it was a new one to compile per size.
     """
     if not rows:
         return set()
@@ -228,7 +229,7 @@ async def insert_many_or_ignore(
 def _insert_ignoring_returning(
     dialect: str, table: Table, conflict_columns: tuple[str, ...], returning: str
 ) -> Any:
-    return _insert_ignoring(dialect, table, conflict_columns).returning(table.c[returning])
+    return insert_ignoring(dialect, table, conflict_columns).returning(table.c[returning])
 
 
 class Database:

@@ -51,10 +51,11 @@ async def _stopped(
     return None
 
 
-async def _save_new(uow: FollowupUnitOfWork, followup: Followup, now: datetime) -> None:
-    if await uow.followups.by_business_key(followup.business_key) is not None:
-        return  # the same arrival or referral re-sent (maybe under a new event id): nothing new
-    stopped = await _stopped(uow, followup.case_id, now)
+async def _save_new(
+    uow: FollowupUnitOfWork, followup: Followup, stopped: FollowupCancellationReason | None, now: datetime
+) -> None:
+    """Record a follow-up whose business key is new: scheduled, or — ``stopped`` (see
+    :func:`_stopped`) — recorded as cancelled with why."""
     if stopped is not None:
         # the person was erased or withdrew consent to be contacted: recorded, cancelled with why
         followup.cancel(stopped, now)
@@ -84,8 +85,10 @@ async def schedule_after_arrival(
         return
     due = event.arrived_at + settings.first_followup_after
     now = clock.now()
-    await _save_new(uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), now)
     stopped = await _stopped(uow, event.case_id, now)
+    await _save_new(
+        uow, Followup.schedule(event.case_id, FollowupReason.POST_ARRIVAL, due, now), stopped, now
+    )
     for waiting in await uow.followups.waiting_for_case(event.case_id):
         if stopped is not None:
             waiting.cancel(stopped, now)
@@ -101,7 +104,10 @@ async def schedule_referral_check(
     referral); for a case not known here yet, the check waits for the case's arrival."""
     await uow.followups.lock_case(event.case_id)
     arrival = business_key(FollowupReason.POST_ARRIVAL, event.case_id, None)
-    known = await uow.followups.by_business_key(arrival) is not None
+    check = business_key(FollowupReason.REFERRAL_CHECK, event.case_id, event.referral_id)
+    existing = await uow.followups.by_business_keys([arrival, check])  # one statement for both
+    if check in existing:
+        return  # the same referral re-sent (maybe under a new event id): nothing new
     due = event.requested_at + settings.referral_check_after
     now = clock.now()
     followup = Followup.schedule(
@@ -110,9 +116,9 @@ async def schedule_referral_check(
         due,
         now,
         referral_id=event.referral_id,
-        case_known=known,
+        case_known=arrival in existing,
     )
-    await _save_new(uow, followup, now)
+    await _save_new(uow, followup, await _stopped(uow, event.case_id, now), now)
 
 
 async def followup_falls_due(timer: Timer, uow: FollowupUnitOfWork, clock: Clock) -> None:

@@ -13,10 +13,12 @@ from reintegra_kit.db import insert_or_ignore, lock_case, select_by, update_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .domain import ContactConsent, Followup, FollowupStatus
 from .orm import case_scopes, contact_consents, erased_cases, followups
+
+_BY_BUSINESS_KEYS = select(followups).where(followups.c.business_key.in_(bindparam("keys", expanding=True)))
 
 
 class FollowupRepository(Repository):
@@ -31,6 +33,11 @@ class FollowupRepository(Repository):
             await self.session.execute(select_by(followups, "business_key"), {"business_key": key})
         ).first()
         return _entity(row) if row else None
+
+    async def by_business_keys(self, keys: list[str]) -> dict[str, Followup]:
+        """The follow-ups of those ``keys`` that exist, by key (one statement)."""
+        rows = await self.session.execute(_BY_BUSINESS_KEYS, {"keys": keys})
+        return {f.business_key: f for f in (_entity(r) for r in rows)}
 
     async def lock_case(self, case_id: UUID) -> None:
         """Hold the case until the transaction ends, so that an arrival and a referral of one case,

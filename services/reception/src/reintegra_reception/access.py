@@ -72,21 +72,11 @@ def record_scope_of(uow: Callable[[], ReceptionUnitOfWork]) -> RecordScopeFuncti
         async with uow() as u:
             if "case_id" in params:
                 case_id = _uuid(params["case_id"])
-                case = await u.cases.get(case_id) if case_id else None
-                return (
-                    RecordScope(centre=case.reception_centre, country=case.country_of_return)
-                    if case
-                    else None
-                )
+                return await u.cases.scope(case_id) if case_id else None
             if "review_id" in params:
                 review_id = _uuid(params["review_id"])
                 review = await u.reviews.get(review_id) if review_id else None
-                case = await u.cases.get(review.case_id) if review else None
-                return (
-                    RecordScope(centre=case.reception_centre, country=case.country_of_return)
-                    if case
-                    else None
-                )
+                return await u.cases.scope(review.case_id) if review else None
             if "announcement_id" in params:
                 announcement_id = _uuid(params["announcement_id"])
                 found = await u.announcements.get(announcement_id) if announcement_id else None

@@ -443,8 +443,9 @@ async def on_referral_requested(event: referral_events.ReferralRequested, uow: R
     if not event.contact_reference or event.contact_reference_expires_at is None:
         return
     await _known(uow, event.case_id)
-    found = await uow.contact_references.get(event.referral_id)
-    same = await uow.contact_references.by_hash(reference_hash(event.contact_reference))
+    found, same = await uow.contact_references.of_referral_or_hash(
+        event.referral_id, reference_hash(event.contact_reference)
+    )
     if same is not None and same.referral_id != event.referral_id:
         raise ConflictError(f"the contact reference of referral {event.referral_id} is another referral's")
     if found is None:

@@ -22,7 +22,7 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import select_by
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from .crypto import FieldCipher
 from .domain.commands import ChildView, Scope
@@ -214,6 +214,14 @@ def _record(r: Any, cipher: FieldCipher | None) -> ConsentRecord:
     )
 
 
+_OF_REFERRAL_OR_HASH = select(contact_references).where(
+    or_(
+        contact_references.c.referral_id == bindparam("referral_id"),
+        contact_references.c.reference_hash == bindparam("reference_hash"),
+    )
+)
+
+
 class ContactReferenceRepository(_Bulk):
     async def by_hash(self, digest: str) -> ContactReference | None:
         row = (
@@ -222,6 +230,22 @@ class ContactReferenceRepository(_Bulk):
             )
         ).first()
         return _reference(row) if row else None
+
+    async def of_referral_or_hash(
+        self, referral_id: UUID, digest: str
+    ) -> tuple[ContactReference | None, ContactReference | None]:
+        """In one statement: the reference of ``referral_id`` and the one whose hash is ``digest``
+        (the same one, another referral's, or none)."""
+        rows = [
+            _reference(r)
+            for r in await self.session.execute(
+                _OF_REFERRAL_OR_HASH, {"referral_id": referral_id, "reference_hash": digest}
+            )
+        ]
+        return (
+            next((r for r in rows if r.referral_id == referral_id), None),
+            next((r for r in rows if r.reference_hash == digest), None),
+        )
 
     async def get(self, referral_id: UUID) -> ContactReference | None:
         row = (

@@ -24,15 +24,13 @@ from reintegra_contracts.codelists import (
     Urgency,
     Vulnerability,
 )
-from reintegra_kit.auth import RecordFilter, visible
+from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import Database, select_by
+from reintegra_kit.db import Database, insert_ignoring, insert_many_or_ignore, select_by
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crypto import DataKeyDestroyedError, FieldCipher, ReceptionKeys, WrappedKey
 from .domain import (
@@ -100,16 +98,12 @@ class _Bulk(Repository):
         """The unit of work, as reception's (its keys and data-key cache)."""
         return cast("ReceptionUnitOfWork", self._uow)
 
-    def _insert(self, table: Table) -> Any:
-        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
     async def insert_ignoring(self, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
         """Insert ``rows``, skipping those whose ``conflict`` columns exist already."""
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+        statement = insert_ignoring(dialect, table, tuple(conflict))
         for chunk in _chunks(rows, 200):
-            await self.session.execute(
-                self._insert(table).on_conflict_do_nothing(index_elements=conflict), chunk
-            )
+            await self.session.execute(statement, chunk)
 
 
 class CaseRepository(_Bulk):
@@ -119,13 +113,12 @@ class CaseRepository(_Bulk):
         claimed: set[str] = set()
         items = list(claims.items())
         for chunk in _chunks(items, 200):
-            stmt = (
-                self._insert(manifest_lines)
-                .values([{"manifest_ref": ref, "case_id": case_id} for ref, case_id in chunk])
-                .on_conflict_do_nothing(index_elements=["manifest_ref"])
-                .returning(manifest_lines.c.manifest_ref)
+            rows = [{"manifest_ref": ref, "case_id": case_id} for ref, case_id in chunk]
+            claimed.update(
+                await insert_many_or_ignore(
+                    self.session, manifest_lines, rows, ["manifest_ref"], "manifest_ref"
+                )
             )
-            claimed.update(r[0] for r in await self.session.execute(stmt))
         return claimed
 
     async def by_manifest_refs(self, refs: Sequence[str]) -> dict[str, Case]:
@@ -146,6 +139,16 @@ class CaseRepository(_Bulk):
             select_by(cases, "case_id", columns=("case_id",)), {"case_id": case_id}
         )
         return found.first() is not None
+
+    async def scope(self, case_id: UUID) -> RecordScope | None:
+        """Whose record the case is (its reception centre and country), without loading the case."""
+        row = (
+            await self.session.execute(
+                select_by(cases, "case_id", columns=("reception_centre", "country_of_return")),
+                {"case_id": case_id},
+            )
+        ).first()
+        return RecordScope(centre=row.reception_centre, country=row.country_of_return) if row else None
 
     async def get(self, case_id: UUID) -> Case | None:
         key = {"case_id": case_id}

@@ -40,6 +40,7 @@ from .domain import (
     REROUTE_TIMER,
     Actor,
     Agency,
+    CaseConsent,
     Channel,
     DirectoryService,
     Grant,
@@ -178,8 +179,10 @@ async def refer_assessed(
     open_categories = {
         r.category for r in await uow.referrals.for_case(event.case_id) if not LIFECYCLE.is_final(r.status)
     }
+    referred = await uow.referrals.referred_needs([need.need_id for need in event.needs])
+    consent: CaseConsent | None = None
     for need in event.needs:
-        if await uow.referrals.for_need(need.need_id):
+        if need.need_id in referred:
             continue
         if need.category in open_categories:
             # one open referral per case and kind of service: the need reception referred at once
@@ -187,6 +190,9 @@ async def refer_assessed(
             log.info("referral.already_open", category=need.category.value)
             continue
         open_categories.add(need.category)
+        referred.add(need.need_id)
+        if consent is None:  # read once: routing the case's needs changes no consent
+            consent = await uow.consents.of_case(event.case_id)
         to_refer = NeedToRefer(
             case_id=event.case_id,
             assessment_id=event.assessment_id,
@@ -198,7 +204,16 @@ async def refer_assessed(
             profile=located,
         )
         await _route(
-            uow, to_refer, clock, settings, sharing, attempt=1, previous=None, prefer_agency=prefer_agency
+            uow,
+            to_refer,
+            clock,
+            settings,
+            sharing,
+            attempt=1,
+            previous=None,
+            prefer_agency=prefer_agency,
+            tried=set(),  # a need not referred before: no agency tried
+            consent=consent,
         )
 
 
@@ -212,13 +227,17 @@ async def _route(
     attempt: int,
     previous: Referral | None,
     prefer_agency: str | None = None,
+    tried: set[str] | None = None,
+    consent: CaseConsent | None = None,
 ) -> Referral:
     """Match the need and refer it to the best candidate not tried yet (or queue it unmatched); with
-    ``prefer_agency`` (e.g. the country's child-protection authority), that agency when it can take it."""
+    ``prefer_agency`` (e.g. the country's child-protection authority), that agency when it can take it.
+    ``tried`` and ``consent``, when the caller knows them, spare reading them again."""
     now = clock.now()
     services = await uow.directory.service_facts(need.category)
     agencies = await uow.directory.agency_facts(f.agency_id for f in services.values())
-    tried = {r.agency_id for r in await uow.referrals.for_need(need.need_id) if r.agency_id}
+    if tried is None:
+        tried = {r.agency_id for r in await uow.referrals.for_need(need.need_id) if r.agency_id}
     used = await uow.referrals.used_this_week(list(services), now - WEEK)
     result = match(
         need.category, need.profile, services.values(), agencies, used_this_week=used, tried_agencies=tried
@@ -245,7 +264,7 @@ async def _route(
         routing,
         sharing,
         now,
-        consent=await uow.consents.of_case(need.case_id),
+        consent=consent if consent is not None else await uow.consents.of_case(need.case_id),
         attempt=attempt,
         previous=previous,
         unmatched_reason=UnmatchedReason.REROUTE_LIMIT_REACHED if limit_reached else None,

@@ -34,11 +34,11 @@ from reintegra_contracts.codelists import (
 from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, plain_insert, select_by, update_by
+from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, plain_insert, select_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from .domain import (
     Agency,
@@ -93,7 +93,27 @@ _USED_THIS_WEEK = (
     )
     .group_by(referrals.c.service_id)
 )
+_REFERRED_NEEDS = (
+    select(referrals.c.need_id)
+    .where(referrals.c.need_id.in_(bindparam("need_ids", expanding=True)))
+    .distinct()
+)
 _NEW_PARTNER_MESSAGE = insert(partner_messages).returning(partner_messages.c.seq)
+_NEW_DELIVERY = insert(webhook_deliveries).from_select(
+    ["agency_id", "message_seq", "status", "attempts", "next_attempt_at", "created_at"],
+    select(
+        agencies.c.agency_id,
+        bindparam("seq", type_=webhook_deliveries.c.message_seq.type),
+        literal("pending"),
+        literal(0),
+        bindparam("now", type_=webhook_deliveries.c.next_attempt_at.type),
+        bindparam("now", type_=webhook_deliveries.c.created_at.type),
+    ).where(
+        agencies.c.agency_id == bindparam("agency_id"),
+        agencies.c.webhook_url.is_not(None),
+        agencies.c.webhook_url != "",
+    ),
+)
 
 
 def _json(values: Iterable[Any]) -> str:
@@ -459,10 +479,28 @@ class ReferralRepository(Repository):
         )
         return [_referral(r) for r in rows]
 
+    async def referred_needs(self, need_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of ``need_ids`` that have a referral (whatever its case: a merge moves referrals)."""
+        if not need_ids:
+            return set()
+        rows = await self.session.execute(_REFERRED_NEEDS, {"need_ids": list(need_ids)})
+        return {UUID(str(r[0])) for r in rows}
+
     async def save(self, r: Referral) -> None:
-        """Insert a new referral or update a loaded one (optimistic), write its history, then stage its
-        events — partner views also in the agency's HTTP feed (and webhook queue)."""
+        """Stage a referral's events — partner views also in the agency's HTTP feed (and webhook
+        queue) — then insert the referral or update the loaded one (optimistic), with the feed's cursor
+        of its last partner view in the same statement, and write its history."""
+        cursor = None
+        events = r.pull_events()
+        if events:
+            await self._uow.track_case(r.case_id)  # the case's trace (reintegra_kit.case_trace)
+        for event in events:
+            event_id = await self._uow.emit(event)
+            if event.topic == PARTNER_TOPIC_TEMPLATE:
+                cursor = await self._uow.partner.record(event, event_id, r.referral_id)  # type: ignore[attr-defined]
         values = _row(r)
+        if cursor is not None:
+            values["partner_cursor"] = cursor
         if r.version == 0:
             await self.insert_versioned(referrals, r, values)
         else:
@@ -474,21 +512,9 @@ class ReferralRepository(Repository):
                 .where(referral_history.c.referral_id == r.referral_id)
                 .values(detail="")
             )
-        for entry in r.pull_history():
-            await self.session.execute(plain_insert(referral_history), _history_row(r.referral_id, entry))
-        cursor = None
-        events = r.pull_events()
-        if events:
-            await self._uow.track_case(r.case_id)  # the case's trace (reintegra_kit.case_trace)
-        for event in events:
-            event_id = await self._uow.emit(event)
-            if event.topic == PARTNER_TOPIC_TEMPLATE:
-                cursor = await self._uow.partner.record(event, event_id, r.referral_id)  # type: ignore[attr-defined]
-        if cursor is not None:
-            await self.session.execute(
-                update_by(referrals, "referral_id"),
-                {"key_referral_id": r.referral_id, "partner_cursor": cursor},
-            )
+        history = [_history_row(r.referral_id, entry) for entry in r.pull_history()]
+        if history:
+            await self.session.execute(plain_insert(referral_history), history)
 
     async def history(self, referral_id: UUID) -> list[HistoryEntry]:
         from .domain.model import Actor, Channel
@@ -793,23 +819,8 @@ class PartnerRepository(Repository):
             },
         )
         seq = int(result.scalar_one())
-        hook = (
-            await self.session.execute(
-                select_by(agencies, "agency_id", columns=("webhook_url",)), {"agency_id": agency_id}
-            )
-        ).scalar_one_or_none()
-        if hook:
-            await self.session.execute(
-                plain_insert(webhook_deliveries),
-                {
-                    "agency_id": agency_id,
-                    "message_seq": seq,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                },
-            )
+        # queued for the agency's webhook, if it has one (one statement: INSERT … SELECT FROM agencies)
+        await self.session.execute(_NEW_DELIVERY, {"agency_id": agency_id, "seq": seq, "now": now})
         return seq
 
     async def messages(self, agency_id: str, *, since: int, limit: int) -> list[PartnerMessage]:

@@ -1,0 +1,115 @@
+"""Statements of the event path are built once and compiled once (docs/adr/0024-statements-built-once.md).
+
+Each test runs on SQLite and on PostgreSQL (the ``db`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from reintegra_kit.db import Database, delete_by, lock_case, select_by, update_by
+from reintegra_kit.inbox import Inbox
+from sqlalchemy import event, text
+
+from .conftest import Schema
+
+
+@contextmanager
+def compilations(db: Database) -> Iterator[list[str]]:
+    """The cache statistics SQLAlchemy gives each statement executed meanwhile: "generated in …" when
+    it compiled the statement, "cached since …" when it reused a compiled form."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if context is not None and context.compiled is not None:
+            seen.append(context._get_cache_stats())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+def test_a_statement_is_built_once_per_table_and_keys(schema: Schema) -> None:
+    timers = schema.kit.timers
+    assert select_by(timers, "kind", "timer_key") is select_by(timers, "kind", "timer_key")
+    assert select_by(timers, "kind") is not select_by(timers, "kind", "timer_key")
+    assert update_by(timers, "id") is update_by(timers, "id")
+    assert delete_by(timers, "id") is delete_by(timers, "id")
+    assert str(select_by(timers, "kind", columns=("id",), order_by=("due_at",))).split() == [
+        "SELECT",
+        "timers.id",
+        "FROM",
+        "timers",
+        "WHERE",
+        "timers.kind",
+        "=",
+        ":kind",
+        "ORDER",
+        "BY",
+        "timers.due_at",
+    ]
+
+
+async def test_the_helpers_read_update_and_delete_by_their_keys(db: Database, schema: Schema) -> None:
+    traces = schema.kit.case_traces
+    async with db.session() as s, s.begin():
+        await s.execute(
+            traces.insert(),
+            [
+                {"case_id": "a", "traceparent": "00-aa-01", "recorded_at": _now()},
+                {"case_id": "b", "traceparent": "00-bb-01", "recorded_at": _now()},
+            ],
+        )
+        changed = await s.execute(
+            update_by(traces, "case_id"), {"key_case_id": "a", "traceparent": "00-cc-01"}
+        )
+        assert changed.rowcount == 1
+        assert (
+            await s.execute(select_by(traces, "case_id", columns=("traceparent",)), {"case_id": "a"})
+        ).scalar_one() == "00-cc-01"
+        assert (
+            await s.execute(select_by(traces, "case_id"), {"case_id": "b"})
+        ).one().traceparent == "00-bb-01"
+        await s.execute(delete_by(traces, "case_id"), {"case_id": "b"})
+        assert (await s.execute(select_by(traces, "case_id"), {"case_id": "b"})).first() is None
+
+
+async def test_an_inbox_claim_compiles_once_whatever_the_number_of_rows(db: Database, schema: Schema) -> None:
+    inbox = Inbox(schema.kit, "g")
+    batches = [
+        [(f"e{n}-{i}", "t", "topic") for i in range(size)] for n, size in enumerate((3, 1, 7, 12, 1, 40))
+    ]
+    async with db.session() as s, s.begin():
+        # the first claims compile: one form for a single row, one for several (an executemany)
+        await inbox.claim_many(s, batches[0])
+        await inbox.claim_many(s, batches[1])
+        with compilations(db) as seen:
+            for batch in batches[2:]:
+                assert await inbox.claim_many(s, batch) == {e for e, _, _ in batch}
+            # one already claimed and one new: only the new one is claimed
+            assert await inbox.claim_many(s, [("e1-0", "t", "topic"), ("new", "t", "topic")]) == {"new"}
+    claims = [stats for stats in seen if stats]
+    assert claims, "the claims ran statements"
+    assert len(claims) == 5
+    assert all(stats.startswith("cached") for stats in claims), claims
+
+
+async def test_the_case_lock_is_a_no_op_on_sqlite_and_an_advisory_lock_on_postgresql(db: Database) -> None:
+    case_id: UUID = uuid4()
+    async with db.session() as s, s.begin():
+        await lock_case(s, case_id)
+        await lock_case(s, case_id)  # re-entrant within the transaction
+        if db.dialect == "postgresql":
+            held = (
+                await s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+            ).scalar_one()
+            assert held >= 1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
