@@ -339,7 +339,7 @@ async def platform_run(
         plat.stop()
         try:
             await drop_topics(kafka.bootstrap, prefix)
-        except Exception as exc:  # noqa: BLE001 - a left-over topic costs later runs, never this one
+        except Exception as exc:  # a left-over topic costs later runs, never this one
             say(f"[{db}] could not drop the run's topics: {exc}")
         if db == "postgres" and postgres is not None and not args.keep_infra:
             for name in SERVICES:

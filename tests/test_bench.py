@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
-    "script", ["fault_storm.py", "poison_run.py", "identity_matching.py", "manifest_import.py"]
+    "script",
+    ["fault_storm.py", "poison_run.py", "identity_matching.py", "manifest_import.py", "statement_cost.py"],
 )
 def test_the_documented_bench_scripts_start(script: str) -> None:
     # as the README and docs/reliability.md type them: `python bench/<script>` (a module of bench/
@@ -24,6 +25,25 @@ def test_the_documented_bench_scripts_start(script: str) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout
+
+
+def test_the_statement_cost_bench_prints_each_way_against_the_driver() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/statement_cost.py", "--statements", "20", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "way" not in line]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "session",
+        "connection",
+        "sync in one greenlet",
+        "driver",
+    ]
+    assert rows[-1].split("|")[3].strip() == "1.0"  # the driver is the baseline
 
 
 @pytest.mark.connected

@@ -1,9 +1,11 @@
-"""Statements of the event path are built once and compiled once (docs/adr/0024-statements-built-once.md).
+"""Statements of the event path are built once and compiled once, and reads a transaction remembers
+(docs/adr/0024-statements-built-once.md).
 
 Each test runs on SQLite and on PostgreSQL (the ``db`` fixture)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +14,8 @@ from uuid import UUID, uuid4
 
 from reintegra_kit.db import Database, delete_by, lock_case, select_by, update_by
 from reintegra_kit.inbox import Inbox
+from reintegra_kit.outbox import Outbox
+from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import event, text
 
 from .conftest import Schema
@@ -113,3 +117,23 @@ async def test_the_case_lock_is_a_no_op_on_sqlite_and_an_advisory_lock_on_postgr
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def test_what_a_transaction_remembers_is_forgotten_on_rollback_to_a_savepoint_and_at_its_end(
+    db: Database, schema: Schema
+) -> None:
+    uow = UnitOfWork(db, Outbox(schema.kit, "/reintegra/test"))
+    async with uow:
+        uow.remembered["facts"] = 1
+        async with uow.savepoint():
+            assert uow.remembered == {"facts": 1}  # kept while nothing fails
+        with contextlib.suppress(RuntimeError):
+            async with uow.savepoint():
+                uow.remembered["facts"] = 2
+                raise RuntimeError("the handler failed")
+        assert uow.remembered == {}, "a rolled-back savepoint may have changed what was read"
+        uow.remembered["facts"] = 3
+        await uow.commit()
+        assert uow.remembered == {}
+    async with uow:
+        assert uow.remembered == {}

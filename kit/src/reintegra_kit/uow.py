@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -43,6 +43,7 @@ class UnitOfWork:
         self._staged: list[dict[str, Any]] = []
         self._in_handler = False
         self._trace: CaseTraceScope | None = None
+        self._remembered: dict[Hashable, Any] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -54,6 +55,7 @@ class UnitOfWork:
         self._session = self._db.session()
         await self._session.begin()
         self._staged = []
+        self._remembered = {}
         return self
 
     async def __aexit__(
@@ -68,6 +70,7 @@ class UnitOfWork:
                 await session.rollback()
         finally:
             self._staged = []
+            self._remembered = {}
             await session.close()
             self._session = None
 
@@ -77,6 +80,16 @@ class UnitOfWork:
         from .timers import Timers
 
         return Timers(self.session, self._outbox.tables.timers, self._outbox.clock)
+
+    @property
+    def remembered(self) -> dict[Hashable, Any]:
+        """What repositories read once for the rest of this transaction (e.g. the directory facts
+        that every need of a consumer batch is matched against), by a key of their choosing.
+
+        Forgotten when the transaction ends or a savepoint rolls back. A repository that writes what
+        it remembers forgets it (``remembered.clear()``), so that the transaction reads its own writes.
+        """
+        return self._remembered
 
     @property
     def clock(self) -> Clock:
@@ -98,6 +111,7 @@ class UnitOfWork:
                 yield
         except BaseException:
             del self._staged[mark:]
+            self._remembered.clear()  # it may hold what the rolled-back writes changed
             raise
 
     async def emit_many(self, events: list[Event]) -> list[str]:
@@ -140,6 +154,7 @@ class UnitOfWork:
         if self._in_handler:
             raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
         staged, self._staged = self._staged, []
+        self._remembered = {}
         await self._outbox.write(self.session, staged)
         await self.session.commit()
         if staged and self._on_commit is not None:
@@ -147,4 +162,5 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._staged = []
+        self._remembered = {}
         await self.session.rollback()

@@ -94,6 +94,7 @@ from reintegra_referral.orm import (
 )
 from reintegra_referral.repository import ReferralUnitOfWork
 from reintegra_referral.settings import ReferralSettings
+from sqlalchemy import event
 
 START = datetime(2026, 11, 23, 14, tzinfo=UTC)  # a Monday, 08:00 in Tegucigalpa
 EVENTS = {ArrivalRegistered: [record_arrival], AssessmentCompleted: [refer_needs]}
@@ -606,3 +607,36 @@ async def test_partner_messages_form_each_agency_s_feed(service: Harness) -> Non
     view = await referred(service, ServiceCategory.EMPLOYMENT)
     rows = [r for r in await service.rows(partner_messages) if r.agency_id == view.agency_id]
     assert [r.event_type for r in rows] == ["org.reintegra.partner.referral_requested.v1"]
+
+
+async def test_directory_facts_are_read_once_per_transaction_and_its_own_changes_are_seen(
+    service: Harness,
+) -> None:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async with service.uow() as uow:
+        event.listen(service.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            first = await uow.directory.service_facts(ServiceCategory.EMPLOYMENT)
+            agencies_of = await uow.directory.agency_facts(f.agency_id for f in first.values())
+            assert first
+            assert set(agencies_of) == {f.agency_id for f in first.values()}
+            reads = len(statements)
+            assert reads == 2
+            assert await uow.directory.service_facts(ServiceCategory.EMPLOYMENT) == first
+            assert await uow.directory.agency_facts(list(agencies_of)) == agencies_of
+            assert len(statements) == reads, "the second reads are remembered"
+            # a change in the same transaction is seen by the next read
+            [removed] = [s for s in await uow.directory.services() if s.service_id == next(iter(first))]
+            removed.remove(START)
+            await uow.directory.save_service(removed)
+            after = await uow.directory.service_facts(ServiceCategory.EMPLOYMENT)
+            assert removed.service_id not in after
+            assert set(after) == set(first) - {removed.service_id}
+        finally:
+            event.remove(service.db.engine.sync_engine, "before_cursor_execute", count)
+    async with service.uow() as uow:  # a new transaction reads again (the change was not committed)
+        assert set(await uow.directory.service_facts(ServiceCategory.EMPLOYMENT)) == set(first)

@@ -366,10 +366,12 @@ def _quote(text: str) -> str:
     return text.replace("\\", "").replace('"', "'")
 
 
-def current_access(request: Request) -> Access:
+async def current_access(request: Request) -> Access:
     """The :class:`Access` the authorizer granted to this request (for list routes to filter with).
 
     A route that asks for it on an app without the authorizer fails loudly rather than show everything.
+    Async although it awaits nothing: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    thread hand-off on every request for what is an attribute read.
     """
     access = getattr(request.state, "access", None)
     if not isinstance(access, Access):

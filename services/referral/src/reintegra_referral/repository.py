@@ -163,6 +163,7 @@ class DirectoryRepository(Repository):
             await self.insert_versioned(agencies, agency, {"agency_id": f.agency_id, **values})
         else:
             await self.update_versioned(agencies, {"agency_id": f.agency_id}, agency, values)
+        self._uow.remembered.clear()  # this transaction reads the directory it changed
         await self.publish_events(agency)
 
     async def save_service(self, service: DirectoryService) -> None:
@@ -194,6 +195,7 @@ class DirectoryRepository(Repository):
             await self.insert_versioned(directory_services, service, {"service_id": f.service_id, **values})
         else:
             await self.update_versioned(directory_services, {"service_id": f.service_id}, service, values)
+        self._uow.remembered.clear()  # this transaction reads the directory it changed
         await self.publish_events(service)
 
     async def agencies(self, *, country: str | None = None, include_removed: bool = False) -> list[Agency]:
@@ -223,19 +225,33 @@ class DirectoryRepository(Repository):
         ]
 
     async def agency_facts(self, agency_ids: Iterable[str] | None = None) -> dict[str, AgencyFacts]:
-        """The facts of the agencies not removed (only ``agency_ids``, when given), for matching."""
+        """The facts of the agencies not removed (only ``agency_ids``, when given), for matching.
+
+        Those of ``agency_ids`` are read once per transaction (``uow.remembered``): a consumer batch
+        matches all its needs against the same few agencies."""
         if agency_ids is None:
             rows = await self.session.execute(_ALL_AGENCY_FACTS)
-        else:
-            rows = await self.session.execute(_SOME_AGENCY_FACTS, {"ids": sorted(set(agency_ids))})
-        facts = [_agency_facts(tuple(row)) for row in rows]
-        return {f.agency_id: f for f in facts}
+            return {f.agency_id: f for f in (_agency_facts(tuple(row)) for row in rows)}
+        memo = self._uow.remembered
+        wanted = set(agency_ids)
+        missing = sorted(i for i in wanted if ("agency_facts", i) not in memo)
+        if missing:
+            rows = await self.session.execute(_SOME_AGENCY_FACTS, {"ids": missing})
+            found = {f.agency_id: f for f in (_agency_facts(tuple(row)) for row in rows)}
+            for agency_id in missing:  # None: removed or unknown, remembered too
+                memo[("agency_facts", agency_id)] = found.get(agency_id)
+        facts = {i: memo[("agency_facts", i)] for i in wanted}
+        return {i: f for i, f in facts.items() if f is not None}
 
     async def service_facts(self, category: ServiceCategory) -> dict[str, ServiceFacts]:
-        """The facts of the services of ``category`` not removed, for matching."""
-        rows = await self.session.execute(_CATEGORY_FACTS, {"category": category.value})
-        facts = [_service_facts(tuple(row)) for row in rows]
-        return {f.service_id: f for f in facts}
+        """The facts of the services of ``category`` not removed, for matching (read once per
+        transaction, as the agencies')."""
+        key = ("service_facts", category)
+        memo = self._uow.remembered
+        if key not in memo:
+            rows = await self.session.execute(_CATEGORY_FACTS, {"category": category.value})
+            memo[key] = {f.service_id: f for f in (_service_facts(tuple(row)) for row in rows)}
+        return dict(memo[key])
 
     async def coordinator_of(self, country: str) -> str | None:
         row = (
