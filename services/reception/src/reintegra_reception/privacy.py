@@ -78,7 +78,7 @@ async def _audited(
 
 
 async def _case(uow: ReceptionUnitOfWork, case_id: UUID) -> Case:
-    case = await uow.cases.get(case_id)
+    case = await uow.cases.get(case_id, with_history=False)  # consent rules need no assistance
     if case is None:
         raise NotFoundError(f"case {case_id} not found")
     if case.status is CaseStatus.MERGED:
