@@ -7,8 +7,9 @@ The services' hot path runs ~80 statements per case (docs/performance.md). This 
 transaction, a primary-key ``SELECT`` and an ``INSERT`` of a row like the services' (a UUID, text,
 a timestamp) four ways, in alternating rounds so that the load of a shared machine weighs on each alike:
 
-* ``session`` — ``AsyncSession.execute`` of a statement built once (``reintegra_kit.db.select_by``),
-  as the repositories run it;
+* ``session`` — a statement built once (``reintegra_kit.db.select_by``) executed on the kit's
+  session, as the repositories run it (``AsyncSession.execute``; on SQLite the kit's session runs a
+  statement without a greenlet once its transaction holds the connection: ADR 0024);
 * ``connection`` — ``AsyncConnection.execute`` of the same statement (no ORM session layer);
 * ``sync in one greenlet`` — the same statements through a synchronous session inside ONE
   ``run_sync`` (no greenlet switch per statement);

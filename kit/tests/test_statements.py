@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from reintegra_kit.db import Database, delete_by, lock_case, select_by, update_by
+import pytest
+from reintegra_kit.db import Database, delete_by, lock_case, plain_insert, select_by, update_by
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 
 from .conftest import Schema
 
@@ -137,3 +139,45 @@ async def test_what_a_transaction_remembers_is_forgotten_on_rollback_to_a_savepo
         assert uow.remembered == {}
     async with uow:
         assert uow.remembered == {}
+
+
+async def test_on_sqlite_a_transaction_s_statements_run_without_a_greenlet_each_after_the_first(
+    db: Database, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy.ext.asyncio.session as async_session
+
+    spawned: list[object] = []
+    real = async_session.greenlet_spawn
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        spawned.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(async_session, "greenlet_spawn", counting)
+    traces = schema.kit.case_traces
+    async with db.session() as s, s.begin():
+        await s.execute(select_by(traces, "case_id"), {"case_id": "none"})  # checks the connection out
+        first = len(spawned)
+        for n in range(5):
+            await s.execute(
+                plain_insert(traces), {"case_id": f"c{n}", "traceparent": "00-aa-01", "recorded_at": _now()}
+            )
+        rows = (await s.execute(select_by(traces, "case_id"), {"case_id": "c3"})).all()
+        assert [r.case_id for r in rows] == ["c3"]
+        # a failing statement raises SQLAlchemy's error, and a savepoint still rolls back
+        with pytest.raises(IntegrityError):
+            async with s.begin_nested():
+                await s.execute(
+                    plain_insert(traces), {"case_id": "c1", "traceparent": "x", "recorded_at": _now()}
+                )
+        assert (
+            await s.execute(select_by(traces, "case_id"), {"case_id": "c1"})
+        ).one().traceparent == "00-aa-01"
+        statements_after_first = len(spawned) - first
+    executes = [fn for fn in spawned[first:] if getattr(fn, "__name__", "") == "execute"]
+    if db.dialect == "sqlite":
+        # only the savepoint's first statement went through a greenlet: it establishes the savepoint
+        assert len(executes) == 1
+    else:
+        assert len(executes) == 8  # asyncpg awaits: every statement takes the usual path
+    assert statements_after_first >= len(executes)
