@@ -4,6 +4,7 @@ consent arrives, and cancels everywhere when it is withdrawn (SQLite and Postgre
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from reintegra_contracts.events.referral import ReferralCancelled, ReferralHeld,
 from reintegra_kit.auth import RecordFilter
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.settings import SettingsError, load_settings
+from reintegra_kit.testing.handlers import record_of
 from reintegra_referral.bootstrap import sharing_policy
 from reintegra_referral.directory_io import load_samples
 from reintegra_referral.domain import (
@@ -195,6 +197,25 @@ async def test_a_consent_recorded_first_lets_the_referral_go_at_once(service: Ha
     assert row.status == "requested"
     [view] = of(await service.emitted(), PartnerReferralRequested)
     assert view.contact_reference_available is False  # no scope contact_by_provider
+
+
+async def test_a_consent_and_an_assessment_of_one_case_handled_at_once_never_leave_the_referral_held(
+    service: Harness,
+) -> None:
+    # Two replicas may read the consent (reception's topic) and the assessment (assessment's topic)
+    # of one case at the same time: the per-case lock makes one see the other's work — without it,
+    # the assessment saw no consent and held its referral while the consent saw no referral to release.
+    for _ in range(12):
+        case_id = uuid4()
+        await service.deliver(EVENTS, arrival(case_id))
+        consents = service.consumer(CONSENT, group="test-group")
+        assessments = service.consumer(EVENTS, group="test-group")
+        await asyncio.gather(
+            assessments.process(record_of(assessed(case_id, need(ServiceCategory.HEALTH)))),
+            consents.process(record_of(consent(case_id, scope(ConsentPurpose.REFERRAL)))),
+        )
+        [row] = (await rows_of(service, case_id)).values()
+        assert row.status == "requested"
 
 
 async def test_a_consent_naming_other_agencies_or_only_contact_or_not_yet_valid_shares_nothing(

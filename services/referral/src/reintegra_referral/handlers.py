@@ -328,6 +328,9 @@ async def record_consent(
     """``consent_recorded`` (a consent or a vital-interest override) → kept in the case's consent read
     model; each referral of the case waiting for consent that it now covers goes to its agency.
     Nothing for a case whose person was erased."""
+    # an assessment routed at this moment by another replica is seen (it holds its referrals for
+    # consent, this releases them), or sees this consent — never neither
+    await uow.cases.lock_case(event.case_id)
     if await uow.erasures.get(event.case_id) is not None:
         return
     if not await uow.consents.add(Grant.recorded(event)):
@@ -354,6 +357,7 @@ async def withdraw_consent(
     """``consent_withdrawn`` (whole or per purpose) → every referral of the case that the consents no
     longer allow is cancelled as ``consent_withdrawn``: its agency is told (partner topic, HTTP feed,
     webhook), its contact reference is revoked with it, its answer-by clock stops."""
+    await uow.cases.lock_case(event.case_id)  # a referral routed at this moment is seen, or sees this
     grant = await uow.consents.get(event.consent_id)
     if grant is None:
         log.warning("referral.withdrawal_of_unknown_consent", consent_id=str(event.consent_id))
