@@ -3,6 +3,7 @@ contacted (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -20,7 +21,7 @@ from reintegra_followup.handlers import record_contact_consent, withdraw_contact
 from reintegra_followup.repository import FollowupUnitOfWork
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
-from reintegra_kit.testing.handlers import HandlerHarness
+from reintegra_kit.testing.handlers import HandlerHarness, record_of
 
 from .test_handlers import HANDLERS, START, TIMERS, arrival, referral_requested, service  # noqa: F401
 
@@ -131,3 +132,24 @@ async def test_withdrawing_another_purpose_or_keeping_another_consent_keeps_the_
     assert check is not None
     assert check.status is FollowupStatus.SCHEDULED
     assert isinstance((await service.emitted())[-1], FollowupScheduled)
+
+
+async def test_a_withdrawal_and_a_referral_of_one_case_handled_at_once_never_leave_a_contact_scheduled(
+    service: Harness,  # noqa: F811
+) -> None:
+    # Two replicas may read the withdrawal (reception's topic) and a referral (referral's topic) of one
+    # case at the same time: the per-case lock makes one see the other's work — without it the new
+    # check saw no withdrawal and the withdrawal saw no check, and the person would be contacted.
+    for _ in range(10):
+        case_id, given = await case_with_contacts(service)
+        later = referral_requested().model_copy(update={"case_id": case_id})
+        withdrawals = service.consumer(CONSENTS, group="test-group")
+        referrals = service.consumer(CONSENTS, group="test-group")
+        await asyncio.gather(
+            referrals.process(record_of(later)),
+            withdrawals.process(record_of(withdrawal(given))),
+        )
+        async with service.uow() as uow:
+            contacts = await uow.followups.for_case(case_id)
+        assert len(contacts) == 3
+        assert {f.status for f in contacts} == {FollowupStatus.CANCELLED}

@@ -151,6 +151,9 @@ async def withdraw_contact_consent(event: ConsentWithdrawn, uow: FollowupUnitOfW
     """``consent_withdrawn`` → if the person may no longer be contacted for follow-up, every scheduled
     contact of the case is cancelled (``followup_cancelled``, reason ``consent_withdrawn``) with its
     timer."""
+    # a follow-up scheduled at this moment by another replica is seen (and cancelled), or sees this
+    # withdrawal (and is recorded cancelled) — never scheduled past the withdrawal
+    await uow.followups.lock_case(event.case_id)
     known = await uow.consents.get(event.consent_id)
     if known is None:
         log.warning("followup.withdrawal_of_unknown_consent", consent_id=str(event.consent_id))
