@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -18,7 +19,7 @@ from reintegra_kit.handlers import Dependencies, MessageBus
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from .conftest import Schema
 
@@ -99,3 +100,53 @@ async def test_a_later_command_on_a_case_continues_the_case_trace_with_a_link_to
     assert len(joined) == 1
     assert format(joined[0].context.trace_id, "032x") == case_trace
     assert [link.context.trace_id for link in joined[0].links] == [request_trace]
+
+
+async def test_a_case_whose_trace_was_seen_committed_costs_no_statement_and_a_rollback_teaches_nothing(
+    db: Database, schema: Schema
+) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    outbox = Outbox(schema.kit, "/test")
+    bus: MessageBus[UnitOfWork] = MessageBus(lambda: UnitOfWork(db, outbox), Dependencies())
+    bus.register({Touch: touch})
+    about_traces: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "case_traces" in statement:
+            about_traces.append(statement)
+
+    case_id, other = uuid4(), uuid4()
+    uow = UnitOfWork(db, outbox)
+    with tracer.start_as_current_span("rolled back"):
+        async with uow:
+            with uow.trace_scope("event", follow=False):
+                await uow.track_case(case_id)
+            # left without committing
+    assert str(case_id) not in db.known_case_traces
+    with tracer.start_as_current_span("POST /v1/arrivals"):
+        await bus.handle(Touch(case_id))
+    assert str(case_id) in db.known_case_traces
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        with tracer.start_as_current_span("a later command"):
+            await bus.handle(Touch(case_id))  # the case's trace is known: no read
+        with tracer.start_as_current_span("a later event"):
+            async with uow:
+                with uow.trace_scope("event", follow=False):
+                    await uow.track_case(case_id)  # known: no insert
+                await uow.commit()
+        assert about_traces == []
+        # what a savepoint saw is not learned, even when the transaction commits
+        with tracer.start_as_current_span("inside a savepoint"):
+            async with uow:
+                async with uow.savepoint():
+                    with uow.trace_scope("event", follow=False):
+                        await uow.track_case(other)
+                await uow.commit()
+        assert len(about_traces) == 1  # its insert
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert str(other) not in db.known_case_traces
+    rows = await traceparents(db, schema)
+    assert len({row.split("-")[1] for row in rows}) == 1  # both commands in the case's one trace

@@ -11,6 +11,7 @@ trace.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -33,6 +34,43 @@ def _trace_id(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) == 4 else None
 
 
+class KnownCaseTraces:
+    """The cases whose trace row this process has seen committed, and its ``traceparent`` when known
+    (``None``: the row exists, written by another transaction) — at most ``size``, the least recently
+    used forgotten first.
+
+    A case's row is written once (``INSERT … ON CONFLICT DO NOTHING``) and never changed or deleted,
+    so what was seen committed stays true: a case already known costs no statement — the remembering
+    insert of every event about it, and the read of a command — about one statement in ten of the
+    event path. Entries are added only when the transaction that saw them commits (see
+    :meth:`UnitOfWork.commit <reintegra_kit.uow.UnitOfWork.commit>`), never from inside a savepoint.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._known: OrderedDict[str, str | None] = OrderedDict()
+
+    def __contains__(self, case_id: str) -> bool:
+        return case_id in self._known
+
+    def traceparent(self, case_id: str) -> str | None:
+        """The case's stored trace context, if this process knows it."""
+        value = self._known.get(case_id)
+        if value is not None:
+            self._known.move_to_end(case_id)
+        return value
+
+    def learn(self, seen: dict[str, str | None]) -> None:
+        """Add what a committed transaction saw (a known value is never replaced by ``None``)."""
+        for case_id, traceparent in seen.items():
+            if traceparent is None and self._known.get(case_id) is not None:
+                continue
+            self._known[case_id] = traceparent
+            self._known.move_to_end(case_id)
+        while len(self._known) > self._size:
+            self._known.popitem(last=False)
+
+
 class CaseTraceScope:
     """The trace bookkeeping of one message's handling inside a unit of work."""
 
@@ -42,32 +80,52 @@ class CaseTraceScope:
         self._seen: set[str] = set()
         self._spans: list[tuple[Any, Any]] = []
 
-    async def case(self, session: AsyncSession, table: Table, clock: Clock, case_id: str) -> None:
-        """Remember the case's trace if it has none; when following, continue the case's trace."""
+    async def case(
+        self,
+        session: AsyncSession,
+        table: Table,
+        clock: Clock,
+        case_id: str,
+        known: KnownCaseTraces | None = None,
+        seen: dict[str, str | None] | None = None,
+    ) -> None:
+        """Remember the case's trace if it has none; when following, continue the case's trace.
+
+        ``known``: what the process saw committed (no statement for a case in it); ``seen``: where
+        this transaction notes what it learns, for ``known`` once it commits."""
         if case_id in self._seen:
             return
         self._seen.add(case_id)
         current = current_traceparent()
+        note = seen if seen is not None and not session.in_nested_transaction() else {}
         if not self.follow:
-            if current is not None:
-                await insert_or_ignore(
+            if current is not None and (known is None or case_id not in known):
+                inserted = await insert_or_ignore(
                     session,
                     table,
                     {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
                     ["case_id"],
                 )
+                note[case_id] = current if inserted else note.get(case_id)
             return
-        stored = (
-            await session.execute(select_by(table, "case_id", columns=("traceparent",)), {"case_id": case_id})
-        ).scalar_one_or_none()
+        stored = known.traceparent(case_id) if known is not None else None
+        if stored is None:
+            stored = (
+                await session.execute(
+                    select_by(table, "case_id", columns=("traceparent",)), {"case_id": case_id}
+                )
+            ).scalar_one_or_none()
+            if stored is not None:
+                note[case_id] = stored
         if stored is None:
             if current is not None:
-                await insert_or_ignore(
+                inserted = await insert_or_ignore(
                     session,
                     table,
                     {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
                     ["case_id"],
                 )
+                note[case_id] = current if inserted else note.get(case_id)
             return
         if _trace_id(stored) == _trace_id(current):
             return

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -40,6 +40,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import EMPTY_DICT, immutabledict
 from sqlalchemy.util.concurrency import in_greenlet
+
+if TYPE_CHECKING:
+    from .case_trace import KnownCaseTraces
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -291,6 +294,13 @@ class Database:
             yield True
         finally:
             fcntl.flock(self._relay_lock_fd, fcntl.LOCK_UN)
+
+    @functools.cached_property
+    def known_case_traces(self) -> KnownCaseTraces:
+        """The cases whose trace row this process saw committed in this database (case_trace)."""
+        from .case_trace import KnownCaseTraces
+
+        return KnownCaseTraces()
 
     def session(self) -> AsyncSession:
         """A new session (use as ``async with db.session() as s``)."""

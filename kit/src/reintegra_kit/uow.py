@@ -44,6 +44,7 @@ class UnitOfWork:
         self._in_handler = False
         self._trace: CaseTraceScope | None = None
         self._remembered: dict[Hashable, Any] = {}
+        self._traces_seen: dict[str, str | None] = {}  # for db.known_case_traces, at commit
 
     @property
     def session(self) -> AsyncSession:
@@ -56,6 +57,7 @@ class UnitOfWork:
         await self._session.begin()
         self._staged = []
         self._remembered = {}
+        self._traces_seen = {}
         return self
 
     async def __aexit__(
@@ -71,6 +73,7 @@ class UnitOfWork:
         finally:
             self._staged = []
             self._remembered = {}
+            self._traces_seen = {}
             await session.close()
             self._session = None
 
@@ -138,7 +141,12 @@ class UnitOfWork:
         if self._trace is None:
             self._trace = CaseTraceScope("write", follow=False)
         await self._trace.case(
-            self.session, self._outbox.tables.case_traces, self._outbox.clock, str(case_id)
+            self.session,
+            self._outbox.tables.case_traces,
+            self._outbox.clock,
+            str(case_id),
+            self._db.known_case_traces,
+            self._traces_seen,
         )
 
     @contextmanager
@@ -155,12 +163,15 @@ class UnitOfWork:
             raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
         staged, self._staged = self._staged, []
         self._remembered = {}
+        traces, self._traces_seen = self._traces_seen, {}
         await self._outbox.write(self.session, staged)
         await self.session.commit()
+        self._db.known_case_traces.learn(traces)  # committed: true from now on
         if staged and self._on_commit is not None:
             self._on_commit()
 
     async def rollback(self) -> None:
         self._staged = []
         self._remembered = {}
+        self._traces_seen = {}
         await self.session.rollback()
