@@ -34,6 +34,16 @@ def _trace_id(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) == 4 else None
 
 
+async def _remember(
+    session: AsyncSession, table: Table, clock: Clock, case_id: str, current: str, note: dict[str, str | None]
+) -> None:
+    """Write the case's trace unless it has one; note what is now known of it (ours, or one exists)."""
+    inserted = await insert_or_ignore(
+        session, table, {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()}, ["case_id"]
+    )
+    note[case_id] = current if inserted else note.get(case_id)
+
+
 class KnownCaseTraces:
     """The cases whose trace row this process has seen committed, and its ``traceparent`` when known
     (``None``: the row exists, written by another transaction) — at most ``size``, the least recently
@@ -100,13 +110,7 @@ class CaseTraceScope:
         note = seen if seen is not None and not session.in_nested_transaction() else {}
         if not self.follow:
             if current is not None and (known is None or case_id not in known):
-                inserted = await insert_or_ignore(
-                    session,
-                    table,
-                    {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
-                    ["case_id"],
-                )
-                note[case_id] = current if inserted else note.get(case_id)
+                await _remember(session, table, clock, case_id, current, note)
             return
         stored = known.traceparent(case_id) if known is not None else None
         if stored is None:
@@ -119,13 +123,7 @@ class CaseTraceScope:
                 note[case_id] = stored
         if stored is None:
             if current is not None:
-                inserted = await insert_or_ignore(
-                    session,
-                    table,
-                    {"case_id": case_id, "traceparent": current, "recorded_at": clock.now()},
-                    ["case_id"],
-                )
-                note[case_id] = current if inserted else note.get(case_id)
+                await _remember(session, table, clock, case_id, current, note)
             return
         if _trace_id(stored) == _trace_id(current):
             return

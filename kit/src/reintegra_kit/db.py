@@ -187,11 +187,15 @@ def delete_by(table: Table, *keys: str) -> Any:
 _CASE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """The session's database dialect: ``postgresql`` or ``sqlite``."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 async def lock_case(session: AsyncSession, case_id: UUID) -> None:
     """Hold ``case_id`` until the transaction ends (ADR 0060): on PostgreSQL a transaction-level
     advisory lock keyed by the case id's first 8 bytes; SQLite already runs one writer at a time."""
-    bind = session.bind
-    if bind is not None and bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
         await session.execute(_CASE_LOCK, {"key": key})
 
@@ -204,8 +208,9 @@ async def insert_or_ignore(
     ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike: a concurrent insert of the same
     key waits for the other transaction instead of failing.
     """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    result = await session.execute(insert_ignoring(dialect, table, tuple(conflict_columns)), values)
+    result = await session.execute(
+        insert_ignoring(dialect_of(session), table, tuple(conflict_columns)), values
+    )
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
@@ -225,8 +230,7 @@ async def insert_many_or_ignore(
     """
     if not rows:
         return set()
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    stmt = _insert_ignoring_returning(dialect, table, tuple(conflict_columns), returning)
+    stmt = _insert_ignoring_returning(dialect_of(session), table, tuple(conflict_columns), returning)
     return set((await session.execute(stmt, rows)).scalars())
 
 

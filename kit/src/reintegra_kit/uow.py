@@ -40,7 +40,7 @@ class UnitOfWork:
         self._outbox = outbox
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
-        self._staged: list[dict[str, Any]] = []
+        self._staged: list[dict[str, Any]] = []  # the transaction's state: see _forget_transaction
         self._in_handler = False
         self._trace: CaseTraceScope | None = None
         self._remembered: dict[Hashable, Any] = {}
@@ -55,9 +55,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._db.session()
         await self._session.begin()
-        self._staged = []
-        self._remembered = {}
-        self._traces_seen = {}
+        self._forget_transaction()
         return self
 
     async def __aexit__(
@@ -71,9 +69,7 @@ class UnitOfWork:
             if session.in_transaction():
                 await session.rollback()
         finally:
-            self._staged = []
-            self._remembered = {}
-            self._traces_seen = {}
+            self._forget_transaction()
             await session.close()
             self._session = None
 
@@ -161,9 +157,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._in_handler:
             raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
-        staged, self._staged = self._staged, []
-        self._remembered = {}
-        traces, self._traces_seen = self._traces_seen, {}
+        staged, traces = self._staged, self._traces_seen
+        self._forget_transaction()
         await self._outbox.write(self.session, staged)
         await self.session.commit()
         self._db.known_case_traces.learn(traces)  # committed: true from now on
@@ -171,7 +166,12 @@ class UnitOfWork:
             self._on_commit()
 
     async def rollback(self) -> None:
+        self._forget_transaction()
+        await self.session.rollback()
+
+    def _forget_transaction(self) -> None:
+        """What a unit of work keeps for one transaction only: events to write, reads remembered,
+        case traces seen (learned by the process at commit)."""
         self._staged = []
         self._remembered = {}
         self._traces_seen = {}
-        await self.session.rollback()

@@ -26,7 +26,7 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import Database, insert_ignoring, insert_many_or_ignore, select_by
+from reintegra_kit.db import Database, dialect_of, insert_ignoring, insert_many_or_ignore, select_by
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -100,8 +100,7 @@ class _Bulk(Repository):
 
     async def insert_ignoring(self, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
         """Insert ``rows``, skipping those whose ``conflict`` columns exist already."""
-        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
-        statement = insert_ignoring(dialect, table, tuple(conflict))
+        statement = insert_ignoring(dialect_of(self.session), table, tuple(conflict))
         for chunk in _chunks(rows, 200):
             await self.session.execute(statement, chunk)
 
