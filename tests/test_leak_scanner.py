@@ -325,12 +325,17 @@ async def test_nothing_identifying_leaks_to_topics_logs_spans_webhooks_or_http(
             await withdraw_consent(kafka_bootstrap, topic, consents[11])
 
             # a message parked: an arrival re-sent under another key (the kit parks it)
-            [arrival] = [
-                r
-                for r in reader.records
-                if header(r, "ce_type") == "org.reintegra.reception.arrival_registered.v1"
-                and r.key == cases[2].encode()
-            ]
+            def line_2_arrival(records: list[Any]) -> list[Any]:
+                return [
+                    r
+                    for r in records
+                    if header(r, "ce_type") == "org.reintegra.reception.arrival_registered.v1"
+                    and r.key == cases[2].encode()
+                ]
+
+            # the reader follows several partitions: wait for that record rather than assume it is read
+            await reader.wait_for(lambda rs: bool(line_2_arrival(rs)), what="line 2's arrival")
+            [arrival] = line_2_arrival(reader.records)
             await produce(
                 kafka_bootstrap, arrival.topic, arrival.value, key=b"not-its-case", headers=arrival.headers
             )
