@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .support import PERSONAL_VALUES, ServiceProcess, arrival_payload, record_consent
+from .test_reliability import outbox_drained
 
 pytestmark = [pytest.mark.connected, pytest.mark.processes]
 
@@ -193,8 +194,10 @@ async def test_an_arrival_reaches_all_four_services(
     )
     assert metric(scraped["followup"], "reintegra_timers_pending", kind="followup.due") >= 0
     for p in (reception, assessment, referral, followup):
-        pending = await rows(db[p.name], "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        assert pending[0][0] == 0, f"{p.name} has unpublished outbox rows"
+        # Everything committed is published. Eventually: the reader waited for the events above, not
+        # for those on topics it does not follow (referral's partner views), which may still be in
+        # the relay's batch, whose rows are marked after the broker acknowledged all of it.
+        await outbox_drained(p)
         # No personal data in any service's logs either.
         log = p.log_path.read_text()
         assert '"service": "' in log
