@@ -7,6 +7,7 @@ topic), timers through the real timer runner, HTTP commands through the real bus
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -280,6 +281,33 @@ async def test_each_need_is_referred_once_even_when_the_assessment_is_resent(ser
     assert await service.deliver(EVENTS, event, event_id="one") is Outcome.PROCESSED
     assert await service.deliver(EVENTS, event, event_id="two") is Outcome.PROCESSED
     assert len(await service.rows(referrals)) == 2
+
+
+async def test_a_service_full_this_week_is_passed_over_until_its_places_are_a_week_old(
+    service: Harness,
+) -> None:
+    agencies_, services_ = load_samples()
+    small = [replace(s, weekly_capacity=2) if s.service_id == "HN-SESAL-SPS" else s for s in services_]
+    await service.handle(import_directory, ImportDirectory(tuple(agencies_), tuple(small)))
+    await referred(service, ServiceCategory.EMPLOYMENT)  # takes no place of the health centre's
+    first = [await referred(service, ServiceCategory.HEALTH) for _ in range(2)]
+    assert [v.service_id for v in first] == ["HN-SESAL-SPS", "HN-SESAL-SPS"]
+    # a cancelled referral gives its place back
+    await service.handle(
+        cancel_referral, CancelReferral(first[0].referral_id, CancellationReason.RETURNEE_DECLINED)
+    )
+    assert (await referred(service, ServiceCategory.HEALTH)).service_id == "HN-SESAL-SPS"
+
+    fourth = await referred(service, ServiceCategory.HEALTH)
+    assert fourth.service_id == "HN-SESAL-NAT"  # the national network: the local centre is full
+    [row] = [r for r in await service.rows(referrals) if r.referral_id == fourth.referral_id]
+    [full] = [c for c in json.loads(row.candidates) if c["service_id"] == "HN-SESAL-SPS"]
+    assert full["reasons"] == [MatchReason.NO_CAPACITY.value]
+    assert full["load"] == 1.0
+
+    service.clock.advance(timedelta(days=7, seconds=1))  # the places taken are a week old
+    later = await referred(service, ServiceCategory.HEALTH)
+    assert later.service_id == "HN-SESAL-SPS"
 
 
 # -- the agency's answers over Kafka ----------------------------------------------------------------

@@ -238,7 +238,13 @@ async def _route(
     agencies = await uow.directory.agency_facts(f.agency_id for f in services.values())
     if tried is None:
         tried = {r.agency_id for r in await uow.referrals.for_need(need.need_id) if r.agency_id}
-    used = await uow.referrals.used_this_week(list(services), now - WEEK)
+    country = need.profile.municipality[:2]
+    capacities = {
+        f.service_id: f.weekly_capacity
+        for f in services.values()
+        if f.weekly_capacity is not None and f.country == country  # matching considers no other
+    }
+    used = await uow.referrals.used_this_week(capacities, now - WEEK)
     result = match(
         need.category, need.profile, services.values(), agencies, used_this_week=used, tried_agencies=tried
     )

@@ -84,14 +84,18 @@ COUNTED_FOR_CAPACITY = (
 # The statements of the event path, built once (docs/adr/0024-statements-built-once.md).
 _SCOPE = ("reception_centre", "country")
 _DEFERRED = select_by(pending_assessments, "case_id", columns=("payload",), order_by=("received_at",))
-_USED_THIS_WEEK = (
-    select(referrals.c.service_id, func.count())
+# A service's places taken this week, counted no further than its capacity: the scan of the index on
+# (service_id, requested_at) stops there, so its cost does not grow with the referrals a full service
+# took (nor does anyone count those of a service without a capacity).
+_USED_THIS_WEEK = select(func.count()).select_from(
+    select(literal(1))
     .where(
-        referrals.c.service_id.in_(bindparam("service_ids", expanding=True)),
+        referrals.c.service_id == bindparam("service_id"),
         referrals.c.requested_at >= bindparam("since"),
         referrals.c.status.in_([s.value for s in COUNTED_FOR_CAPACITY]),
     )
-    .group_by(referrals.c.service_id)
+    .limit(bindparam("capacity"))
+    .subquery()
 )
 _REFERRED_NEEDS = (
     select(referrals.c.need_id)
@@ -609,11 +613,14 @@ class ReferralRepository(Repository):
         )
         return {str(agency): int(n) for agency, n in rows}
 
-    async def used_this_week(self, service_ids: Sequence[str], since: datetime) -> dict[str, int]:
-        if not service_ids:
-            return {}
-        rows = await self.session.execute(_USED_THIS_WEEK, {"service_ids": list(service_ids), "since": since})
-        return {str(sid): int(n) for sid, n in rows}
+    async def used_this_week(self, capacities: Mapping[str, int], since: datetime) -> dict[str, int]:
+        """Places taken since ``since`` of each service of ``capacities`` (service id → weekly
+        capacity), counted up to its capacity: a full service reads as exactly full."""
+        used: dict[str, int] = {}
+        for service_id, capacity in capacities.items():
+            params = {"service_id": service_id, "since": since, "capacity": capacity}
+            used[service_id] = int((await self.session.execute(_USED_THIS_WEEK, params)).scalar_one())
+        return used
 
     async def inbox(
         self, agency_id: str, *, since: int, status: ReferralStatus | None, limit: int
