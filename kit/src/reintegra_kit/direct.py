@@ -1,0 +1,161 @@
+"""SQLite statements of the hot path run straight on the driver (docs/adr/0025-sqlite-statements-on-the-driver.md).
+
+For each execution SQLAlchemy computes the statement's cache key, looks its compiled form up, builds an
+execution context, processes the parameters, runs the cursor, and builds the result's metadata. For a
+statement a service runs again and again — its module constants, the kit's (ADR 0024) — all but the
+parameters and the rows is the same every time. So the kit's SQLite session (``db._InlineSession``)
+compiles such a statement once, with SQLAlchemy, into a :class:`Plan` (the SQL, the order of its
+parameters, SQLAlchemy's own bind and result processors for its types, the result's keys), and then
+runs it on the ``sqlite3`` connection of the session's transaction: 3-4x less CPU per statement
+(``bench/statement_cost.py``).
+
+What SQLAlchemy decides is unchanged: the SQL is its compilation for the dialect, the values go through
+its type processors both ways, errors are raised as its ``DBAPIError`` subclasses (an
+``IntegrityError`` stays one). A statement takes the usual path when the plan cannot promise that:
+the first time it is seen (a statement built per call is never planned), one with Python-side column
+defaults or implicit ``RETURNING``, ORM statements, execution options, many parameter sets, textual
+SQL, and whenever an engine listener or echo wants to see each statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.selectable import Select
+
+_PLANNABLE = (Select, Insert, Update, Delete)
+_NOT_PLANNABLE = None
+
+
+class DirectResult(IteratorResult[Any]):
+    """The buffered result of a planned statement: its rows, and ``rowcount`` as the driver gave it."""
+
+    def __init__(self, metadata: SimpleResultMetaData, rows: list[Any], rowcount: int) -> None:
+        super().__init__(metadata, iter(rows))
+        self.rowcount = rowcount
+
+
+class Plan:
+    """One statement compiled once for one set of parameter names (what decides an INSERT's columns
+    or an UPDATE's ``SET``)."""
+
+    __slots__ = (
+        "_compiled",
+        "_expanding",
+        "_keys",
+        "_metadata",
+        "_processors",
+        "_results",
+        "positiontup",
+        "sql",
+    )
+
+    def __init__(self, compiled: Any, dialect: Dialect) -> None:
+        self._compiled = compiled
+        self.sql: str = compiled.string
+        self.positiontup: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self._processors: Mapping[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        self._expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        keys = [column.keyname for column in compiled._result_columns]
+        self._keys = keys
+        self._metadata = SimpleResultMetaData(keys)
+        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, processor)
+            for i, column in enumerate(compiled._result_columns)
+            if (processor := column.type._cached_result_processor(dialect, None)) is not None
+        )
+
+    def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
+        values = self._compiled.construct_params(params, escape_names=False)
+        sql, positions, processors = self.sql, self.positiontup, self._processors
+        if self._expanding:  # IN (…) of a list: rendered for this many values, as SQLAlchemy does
+            expanded = self._compiled._process_parameters_for_postcompile(values)
+            sql, positions = expanded.statement, expanded.positiontup
+            processors = {**processors, **expanded.processors}
+            values = expanded.parameters
+        args = tuple(processors[k](values[k]) if k in processors else values[k] for k in positions)
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall() if cursor.description else []
+            rowcount = cursor.rowcount
+        except sqlite3.Error as error:  # as SQLAlchemy raises it: IntegrityError, OperationalError, …
+            raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+        if self._results and rows:
+            converters = self._results
+            converted = []
+            for row in rows:
+                values_ = list(row)
+                for i, processor in converters:
+                    values_[i] = processor(values_[i])
+                converted.append(tuple(values_))
+            rows = converted
+        return DirectResult(self._metadata, rows, rowcount)
+
+
+class Plans:
+    """The plans of one database's statements (keyed by the statement object, forgotten with it)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._seen: dict[int, weakref.ref[Any]] = {}
+        self._plans: dict[int, tuple[weakref.ref[Any], dict[frozenset[str], Plan | None]]] = {}
+
+    def plan(self, statement: Any, params: Mapping[str, Any] | None) -> Plan | None:
+        """The plan of ``statement`` for these parameter names; ``None``: take SQLAlchemy's path."""
+        key = id(statement)
+        entry = self._plans.get(key)
+        names = frozenset(params) if params else frozenset()
+        if entry is not None:
+            by_names = entry[1]
+            if names in by_names:
+                return by_names[names]
+        elif (
+            not isinstance(statement, _PLANNABLE)
+            or statement._propagate_attrs
+            or statement._execution_options
+        ):
+            return None  # an ORM statement, or options SQLAlchemy must see
+        elif key not in self._seen:  # planned from its second execution on: per-call statements never
+            self._seen[key] = weakref.ref(statement, lambda _, key=key: self._seen.pop(key, None))  # type: ignore[misc]
+            return None
+        else:
+            self._seen.pop(key, None)
+            entry = (weakref.ref(statement, lambda _, key=key: self._plans.pop(key, None)), {})  # type: ignore[misc]
+            self._plans[key] = entry
+        made = self._make(statement, names)
+        entry[1][names] = made
+        return made
+
+    def _make(self, statement: Any, names: frozenset[str]) -> Plan | None:
+        dml = isinstance(statement, (Insert, Update, Delete))
+        compiled = statement.compile(dialect=self._dialect, column_keys=sorted(names) if dml else None)
+        if (
+            not compiled.positional
+            or compiled.insert_prefetch  # Python-side defaults: SQLAlchemy computes them per execution
+            or compiled.update_prefetch
+            or compiled.implicit_returning  # SQLAlchemy reads those rows for inserted_primary_key
+            or compiled.schema_translate_map
+            or compiled._textual_ordered_columns
+            or compiled._ad_hoc_textual
+            or compiled._loose_column_name_matching
+        ):
+            return _NOT_PLANNABLE
+        keys = [column.keyname for column in compiled._result_columns]
+        if len(set(keys)) != len(keys):  # ambiguous names: SQLAlchemy's metadata handles those
+            return _NOT_PLANNABLE
+        return Plan(compiled, self._dialect)
+
+    def __len__(self) -> int:
+        return sum(
+            1 for _, by_names in self._plans.values() for plan in by_names.values() if plan is not None
+        )
