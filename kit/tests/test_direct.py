@@ -1,6 +1,7 @@
-"""SQLite statements run on the driver from a plan compiled once (``reintegra_kit.direct``, ADR 0025):
-the same rows, types, row counts and errors as SQLAlchemy's own path, which every statement takes on
-PostgreSQL and whenever the plan cannot promise that. Each test runs on SQLite and PostgreSQL."""
+"""Statements run on the driver (sqlite3, asyncpg) from a plan compiled once (``reintegra_kit.direct``,
+ADR 0025): the same rows, types, row counts and errors as SQLAlchemy's own path, which a statement
+takes the first time and whenever the plan cannot promise that. Each test runs on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from reintegra_kit.db import Database, insert_or_ignore, plain_insert, select_by
 from reintegra_kit.direct import DirectResult
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Enum,
+    Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -52,6 +56,9 @@ things = Table(
     Column("tags", JSON, nullable=True),
     Column("active", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("seq", BigInteger, nullable=True),
 )
 counted = Table(
     "direct_counted",
@@ -82,6 +89,9 @@ def thing(n: int, **overrides: Any) -> dict[str, Any]:
         "tags": {"n": n, "list": [1, "two"]} if n % 3 else None,
         "active": bool(n % 2),
         "version": 1,
+        "blob": bytes([n, 0, 255]) if n % 2 else None,
+        "score": n / 3 if n % 2 else None,
+        "seq": 2**40 + n,
         **overrides,
     }
 
@@ -113,6 +123,9 @@ async def test_a_statement_run_again_gives_what_sqlalchemy_gave_the_first_time(d
         assert again[1].colour is Colour.BLUE
         assert isinstance(again[1].thing_id, UUID)
         assert again[2]._mapping["name"] == "thing 2"
+        assert again[1].blob == bytes([1, 0, 255])
+        assert again[1].score == pytest.approx(1 / 3)
+        assert again[0].at == first[0].at
         # an IN list of any length, rendered as SQLAlchemy renders it
         ids = [r["thing_id"] for r in rows]
         for size in (1, 4, 6, 2):
@@ -123,12 +136,8 @@ async def test_a_statement_run_again_gives_what_sqlalchemy_gave_the_first_time(d
         counts = [(await s.execute(COUNT_ACTIVE, {"active": True})).one() for _ in range(2)]
         assert [(c.count_1, c.marker) for c in counts] == [(3, "x"), (3, "x")]
         last = await s.execute(BY_ID, {"thing_id": ids[0]})
-    if db.dialect == "sqlite":
-        assert isinstance(last, DirectResult)
-        assert planned(db) >= 3
-    else:
-        assert not isinstance(last, DirectResult)  # asyncpg: SQLAlchemy's path
-        assert planned(db) == 0
+    assert isinstance(last, DirectResult)
+    assert planned(db) >= 3
 
 
 async def test_row_counts_errors_and_savepoints_are_sqlalchemy_s(db: Database) -> None:

@@ -268,11 +268,12 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-        session_class: type[AsyncSession] = AsyncSession
-        if self.dialect == "sqlite":
-            plans = Plans(self.engine.sync_engine.dialect)
-            session_class = type("InlineSession", (_InlineSession,), {"_plans": plans})
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=session_class)
+        plans = Plans(self.engine.sync_engine.dialect)
+        base = _InlineSession if self.dialect == "sqlite" else _PostgresSession
+        session_class: type[AsyncSession] = type(base.__name__.lstrip("_"), (base,), {"_plans": plans})
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False, class_=session_class
+        )
         self._sqlite_file = (
             Path(parsed.database)
             if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:")
@@ -369,6 +370,41 @@ class _InlineSession(AsyncSession):
         options = immutabledict(execution_options).union(_BUFFERED) if execution_options else _BUFFERED
         return self.sync_session.execute(
             statement, params, execution_options=options, bind_arguments=bind_arguments, **kw
+        )
+
+
+class _PostgresSession(AsyncSession):
+    """A PostgreSQL session whose statements seen before, once its transaction holds a connection,
+    run on asyncpg directly from a plan compiled once (:mod:`.direct`, ADR 0025): no greenlet, no
+    execution context; the adapter's transaction and prepared-statement cache as SQLAlchemy uses them."""
+
+    _plans: Plans  # the database's (set on the subclass Database makes)
+
+    async def execute(
+        self,
+        statement: Any,
+        params: Any = None,
+        *,
+        execution_options: Any = EMPTY_DICT,
+        bind_arguments: Any = None,
+        **kw: Any,
+    ) -> Any:
+        transaction = self.sync_session._transaction
+        if (
+            transaction is not None
+            and transaction._connections_boundary._connections
+            and not execution_options
+            and not kw
+            and bind_arguments is None
+            and not isinstance(params, list)
+        ):
+            plan = self._plans.plan(statement, params)
+            if plan is not None:
+                connection = self.sync_session.connection()  # held: no I/O
+                if not _watched(connection) and not connection.invalidated:
+                    return await plan.run_asyncpg(connection, params)
+        return await super().execute(
+            statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
         )
 
 

@@ -19,18 +19,22 @@ SQL, and whenever an engine listener or echo wants to see each statement.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.selectable import Select
 
 _PLANNABLE = (Select, Insert, Update, Delete)
+_ROWCOUNT = re.compile(
+    r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)"
+)  # asyncpg's status, as SQLAlchemy reads it
 _NOT_PLANNABLE = None
 
 
@@ -48,11 +52,13 @@ class Plan:
 
     __slots__ = (
         "_compiled",
+        "_dialect",
         "_expanding",
         "_keys",
         "_metadata",
         "_processors",
         "_results",
+        "_types",
         "positiontup",
         "sql",
     )
@@ -66,13 +72,23 @@ class Plan:
         keys = [column.keyname for column in compiled._result_columns]
         self._keys = keys
         self._metadata = SimpleResultMetaData(keys)
-        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
-            (i, processor)
-            for i, column in enumerate(compiled._result_columns)
-            if (processor := column.type._cached_result_processor(dialect, None)) is not None
+        self._dialect = dialect
+        self._types = [column.type for column in compiled._result_columns]
+        # SQLite's cursor names no column types; asyncpg's does, and a few processors depend on them
+        # (PostgreSQL numerics): those are chosen from the first execution's, as SQLAlchemy does
+        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = (
+            self._processors_for([None] * len(self._types)) if dialect.name == "sqlite" else None
         )
 
-    def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
+    def _processors_for(self, coltypes: Sequence[Any]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        return tuple(
+            (i, processor)
+            for i, (type_, coltype) in enumerate(zip(self._types, coltypes, strict=True))
+            if (processor := type_._cached_result_processor(self._dialect, coltype)) is not None
+        )
+
+    def _bind(self, params: Mapping[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
+        """The SQL and the driver's positional values for ``params``, as SQLAlchemy would send them."""
         values = self._compiled.construct_params(params, escape_names=False)
         sql, positions, processors = self.sql, self.positiontup, self._processors
         if self._expanding:  # IN (…) of a list: rendered for this many values, as SQLAlchemy does
@@ -80,7 +96,23 @@ class Plan:
             sql, positions = expanded.statement, expanded.positiontup
             processors = {**processors, **expanded.processors}
             values = expanded.parameters
-        args = tuple(processors[k](values[k]) if k in processors else values[k] for k in positions)
+        return sql, tuple(processors[k](values[k]) if k in processors else values[k] for k in positions)
+
+    def _result(self, rows: Sequence[Any], rowcount: int) -> DirectResult:
+        converters = self._results or ()
+        if converters and rows:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for i, processor in converters:
+                    values[i] = processor(values[i])
+                converted.append(tuple(values))
+            rows = converted
+        return DirectResult(self._metadata, list(rows), rowcount)
+
+    def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
+        """Run on a ``sqlite3`` connection (synchronous: SQLite answers from the process)."""
+        sql, args = self._bind(params)
         cursor = raw.cursor()
         try:
             cursor.execute(sql, args)
@@ -90,16 +122,31 @@ class Plan:
             raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
         finally:
             cursor.close()
-        if self._results and rows:
-            converters = self._results
-            converted = []
-            for row in rows:
-                values_ = list(row)
-                for i, processor in converters:
-                    values_[i] = processor(values_[i])
-                converted.append(tuple(values_))
-            rows = converted
-        return DirectResult(self._metadata, rows, rowcount)
+        return self._result(rows, rowcount)
+
+    async def run_asyncpg(self, connection: Connection, params: Mapping[str, Any] | None) -> DirectResult:
+        """Run on the asyncpg connection under ``connection`` (SQLAlchemy's), as its asyncpg adapter
+        does: in the transaction it began (beginning it if this is the transaction's first
+        statement), prepared once per connection in the adapter's statement cache."""
+        sql, args = self._bind(params)
+        adapted: Any = connection.connection.dbapi_connection
+        dialect: Any = connection.dialect
+        try:
+            async with adapted._execute_mutex:
+                if adapted._transaction is None:
+                    await adapted._start_transaction()
+                try:
+                    prepared, attributes = await adapted._prepare(sql, dialect._invalidate_schema_cache_asof)
+                    if self._results is None and self._types:
+                        self._results = self._processors_for([a.type.oid for a in attributes])
+                    rows = await prepared.fetch(*args)
+                except Exception as error:  # asyncpg's, as the adapter's DBAPI errors
+                    adapted._handle_exception(error)
+        except dialect.loaded_dbapi.Error as error:  # and as SQLAlchemy's (a lost connection
+            connection._handle_dbapi_exception(error, sql, args, None, None)  # is invalidated)
+            raise  # not reached: the line above raises
+        status = _ROWCOUNT.match(prepared.get_statusmsg() or "")
+        return self._result(rows, int(status.group(1)) if status else -1)
 
 
 class Plans:
