@@ -8,8 +8,9 @@ transaction, a primary-key ``SELECT`` and an ``INSERT`` of a row like the servic
 a timestamp) four ways, in alternating rounds so that the load of a shared machine weighs on each alike:
 
 * ``session`` — a statement built once (``reintegra_kit.db.select_by``) executed on the kit's
-  session, as the repositories run it (``AsyncSession.execute``; on SQLite the kit's session runs a
-  statement without a greenlet once its transaction holds the connection: ADR 0024);
+  session, as the repositories run it (``AsyncSession.execute``; once the statement has run and the
+  transaction holds its connection, the kit's session runs it on the driver from a plan compiled
+  once: ADR 0025);
 * ``connection`` — ``AsyncConnection.execute`` of the same statement (no ORM session layer);
 * ``sync in one greenlet`` — the same statements through a synchronous session inside ONE
   ``run_sync`` (no greenlet switch per statement);

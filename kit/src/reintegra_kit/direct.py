@@ -1,13 +1,14 @@
-"""SQLite statements of the hot path run straight on the driver (docs/adr/0025-sqlite-statements-on-the-driver.md).
+"""Statements of the hot path run straight on the driver (docs/adr/0025-statements-on-the-driver.md).
 
 For each execution SQLAlchemy computes the statement's cache key, looks its compiled form up, builds an
 execution context, processes the parameters, runs the cursor, and builds the result's metadata. For a
 statement a service runs again and again — its module constants, the kit's (ADR 0024) — all but the
-parameters and the rows is the same every time. So the kit's SQLite session (``db._InlineSession``)
-compiles such a statement once, with SQLAlchemy, into a :class:`Plan` (the SQL, the order of its
-parameters, SQLAlchemy's own bind and result processors for its types, the result's keys), and then
-runs it on the ``sqlite3`` connection of the session's transaction: 3-4x less CPU per statement
-(``bench/statement_cost.py``).
+parameters and the rows is the same every time. So the kit's sessions (``db._InlineSession`` on
+SQLite, ``db._PostgresSession``) compile such a statement once, with SQLAlchemy, into a :class:`Plan`
+(the SQL, the order of its parameters, SQLAlchemy's own bind and result processors for its types, the
+result's keys), and then run it on the driver's connection of the session's transaction: ``sqlite3``
+synchronously, asyncpg as SQLAlchemy's adapter does (``bench/statement_cost.py``: ~80 → ~20 µs on
+SQLite, ~200-290 → ~125 µs on PostgreSQL).
 
 What SQLAlchemy decides is unchanged: the SQL is its compilation for the dialect, the values go through
 its type processors both ways, errors are raised as its ``DBAPIError`` subclasses (an
