@@ -101,4 +101,22 @@ async def identity_matching(reception: Pool) -> Pending | dict[str, float]:
     """Identity matching at 10k vs 1M known returnees: its own command (see the module's docstring)."""
     if not any("review" in p for p in await _paths(reception)):
         return Pending("identity resolution is not in reception's API")
-    return Pending("own command: bench/identity_matching.py (PostgreSQL, 1M returnees to load)")
+    own = "own command: bench/identity_matching.py (PostgreSQL, 1M returnees to load)"
+    last = _last_identity_run()
+    return Pending(f"{own}; its last run: {last}" if last else own)
+
+
+def _last_identity_run() -> str | None:
+    """What ``bench/identity_matching.py`` measured last on this machine, and on which commit."""
+    from .identity_matching import LAST_RUN
+
+    try:
+        run = json.loads(LAST_RUN.read_text())
+        sizes, match = run["sizes"], run["match_p50_ms"]
+        return (
+            f"{run['date']}, commit {run['commit']}: match p50 {match[0]:.2f} ms at {sizes[0]:,}, "
+            f"{match[-1]:.2f} ms at {sizes[-1]:,} ({run['match_ratio']:.2f} x; whole registration "
+            f"{run['register_ratio']:.2f} x)"
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
