@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import EMPTY_DICT, immutabledict
 from sqlalchemy.util.concurrency import in_greenlet
 
-from .direct import Plans
+from .direct import Plan, Plans
 
 if TYPE_CHECKING:
     from .case_trace import KnownCaseTraces
@@ -360,13 +360,12 @@ class _InlineSession(AsyncSession):
             return await super().execute(
                 statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
             )
-        if not execution_options and not kw and bind_arguments is None and not isinstance(params, list):
-            plan = self._plans.plan(statement, params)
-            if plan is not None:
-                connection = self.sync_session.connection()
-                dbapi = connection.connection.dbapi_connection
-                if isinstance(dbapi, _InlineConnection) and not _watched(connection):
-                    return plan.run(dbapi._connection._conn, params)
+        planned = _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
+        if planned is not None:
+            plan, connection = planned
+            dbapi = connection.connection.dbapi_connection
+            if isinstance(dbapi, _InlineConnection):
+                return plan.run(dbapi._connection._conn, params)
         options = immutabledict(execution_options).union(_BUFFERED) if execution_options else _BUFFERED
         return self.sync_session.execute(
             statement, params, execution_options=options, bind_arguments=bind_arguments, **kw
@@ -389,23 +388,44 @@ class _PostgresSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
-        transaction = self.sync_session._transaction
-        if (
-            transaction is not None
-            and transaction._connections_boundary._connections
-            and not execution_options
-            and not kw
-            and bind_arguments is None
-            and not isinstance(params, list)
-        ):
-            plan = self._plans.plan(statement, params)
-            if plan is not None:
-                connection = self.sync_session.connection()  # held: no I/O
-                if not _watched(connection) and not connection.invalidated:
-                    return await plan.run_asyncpg(connection, params)
+        planned = _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
+        if planned is not None:
+            plan, connection = planned
+            return await plan.run_asyncpg(connection, params)
         return await super().execute(
             statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
         )
+
+
+def _planned(
+    session: AsyncSession,
+    plans: Plans,
+    statement: Any,
+    params: Any,
+    execution_options: Any,
+    bind_arguments: Any,
+    kw: dict[str, Any],
+) -> tuple[Plan, Any] | None:
+    """The plan of a statement run again, and the connection the session's transaction holds; or
+    ``None``: SQLAlchemy's path (no connection held yet, options, many rows, a statement not planned,
+    a listener, an invalidated connection)."""
+    transaction = session.sync_session._transaction
+    if (
+        transaction is None
+        or not transaction._connections_boundary._connections
+        or execution_options
+        or kw
+        or bind_arguments is not None
+        or isinstance(params, list)
+    ):
+        return None
+    plan = plans.plan(statement, params)
+    if plan is None:
+        return None
+    connection = session.sync_session.connection()  # held: no I/O
+    if _watched(connection) or connection.invalidated:
+        return None
+    return plan, connection
 
 
 def _watched(connection: Any) -> bool:
