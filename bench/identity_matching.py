@@ -296,6 +296,7 @@ def quality_table(known: int, probes_: int) -> None:
 
 
 async def main() -> int:
+    commit = _commit()  # the code measured: the commit checked out when the run starts
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -371,7 +372,7 @@ async def main() -> int:
     LAST_RUN.write_text(
         json.dumps(
             {
-                "commit": _commit(),
+                "commit": commit,
                 "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 "sizes": [t.size for t in timings],
                 "match_p50_ms": [statistics.median(t.match_ms) for t in timings],
