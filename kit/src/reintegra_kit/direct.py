@@ -55,7 +55,6 @@ class Plan:
         "_compiled",
         "_dialect",
         "_expanding",
-        "_keys",
         "_metadata",
         "_processors",
         "_results",
@@ -70,9 +69,7 @@ class Plan:
         self.positiontup: tuple[str, ...] = tuple(compiled.positiontup or ())
         self._processors: Mapping[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         self._expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
-        keys = [column.keyname for column in compiled._result_columns]
-        self._keys = keys
-        self._metadata = SimpleResultMetaData(keys)
+        self._metadata = SimpleResultMetaData([column.keyname for column in compiled._result_columns])
         self._dialect = dialect
         self._types = [column.type for column in compiled._result_columns]
         # SQLite's cursor names no column types; asyncpg's does, and a few processors depend on them
