@@ -12,7 +12,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from reintegra_kit.db import Database, insert_or_ignore, plain_insert, select_by, update_by
+from reintegra_kit.db import (
+    Database,
+    insert_ignoring,
+    insert_many_or_ignore,
+    insert_or_ignore,
+    plain_insert,
+    select_by,
+    update_by,
+)
 from reintegra_kit.direct import DirectResult
 from sqlalchemy import (
     JSON,
@@ -35,7 +43,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 T0 = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
 
@@ -138,6 +146,12 @@ async def test_a_statement_run_again_gives_what_sqlalchemy_gave_the_first_time(d
         last = await s.execute(BY_ID, {"thing_id": ids[0]})
     assert isinstance(last, DirectResult)
     assert planned(db) >= 3
+    # a transaction's first statement, once planned, checks the connection out and runs from its plan
+    for _ in range(2):
+        async with db.session() as s, s.begin():
+            opening = await s.execute(BY_ID, {"thing_id": ids[1]})
+            assert isinstance(opening, DirectResult)
+            assert opening.one().name == "thing 1"
 
 
 async def test_row_counts_errors_and_savepoints_are_sqlalchemy_s(db: Database) -> None:
@@ -192,3 +206,88 @@ async def test_python_side_defaults_and_listeners_take_sqlalchemy_s_path(db: Dat
             event.remove(db.engine.sync_engine, "before_cursor_execute", record)
         assert len(seen) == 3
         assert planned(db) <= before + 1
+
+
+async def test_many_parameter_sets_run_on_the_driver_as_sqlalchemy_runs_them(db: Database) -> None:
+    """``executemany`` (a list of dicts naming the same columns) of DML returning nothing: the rows,
+    the types read back, the conflicts ignored, and the errors are those of SQLAlchemy's path."""
+    add = plain_insert(things)
+    ignoring = insert_ignoring(db.engine.dialect.name, things, ("thing_id",))
+    results: list[Any] = []
+    async with db.session() as s, s.begin():
+        for start in (0, 10, 20):  # the first run is SQLAlchemy's (ADR 0025), the next ones the plan's
+            results.append(await s.execute(add, [thing(n) for n in range(start, start + 3)]))
+        for n in (30, 31):  # a list of one: the same statement, run once
+            results.append(await s.execute(add, [thing(n)]))
+        assert [isinstance(r, DirectResult) for r in results] == [False, True, True, True, True]
+        assert planned(db) == 1  # one plan for those names, whatever the number of sets
+        got = (await s.execute(select(things).order_by(things.c.seq))).all()
+        assert [r.name for r in got] == [f"thing {n}" for n in (0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31)]
+        by_name = {r.name: r for r in got}
+        sample = thing(21)
+        assert by_name["thing 21"].tags == sample["tags"]
+        assert by_name["thing 21"].colour is Colour.BLUE
+        assert by_name["thing 21"].blob == sample["blob"]
+        # as SQLAlchemy reads it back (SQLite keeps no time zone)
+        assert by_name["thing 21"].at.replace(tzinfo=None) == sample["at"].replace(tzinfo=None)
+        assert type(by_name["thing 21"].at) is type(by_name["thing 0"].at)
+        # a conflict ignored, row by row: only the new rows land
+        known = [
+            {**thing(40), "thing_id": got[0].thing_id},
+            thing(41),
+            {**thing(42), "thing_id": got[1].thing_id},
+        ]
+        fresh = [thing(43), thing(44)]
+        for rows in ([thing(50)], known, fresh):
+            await s.execute(ignoring, rows)
+        names = set((await s.execute(select(things.c.name))).scalars().all())
+        assert {"thing 41", "thing 43", "thing 44", "thing 50"} <= names
+        assert not {"thing 40", "thing 42"} & names
+        # an UPDATE for many keys
+        bump = update_by(things, "thing_id")
+        for rows in ([{"key_thing_id": r.thing_id, "version": 5} for r in got[:2]],) * 2:
+            await s.execute(bump, rows)
+        versions = (await s.execute(select(things.c.version).order_by(things.c.seq))).scalars().all()
+        assert versions[:3] == [5, 5, 1]
+        # a duplicate among many raises SQLAlchemy's IntegrityError, and its savepoint undoes the set
+        async with s.begin_nested() as savepoint:
+            with pytest.raises(IntegrityError):
+                await s.execute(add, [thing(60), thing(61, name="thing 1")])
+            await savepoint.rollback()
+        assert "thing 60" not in set((await s.execute(select(things.c.name))).scalars().all())
+
+
+async def test_many_parameter_sets_the_plan_cannot_promise_take_sqlalchemy_s_path(db: Database) -> None:
+    add = plain_insert(things)
+    async with db.session() as s, s.begin():
+        for start in (0, 10):
+            await s.execute(add, [thing(n) for n in range(start, start + 2)])
+        # sets naming different columns: SQLAlchemy's path, which refuses them as it always did
+        partial = thing(20)
+        del partial["score"]
+        with pytest.raises(StatementError, match="A value is required for bind parameter 'score'"):
+            await s.execute(add, [thing(21), partial])
+        # Python-side defaults are computed per row by SQLAlchemy
+        for _ in range(2):
+            result = await s.execute(insert(counted), [{}, {}])
+            assert not isinstance(result, DirectResult)
+        assert (await s.execute(select(counted.c.made_by))).scalars().all() == ["python-default"] * 4
+        # RETURNING rows of many sets: SQLAlchemy's (insertmanyvalues)
+        returning = insert(things).returning(things.c.name)
+        for start in (30, 40):
+            result = await s.execute(returning, [thing(start), thing(start + 1)])
+            assert not isinstance(result, DirectResult)
+            assert sorted(result.scalars().all()) == [f"thing {start}", f"thing {start + 1}"]
+        # … and of one set: that one INSERT, from its plan, with the same rows back
+        for n in (50, 51):
+            result = await s.execute(returning, [thing(n)])
+            assert isinstance(result, DirectResult)
+            assert result.scalars().all() == [f"thing {n}"]
+        # insert-or-ignore of one row returns what it inserted, nothing for a row already there
+        claimed = [await insert_many_or_ignore(s, things, [thing(n)], ["thing_id"], "name") for n in (60, 61)]
+        assert claimed == [{"thing 60"}, {"thing 61"}]
+        existing = (
+            await s.execute(select(things.c.thing_id).where(things.c.name == "thing 60"))
+        ).scalar_one()
+        again = {**thing(62), "thing_id": existing}
+        assert await insert_many_or_ignore(s, things, [again], ["thing_id"], "name") == set()

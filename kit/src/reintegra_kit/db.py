@@ -372,12 +372,13 @@ class _InlineSession(AsyncSession):
     suspend inside SQLAlchemy's synchronous code. On SQLite nothing awaits any more (the statements run
     inline: :class:`_InlineCursor`) except checking the connection out of the pool, which happens once
     per transaction — so after that, ``execute`` calls the synchronous session directly: ~40 µs of
-    CPU less per statement, a third of SQLAlchemy's cost (``bench/statement_cost.py``). The first
-    statement of a transaction, and any statement without a connection held, takes the usual path.
-    The result is the same buffered ``Result`` as ``AsyncSession.execute`` gives.
+    CPU less per statement, a third of SQLAlchemy's cost (``bench/statement_cost.py``). A statement
+    not planned without a connection held yet takes the usual path. The result is the same buffered
+    ``Result`` as ``AsyncSession.execute`` gives.
 
     A statement it has seen before runs on the driver directly, from a plan compiled once
-    (:mod:`.direct`, ADR 0025): ~20 µs instead of ~80.
+    (:mod:`.direct`, ADR 0025): ~20 µs instead of ~80 — its transaction's first too, once the
+    connection is checked out.
     """
 
     _plans: Plans  # the database's (set on the subclass Database makes)
@@ -391,17 +392,18 @@ class _InlineSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
-        transaction = self.sync_session._transaction
-        if transaction is None or not transaction._connections_boundary._connections:
-            return await super().execute(
-                statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
-            )
-        planned = _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
+        planned = await _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
         if planned is not None:
-            plan, connection = planned
+            plan, connection, values, many = planned
             dbapi = connection.connection.dbapi_connection
             if isinstance(dbapi, _InlineConnection):
-                return plan.run(dbapi._connection._conn, params)
+                raw = dbapi._connection._conn
+                return plan.run_many(raw, values) if many else plan.run(raw, values)
+        transaction = self.sync_session._transaction
+        if transaction is None or not transaction._connections_boundary._connections:
+            return await super().execute(  # the checkout may await: SQLAlchemy's greenlet
+                statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
+            )
         options = immutabledict(execution_options).union(_BUFFERED) if execution_options else _BUFFERED
         return self.sync_session.execute(
             statement, params, execution_options=options, bind_arguments=bind_arguments, **kw
@@ -409,8 +411,8 @@ class _InlineSession(AsyncSession):
 
 
 class _PostgresSession(AsyncSession):
-    """A PostgreSQL session whose statements seen before, once its transaction holds a connection,
-    run on asyncpg directly from a plan compiled once (:mod:`.direct`, ADR 0025): no greenlet, no
+    """A PostgreSQL session whose statements seen before (its transaction's first too, once the
+    connection is checked out) run on asyncpg directly from a plan compiled once (:mod:`.direct`, ADR 0025): no greenlet, no
     execution context; the adapter's transaction and prepared-statement cache as SQLAlchemy uses them."""
 
     _plans: Plans  # the database's (set on the subclass Database makes)
@@ -424,16 +426,18 @@ class _PostgresSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
-        planned = _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
+        planned = await _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
         if planned is not None:
-            plan, connection = planned
-            return await plan.run_asyncpg(connection, params)
+            plan, connection, values, many = planned
+            if many:
+                return await plan.run_many_asyncpg(connection, values)
+            return await plan.run_asyncpg(connection, values)
         return await super().execute(
             statement, params, execution_options=execution_options, bind_arguments=bind_arguments, **kw
         )
 
 
-def _planned(
+async def _planned(
     session: AsyncSession,
     plans: Plans,
     statement: Any,
@@ -441,27 +445,47 @@ def _planned(
     execution_options: Any,
     bind_arguments: Any,
     kw: dict[str, Any],
-) -> tuple[Plan, Any] | None:
-    """The plan of a statement run again, and the connection the session's transaction holds; or
-    ``None``: SQLAlchemy's path (no connection held yet, options, many rows, a statement not planned,
-    a listener, an invalidated connection)."""
+) -> tuple[Plan, Any, Any, bool] | None:
+    """The plan of a statement run again, the connection of the session's transaction, the
+    parameters to run it with, and whether they are many sets (``executemany``); or ``None``:
+    SQLAlchemy's path (options, a statement not planned, many sets the plan cannot run, a listener, an
+    invalidated connection).
+
+    A planned statement that is its transaction's first begins the transaction as SQLAlchemy's
+    ``execute`` would have (the connection checked out, ``BEGIN``), then runs from its plan too."""
+    if execution_options or kw or bind_arguments is not None:
+        return None
+    many = isinstance(params, list)
+    if many:
+        if not params or not _same_names(params):
+            return None
+        plan = plans.plan(statement, params[0])
+        if plan is None:
+            return None
+        if len(params) == 1 and (plan.runs_many or plan.inserts):  # one set: the statement, run once
+            params, many = params[0], False  # (an INSERT … RETURNING gives the same rows either way)
+        elif not plan.runs_many:
+            return None
+    else:
+        plan = plans.plan(statement, params)
+        if plan is None:
+            return None
     transaction = session.sync_session._transaction
-    if (
-        transaction is None
-        or not transaction._connections_boundary._connections
-        or execution_options
-        or kw
-        or bind_arguments is not None
-        or isinstance(params, list)
-    ):
-        return None
-    plan = plans.plan(statement, params)
-    if plan is None:
-        return None
-    connection = session.sync_session.connection()  # held: no I/O
+    if transaction is None or not transaction._connections_boundary._connections:
+        await session.connection()  # autobegin, as execute does: the pool's checkout may await
+    connection = session.sync_session.connection()  # held now: no I/O
     if _watched(connection) or connection.invalidated:
         return None
-    return plan, connection
+    return plan, connection, params, many
+
+
+def _same_names(rows: list[Any]) -> bool:
+    """Whether every parameter set is a dict naming the same parameters (what a plan is made for)."""
+    first = rows[0]
+    if type(first) is not dict:
+        return False
+    names = first.keys()
+    return all(type(row) is dict and row.keys() == names for row in rows)
 
 
 def _watched(connection: Any) -> bool:

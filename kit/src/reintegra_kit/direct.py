@@ -14,8 +14,16 @@ What SQLAlchemy decides is unchanged: the SQL is its compilation for the dialect
 its type processors both ways, errors are raised as its ``DBAPIError`` subclasses (an
 ``IntegrityError`` stays one). A statement takes the usual path when the plan cannot promise that:
 the first time it is seen (a statement built per call is never planned), one with Python-side column
-defaults or implicit ``RETURNING``, ORM statements, execution options, many parameter sets, textual
-SQL, and whenever an engine listener or echo wants to see each statement.
+defaults or implicit ``RETURNING``, ORM statements, execution options, textual SQL, and whenever an
+engine listener or echo wants to see each statement.
+
+Many parameter sets (a list of dicts: ``executemany``) run on the driver too when they all name the
+same columns and the statement is an INSERT, UPDATE or DELETE that returns no rows — what SQLAlchemy
+itself hands to the driver's ``executemany`` then (neither dialect rewrites such an INSERT into one
+multi-row statement without ``RETURNING``). A list of one runs as that one row, and so does an
+``INSERT … RETURNING`` given a list of one (SQLAlchemy sends that one row, and gets the same rows
+back). Most lists of the hot path are one row long: an arrival's returnee, its case, its keys; a
+transaction's outbox rows.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.selectable import Select
 
 _PLANNABLE = (Select, Insert, Update, Delete)
+_DML = (Insert, Update, Delete)
 _ROWCOUNT = re.compile(
     r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)"
 )  # asyncpg's status, as SQLAlchemy reads it
@@ -59,7 +68,9 @@ class Plan:
         "_processors",
         "_results",
         "_types",
+        "inserts",
         "positiontup",
+        "runs_many",
         "sql",
     )
 
@@ -77,6 +88,13 @@ class Plan:
         self._results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = (
             self._processors_for([None] * len(self._types)) if dialect.name == "sqlite" else None
         )
+        # many parameter sets at once (``executemany``): DML that returns no rows, without an IN list
+        # rendered per execution
+        self.runs_many: bool = (
+            not self._types and not self._expanding and isinstance(compiled.statement, _DML)
+        )
+        # an INSERT (its RETURNING rows included) given as a list of one set runs as that one statement
+        self.inserts: bool = not self._expanding and isinstance(compiled.statement, Insert)
 
     def _processors_for(self, coltypes: Sequence[Any]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
         return tuple(
@@ -107,6 +125,43 @@ class Plan:
                 converted.append(tuple(values))
             rows = converted
         return DirectResult(self._metadata, list(rows), rowcount)
+
+    def run_many(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> DirectResult:
+        """Run once per parameter set on a ``sqlite3`` connection, as ``executemany`` (see :attr:`runs_many`)."""
+        sql = self.sql
+        args = [self._bind(row)[1] for row in rows]
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(sql, args)
+            rowcount = cursor.rowcount
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+        return DirectResult(self._metadata, [], rowcount)
+
+    async def run_many_asyncpg(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> DirectResult:
+        """Run once per parameter set on asyncpg, as SQLAlchemy's adapter runs ``executemany`` (asyncpg
+        pipelines them; no row count, as there)."""
+        sql = self.sql
+        args = [self._bind(row)[1] for row in rows]
+        adapted: Any = connection.connection.dbapi_connection
+        dialect: Any = connection.dialect
+        try:
+            async with adapted._execute_mutex:
+                await adapted._check_type_cache_invalidation(dialect._invalidate_schema_cache_asof)
+                if adapted._transaction is None:
+                    await adapted._start_transaction()
+                try:
+                    await adapted._connection.executemany(sql, args)
+                except Exception as error:
+                    adapted._handle_exception(error)
+        except dialect.loaded_dbapi.Error as error:
+            connection._handle_dbapi_exception(error, sql, args, None, None)
+            raise  # not reached: the line above raises
+        return DirectResult(self._metadata, [], -1)
 
     def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
         """Run on a ``sqlite3`` connection (synchronous: SQLite answers from the process)."""

@@ -26,11 +26,18 @@ from reintegra_contracts.codelists import (
 )
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import Database, dialect_of, insert_ignoring, insert_many_or_ignore, select_by
+from reintegra_kit.db import (
+    Database,
+    dialect_of,
+    insert_ignoring,
+    insert_many_or_ignore,
+    plain_insert,
+    select_by,
+)
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 
 from .crypto import DataKeyDestroyedError, FieldCipher, ReceptionKeys, WrappedKey
 from .domain import (
@@ -249,7 +256,7 @@ class CaseRepository(_Bulk):
         if not new:
             return
         await self.session.execute(
-            insert(cases), [{**_row(c), "manifest_ref": refs.get(c.case_id), "version": 1} for c in new]
+            plain_insert(cases), [{**_row(c), "manifest_ref": refs.get(c.case_id), "version": 1} for c in new]
         )
         await self._children(new)
         for case in new:
@@ -326,7 +333,7 @@ class DataKeyRepository(_Bulk):
 
     async def store(self, rows: list[dict[str, Any]]) -> None:
         for chunk in _chunks(rows, 200):
-            await self.session.execute(insert(person_keys), list(chunk))
+            await self.session.execute(plain_insert(person_keys), list(chunk))
 
     async def ciphers(self, owners: Iterable[UUID]) -> dict[UUID, FieldCipher]:
         """The field ciphers of ``owners`` whose data key still exists (an erased person has none)."""
@@ -428,7 +435,7 @@ class ReturneeRepository(_Bulk):
             return
         ciphers, wrapped = self.reception.data_keys.generate([(r.returnee_id, r.created_at) for r in new])
         await self.session.execute(
-            insert(returnees),
+            plain_insert(returnees),
             [
                 {
                     "returnee_id": r.returnee_id,
@@ -617,7 +624,7 @@ class AnnouncementRepository(_Bulk):
         }
         await self.insert_versioned(announcements, a, values)
         await self.session.execute(
-            insert(announced_persons),
+            plain_insert(announced_persons),
             [
                 {
                     "announced_person_id": p.announced_person_id,
@@ -666,7 +673,7 @@ class ReviewRepository(_Bulk):
     async def add_many(self, new: Sequence[DuplicateReview]) -> None:
         if not new:
             return
-        await self.session.execute(insert(reviews), [{**_review_row(r), "version": 1} for r in new])
+        await self.session.execute(plain_insert(reviews), [{**_review_row(r), "version": 1} for r in new])
         for r in new:
             r.version = 1
         await self.publish_events(*new)
