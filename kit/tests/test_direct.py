@@ -13,10 +13,12 @@ from uuid import UUID, uuid4
 
 import pytest
 from reintegra_kit.db import (
+    _CASE_LOCK,
     Database,
     insert_ignoring,
     insert_many_or_ignore,
     insert_or_ignore,
+    lock_case,
     plain_insert,
     select_by,
     update_by,
@@ -67,6 +69,12 @@ things = Table(
     Column("blob", LargeBinary, nullable=True),
     Column("score", Float, nullable=True),
     Column("seq", BigInteger, nullable=True),
+)
+serials = Table(  # a key the database generates
+    "direct_serials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(20), nullable=False),
 )
 counted = Table(
     "direct_counted",
@@ -291,3 +299,26 @@ async def test_many_parameter_sets_the_plan_cannot_promise_take_sqlalchemy_s_pat
         ).scalar_one()
         again = {**thing(62), "thing_id": existing}
         assert await insert_many_or_ignore(s, things, [again], ["thing_id"], "name") == set()
+
+
+async def test_inserts_of_a_generated_key_and_the_case_lock_run_from_plans(db: Database) -> None:
+    """On PostgreSQL SQLAlchemy fetches a generated key with an implicit ``RETURNING`` — unless the
+    INSERT is inline (the kit's built-once inserts: nothing reads ``inserted_primary_key``) or runs for
+    many rows; the case lock is a SELECT built once, not textual SQL."""
+    add = plain_insert(serials)
+    results = []
+    async with db.session() as s, s.begin():
+        for n in range(3):
+            results.append(await s.execute(add, {"label": f"one {n}"}))
+        for n in range(3):
+            results.append(await s.execute(add, [{"label": f"many {n}a"}, {"label": f"many {n}b"}]))
+        for _ in range(3):
+            await lock_case(s, uuid4())
+        rows = (await s.execute(select(serials).order_by(serials.c.id))).all()
+    assert [isinstance(r, DirectResult) for r in results] == [False, True, True, True, True, True]
+    assert [r.label for r in rows] == ["one 0", "one 1", "one 2"] + [
+        f"many {n}{x}" for n in range(3) for x in "ab"
+    ]
+    assert len({r.id for r in rows}) == 9
+    plans = db.sessions.class_._plans  # type: ignore[attr-defined]
+    assert (id(_CASE_LOCK) in plans._plans) is (db.engine.dialect.name == "postgresql")

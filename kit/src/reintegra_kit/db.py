@@ -29,6 +29,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     event,
+    func,
     select,
     text,
     update,
@@ -150,13 +151,16 @@ def insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...
     """``INSERT … ON CONFLICT (conflict_columns) DO NOTHING`` for ``dialect``, built once per table:
     execute it with a dict of values, or a list of them (one compiled form whatever their number)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    # inline: no implicit RETURNING of a generated key (nothing reads inserted_primary_key), so that
+    # PostgreSQL runs it from its plan too (ADR 0025)
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns)).inline()
 
 
 @functools.cache
 def plain_insert(table: Table) -> Any:
-    """``INSERT INTO table``, built once: execute it with a dict of values (or a list of them)."""
-    return table.insert()
+    """``INSERT INTO table``, built once: execute it with a dict of values (or a list of them).
+    Inline: no implicit ``RETURNING`` of a generated key (ADR 0025)."""
+    return table.insert().inline()
 
 
 @functools.cache
@@ -187,7 +191,8 @@ def delete_by(table: Table, *keys: str) -> Any:
     return delete(table).where(*(table.c[name] == bindparam(name) for name in keys))
 
 
-_CASE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# a SELECT built once, not textual SQL: planned like the rest (ADR 0025), one round trip
+_CASE_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -459,7 +464,7 @@ async def _planned(
     if many:
         if not params or not _same_names(params):
             return None
-        plan = plans.plan(statement, params[0])
+        plan = plans.plan(statement, params[0], many=True)
         if plan is None:
             return None
         if len(params) == 1 and (plan.runs_many or plan.inserts):  # one set: the statement, run once

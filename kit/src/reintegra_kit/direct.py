@@ -208,13 +208,14 @@ class Plans:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._seen: dict[int, weakref.ref[Any]] = {}
-        self._plans: dict[int, tuple[weakref.ref[Any], dict[frozenset[str], Plan | None]]] = {}
+        self._plans: dict[int, tuple[weakref.ref[Any], dict[tuple[frozenset[str], bool], Plan | None]]] = {}
 
-    def plan(self, statement: Any, params: Mapping[str, Any] | None) -> Plan | None:
-        """The plan of ``statement`` for these parameter names; ``None``: take SQLAlchemy's path."""
+    def plan(self, statement: Any, params: Mapping[str, Any] | None, *, many: bool = False) -> Plan | None:
+        """The plan of ``statement`` for these parameter names, for one set or for many (an INSERT
+        compiled for ``executemany`` fetches no generated key); ``None``: take SQLAlchemy's path."""
         key = id(statement)
         entry = self._plans.get(key)
-        names = frozenset(params) if params else frozenset()
+        names = (frozenset(params) if params else frozenset(), many)
         if entry is not None:
             by_names = entry[1]
             if names in by_names:
@@ -236,9 +237,12 @@ class Plans:
         entry[1][names] = made
         return made
 
-    def _make(self, statement: Any, names: frozenset[str]) -> Plan | None:
-        dml = isinstance(statement, (Insert, Update, Delete))
-        compiled = statement.compile(dialect=self._dialect, column_keys=sorted(names) if dml else None)
+    def _make(self, statement: Any, key: tuple[frozenset[str], bool]) -> Plan | None:
+        names, many = key
+        dml = isinstance(statement, _DML)
+        compiled = statement.compile(
+            dialect=self._dialect, column_keys=sorted(names) if dml else None, for_executemany=many
+        )
         if (
             not compiled.positional
             or compiled.insert_prefetch  # Python-side defaults: SQLAlchemy computes them per execution

@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from reintegra_contracts import Event, encode
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock, as_utc
@@ -27,6 +27,9 @@ from .logging import get_logger
 from .telemetry import context_from_traceparent, current_traceparent
 
 log = get_logger(__name__)
+
+# the relay's lock on PostgreSQL, a SELECT built once (planned: ADR 0025)
+_TRY_RELAY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("id", type_=BigInteger)))
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         t = self._table
         self._pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(batch_size)
+        self._published = (  # built once: planned (ADR 0025)
+            update(t)
+            .where(t.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=bindparam("now"), attempts=t.c.attempts + 1)
+        )
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a commit that added rows)."""
@@ -184,9 +192,7 @@ class OutboxRelay:
         # One transaction holding the advisory lock across read, send and mark: PostgreSQL locks rows,
         # not the database, so writers go on meanwhile.
         async with self._db.session() as session, session.begin():
-            got = await session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self.ADVISORY_LOCK_ID}
-            )
+            got = await session.execute(_TRY_RELAY_LOCK, {"id": self.ADVISORY_LOCK_ID})
             if not got.scalar_one():
                 return 0  # another replica is relaying this outbox
             rows = (await session.execute(self._pending)).all()
@@ -218,11 +224,7 @@ class OutboxRelay:
     ) -> None:
         t = self._table
         if sent:  # one statement for the whole batch
-            await session.execute(
-                update(t)
-                .where(t.c.id.in_(sent))
-                .values(published_at=self._clock.now(), attempts=t.c.attempts + 1)
-            )
+            await session.execute(self._published, {"ids": sent, "now": self._clock.now()})
         for message, error in failed:
             log.warning("outbox.publish_failed", event_id=message.event_id, error=repr(error))
             await session.execute(

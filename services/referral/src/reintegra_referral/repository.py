@@ -129,13 +129,13 @@ def _json(values: Iterable[Any]) -> str:
 
 class DirectoryRepository(Repository):
     async def agency(self, agency_id: str) -> Agency | None:
-        row = (await self.session.execute(select(agencies).where(agencies.c.agency_id == agency_id))).first()
+        row = (await self.session.execute(select_by(agencies, "agency_id"), {"agency_id": agency_id})).first()
         return _agency(row) if row else None
 
     async def service(self, service_id: str) -> DirectoryService | None:
         row = (
             await self.session.execute(
-                select(directory_services).where(directory_services.c.service_id == service_id)
+                select_by(directory_services, "service_id"), {"service_id": service_id}
             )
         ).first()
         return _service(row) if row else None
