@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,24 @@ def downgrade_kit_tables_v2() -> None:
     with op.batch_alter_table("inbox") as batch:
         batch.drop_column("detail")
         batch.drop_column("outcome")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m reintegra_kit.migrations <script location>``: what a service's start-up runs in a
+    child process (``reintegra_kit.runtime.migrating``); the database URL comes from the environment."""
+    from .runtime.migrating import DATABASE_URL_VARIABLE
+
+    args = sys.argv[1:] if argv is None else argv
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if len(args) != 1 or not url:
+        print(
+            f"usage: {DATABASE_URL_VARIABLE}=<database url> python -m reintegra_kit.migrations <folder>",
+            file=sys.stderr,
+        )
+        return 2
+    upgrade_to_head(Path(args[0]), url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
