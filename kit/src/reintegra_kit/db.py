@@ -417,8 +417,9 @@ class _InlineSession(AsyncSession):
 
 class _PostgresSession(AsyncSession):
     """A PostgreSQL session whose statements seen before (its transaction's first too, once the
-    connection is checked out) run on asyncpg directly from a plan compiled once (:mod:`.direct`, ADR 0025): no greenlet, no
-    execution context; the adapter's transaction and prepared-statement cache as SQLAlchemy uses them."""
+    connection is checked out) run on asyncpg directly from a plan compiled once (:mod:`.direct`,
+    ADR 0025): no greenlet, no execution context; the adapter's transaction and prepared-statement
+    cache as SQLAlchemy uses them."""
 
     _plans: Plans  # the database's (set on the subclass Database makes)
 

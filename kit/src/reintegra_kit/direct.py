@@ -127,7 +127,8 @@ class Plan:
         return DirectResult(self._metadata, list(rows), rowcount)
 
     def run_many(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> DirectResult:
-        """Run once per parameter set on a ``sqlite3`` connection, as ``executemany`` (see :attr:`runs_many`)."""
+        """Run once per parameter set on a ``sqlite3`` connection, as ``executemany`` (see
+        :attr:`runs_many`)."""
         sql = self.sql
         args = [self._bind(row)[1] for row in rows]
         cursor = raw.cursor()
@@ -215,7 +216,7 @@ class Plans:
         compiled for ``executemany`` fetches no generated key); ``None``: take SQLAlchemy's path."""
         key = id(statement)
         entry = self._plans.get(key)
-        names = (frozenset(params) if params else frozenset(), many)
+        names = (frozenset(params) if params else frozenset(), many)  # and one set or many
         if entry is not None:
             by_names = entry[1]
             if names in by_names:

@@ -1,4 +1,4 @@
-"""A service migrates its database at start-up in a child process (docs/adr/0027-migrations-in-a-child-process.md).
+"""A service migrates its database at start-up in a child process (ADR 0027).
 
 Alembic, the migration scripts and what one run allocates take ~13 MB of a service's memory (9.5 MB
 to import Alembic beside what the service already has, 3.3 MB to run the migrations of reception),
