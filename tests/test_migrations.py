@@ -13,9 +13,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from reintegra_kit.migrating import MigrationError
+from reintegra_kit.migrating import upgrade_to_head_async as migrate_in_child
 from reintegra_kit.migrations import alembic_config, upgrade_to_head_async
-from reintegra_kit.runtime.migrating import MigrationError
-from reintegra_kit.runtime.migrating import upgrade_to_head_async as migrate_in_child
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .conftest import SERVICES
@@ -64,7 +64,7 @@ async def test_migrations_match_the_models_on_postgresql_and_downgrade_cleanly(
 CHILD = """
 import asyncio, sys
 from pathlib import Path
-from reintegra_kit.runtime.migrating import upgrade_to_head_async
+from reintegra_kit.migrating import upgrade_to_head_async
 import reintegra_reception.bootstrap as bootstrap
 asyncio.run(upgrade_to_head_async(bootstrap.MIGRATIONS, sys.argv[1]))
 print("alembic imported:", any(name.split(".")[0] == "alembic" for name in sys.modules))

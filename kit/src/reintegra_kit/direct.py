@@ -31,8 +31,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
@@ -46,6 +46,7 @@ _ROWCOUNT = re.compile(
     r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)"
 )  # asyncpg's status, as SQLAlchemy reads it
 _NOT_PLANNABLE = None
+_T = TypeVar("_T")
 
 
 class DirectResult(IteratorResult[Any]):
@@ -126,20 +127,34 @@ class Plan:
             rows = converted
         return DirectResult(self._metadata, list(rows), rowcount)
 
+    def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
+        """Run on a ``sqlite3`` connection (synchronous: SQLite answers from the process)."""
+        sql, args = self._bind(params)
+        rows, rowcount = _on_sqlite(raw, sql, args, many=False)
+        return self._result(rows, rowcount)
+
     def run_many(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> DirectResult:
         """Run once per parameter set on a ``sqlite3`` connection, as ``executemany`` (see
         :attr:`runs_many`)."""
-        sql = self.sql
-        args = [self._bind(row)[1] for row in rows]
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(sql, args)
-            rowcount = cursor.rowcount
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
-        finally:
-            cursor.close()
+        _, rowcount = _on_sqlite(raw, self.sql, [self._bind(row)[1] for row in rows], many=True)
         return DirectResult(self._metadata, [], rowcount)
+
+    async def run_asyncpg(self, connection: Connection, params: Mapping[str, Any] | None) -> DirectResult:
+        """Run on the asyncpg connection under ``connection`` (SQLAlchemy's), as its asyncpg adapter
+        does: in the transaction it began (beginning it if this is the transaction's first
+        statement), prepared once per connection in the adapter's statement cache."""
+        sql, args = self._bind(params)
+        invalidated_asof = connection.dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
+
+        async def fetch(adapted: Any) -> tuple[list[Any], Any]:
+            prepared, attributes = await adapted._prepare(sql, invalidated_asof)
+            if self._results is None and self._types:
+                self._results = self._processors_for([a.type.oid for a in attributes])
+            return await prepared.fetch(*args), prepared
+
+        rows, prepared = await _on_asyncpg(connection, sql, args, fetch)
+        status = _ROWCOUNT.match(prepared.get_statusmsg() or "")
+        return self._result(rows, int(status.group(1)) if status else -1)
 
     async def run_many_asyncpg(
         self, connection: Connection, rows: Sequence[Mapping[str, Any]]
@@ -148,59 +163,50 @@ class Plan:
         pipelines them; no row count, as there)."""
         sql = self.sql
         args = [self._bind(row)[1] for row in rows]
-        adapted: Any = connection.connection.dbapi_connection
-        dialect: Any = connection.dialect
-        try:
-            async with adapted._execute_mutex:
-                await adapted._check_type_cache_invalidation(dialect._invalidate_schema_cache_asof)
-                if adapted._transaction is None:
-                    await adapted._start_transaction()
-                try:
-                    await adapted._connection.executemany(sql, args)
-                except Exception as error:
-                    adapted._handle_exception(error)
-        except dialect.loaded_dbapi.Error as error:
-            connection._handle_dbapi_exception(error, sql, args, None, None)
-            raise  # not reached: the line above raises
+        invalidated_asof = connection.dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
+
+        async def execute_many(adapted: Any) -> None:
+            await adapted._check_type_cache_invalidation(invalidated_asof)
+            await adapted._connection.executemany(sql, args)
+
+        await _on_asyncpg(connection, sql, args, execute_many)
         return DirectResult(self._metadata, [], -1)
 
-    def run(self, raw: sqlite3.Connection, params: Mapping[str, Any] | None) -> DirectResult:
-        """Run on a ``sqlite3`` connection (synchronous: SQLite answers from the process)."""
-        sql, args = self._bind(params)
-        cursor = raw.cursor()
-        try:
-            cursor.execute(sql, args)
-            rows = cursor.fetchall() if cursor.description else []
-            rowcount = cursor.rowcount
-        except sqlite3.Error as error:  # as SQLAlchemy raises it: IntegrityError, OperationalError, …
-            raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
-        finally:
-            cursor.close()
-        return self._result(rows, rowcount)
 
-    async def run_asyncpg(self, connection: Connection, params: Mapping[str, Any] | None) -> DirectResult:
-        """Run on the asyncpg connection under ``connection`` (SQLAlchemy's), as its asyncpg adapter
-        does: in the transaction it began (beginning it if this is the transaction's first
-        statement), prepared once per connection in the adapter's statement cache."""
-        sql, args = self._bind(params)
-        adapted: Any = connection.connection.dbapi_connection
-        dialect: Any = connection.dialect
-        try:
-            async with adapted._execute_mutex:
-                if adapted._transaction is None:
-                    await adapted._start_transaction()
-                try:
-                    prepared, attributes = await adapted._prepare(sql, dialect._invalidate_schema_cache_asof)
-                    if self._results is None and self._types:
-                        self._results = self._processors_for([a.type.oid for a in attributes])
-                    rows = await prepared.fetch(*args)
-                except Exception as error:  # asyncpg's, as the adapter's DBAPI errors
-                    adapted._handle_exception(error)
-        except dialect.loaded_dbapi.Error as error:  # and as SQLAlchemy's (a lost connection
-            connection._handle_dbapi_exception(error, sql, args, None, None)  # is invalidated)
-            raise  # not reached: the line above raises
-        status = _ROWCOUNT.match(prepared.get_statusmsg() or "")
-        return self._result(rows, int(status.group(1)) if status else -1)
+def _on_sqlite(raw: sqlite3.Connection, sql: str, args: Any, *, many: bool) -> tuple[list[Any], int]:
+    """Run ``sql`` on a cursor of ``raw`` (once, or once per set of ``args``): its rows and row count,
+    its error raised as SQLAlchemy raises it (IntegrityError, OperationalError, …)."""
+    cursor = raw.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, args)
+            return [], cursor.rowcount
+        cursor.execute(sql, args)
+        return (cursor.fetchall() if cursor.description else []), cursor.rowcount
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
+    finally:
+        cursor.close()
+
+
+async def _on_asyncpg(
+    connection: Connection, sql: str, args: Any, work: Callable[[Any], Awaitable[_T]]
+) -> _T:
+    """``work`` on the asyncpg adapter under ``connection``, as the adapter runs a statement: under its
+    mutex, in the transaction it began (beginning it for the transaction's first statement); asyncpg's
+    errors as the adapter's DBAPI errors, and those as SQLAlchemy's (a lost connection is invalidated)."""
+    adapted: Any = connection.connection.dbapi_connection
+    try:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+            try:
+                return await work(adapted)
+            except Exception as error:
+                adapted._handle_exception(error)  # raises
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, sql, args, None, None)  # raises
+    raise AssertionError("not reached: the adapter and the connection raise")
 
 
 class Plans:

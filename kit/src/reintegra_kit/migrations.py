@@ -206,8 +206,8 @@ def downgrade_kit_tables_v2() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m reintegra_kit.migrations <script location>``: what a service's start-up runs in a
-    child process (``reintegra_kit.runtime.migrating``); the database URL comes from the environment."""
-    from .runtime.migrating import DATABASE_URL_VARIABLE
+    child process (:mod:`reintegra_kit.migrating`); the database URL comes from the environment."""
+    from .migrating import DATABASE_URL_VARIABLE
 
     args = sys.argv[1:] if argv is None else argv
     url = os.environ.get(DATABASE_URL_VARIABLE)

@@ -38,6 +38,7 @@ from ..health import health_router
 from ..inbox import Inbox
 from ..logging import configure_logging, get_logger
 from ..metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
+from ..migrating import upgrade_to_head_async
 from ..outbox import Outbox, OutboxMessage, OutboxRelay
 from ..registry import TOPIC_PARAMETER, RegistryError, ServiceSpec
 from ..settings import ServiceSettings
@@ -47,7 +48,6 @@ from ..uow import UnitOfWork
 from .broker import KafkaConnection
 from .http import create_app
 from .lifecycle import Deadline, Lifecycle, bounded, serve
-from .migrating import upgrade_to_head_async
 from .topics import TopicAdmin
 
 __all__ = ["ServiceRuntime"]

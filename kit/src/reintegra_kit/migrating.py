@@ -33,7 +33,7 @@ async def upgrade_to_head_async(script_location: Path, database_url: str) -> Non
     (in a thread for an in-memory SQLite database); raise :class:`MigrationError` if it fails."""
     parsed = make_url(database_url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        from ..migrations import upgrade_to_head  # Alembic: only for a database of this process
+        from .migrations import upgrade_to_head  # Alembic: only for a database of this process
 
         await asyncio.to_thread(upgrade_to_head, script_location, database_url)
         return
