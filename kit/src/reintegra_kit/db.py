@@ -283,6 +283,18 @@ class Database:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, class_=session_class
         )
+        # Reads that need no transaction (a request's record-scope check): on PostgreSQL each
+        # statement on its own (autocommit), so one round trip instead of BEGIN, SELECT, ROLLBACK;
+        # SQLite's reads cost no round trip, and its one connection keeps its own settings.
+        self.reads: async_sessionmaker[AsyncSession] = (
+            async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+                class_=session_class,
+            )
+            if self.dialect == "postgresql"
+            else self.sessions
+        )
         self._sqlite_file = (
             Path(parsed.database)
             if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:")
@@ -321,6 +333,11 @@ class Database:
     def session(self) -> AsyncSession:
         """A new session (use as ``async with db.session() as s``)."""
         return self.sessions()
+
+    def read_session(self) -> AsyncSession:
+        """A new session for reads outside any transaction (PostgreSQL: autocommit, every statement
+        its own snapshot); nothing written through it is kept together."""
+        return self.reads()
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

@@ -146,7 +146,7 @@ def record_scope_of(uow: Callable[[], AssessmentUnitOfWork]) -> RecordScopeFunct
             assessment_id = UUID(str(request.path_params["assessment_id"]))
         except (KeyError, ValueError):
             return None
-        async with uow() as u:
+        async with uow().reading() as u:  # no transaction: one round trip per read
             found = await u.assessments.get(assessment_id)
         return RecordScope(centre=found.reception_centre, country=found.country) if found else None
 

@@ -69,7 +69,7 @@ def record_scope_of(uow: Callable[[], ReceptionUnitOfWork]) -> RecordScopeFuncti
             return await _created(request)
         if (request.method, route) == ("POST", "/v1/manifests"):
             return _manifest(request)
-        async with uow() as u:
+        async with uow().reading() as u:  # no transaction: one round trip per read
             if "case_id" in params:
                 case_id = _uuid(params["case_id"])
                 return await u.cases.scope(case_id) if case_id else None

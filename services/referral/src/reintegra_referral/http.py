@@ -963,7 +963,7 @@ def record_scope_of(uow: Callable[[], ReferralUnitOfWork]) -> RecordScopeFunctio
 
     async def record_scope(request: Request) -> RecordScope | None:
         params = request.path_params
-        async with uow() as u:
+        async with uow().reading() as u:  # no transaction: one round trip per read
             if "referral_id" in params:
                 try:
                     referral_id = UUID(str(params["referral_id"]))
