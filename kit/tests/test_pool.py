@@ -86,3 +86,25 @@ async def test_a_connection_lost_while_in_use_fails_once_as_an_outage_then_the_p
         await backend_pid(db)
     assert is_infrastructure_error(raised.value)
     assert await backend_pid(db) != lost
+
+
+async def test_the_pool_is_fixed_no_connection_beyond_it_none_closed_after_a_peak(postgres_url: str) -> None:
+    """A peak of work waits for the pool's connections instead of opening more, and leaves them open:
+    a connection opened for a peak and closed after it would cost a connect, authentication and every
+    statement prepared again on the next peak (ADR 0029)."""
+    database = Database(postgres_url, pool_size=3)
+    try:
+
+        async def hold() -> int:
+            async with database.session() as s, s.begin():
+                pid = int((await s.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                await asyncio.sleep(0.05)
+                return pid
+
+        first_peak = set(await asyncio.gather(*(hold() for _ in range(12))))
+        second_peak = set(await asyncio.gather(*(hold() for _ in range(12))))
+        assert len(first_peak) == 3  # twelve units of work at once shared three connections
+        assert second_peak == first_peak  # the same three: none was closed after the first peak
+        assert database.engine.sync_engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+    finally:
+        await database.dispose()

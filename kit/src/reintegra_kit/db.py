@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import (
+    VARCHAR,
     BigInteger,
     Column,
     DateTime,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
@@ -230,15 +232,24 @@ async def insert_many_or_ignore(
     returning: str,
 ) -> set[Any]:
     """Insert the rows that do not exist yet (by ``conflict_columns``); return the ``returning``
-    column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
+    column of those inserted (``INSERT … ON CONFLICT DO NOTHING RETURNING``). Every row has the
+    same keys.
 
-    One statement built once, executed with the list of rows: SQLAlchemy sends it as multi-row
-    ``VALUES`` batches ("insertmanyvalues") from one compiled form whatever the number of rows (and
-    one for a single row) — a statement with the rows inside it was a new one to compile per size.
+    One statement built once whatever the number of rows. On PostgreSQL the rows go as one array per
+    column (``INSERT … SELECT … FROM unnest($1::VARCHAR[], …)``): its text does not change with the
+    number of rows, so each connection prepares it once — multi-row ``VALUES`` was a new statement to
+    parse and prepare for every batch size (ADR 0029). On SQLite, which prepares nothing over a
+    network, SQLAlchemy sends the list as multi-row ``VALUES`` ("insertmanyvalues").
     """
     if not rows:
         return set()
-    stmt = _insert_ignoring_returning(dialect_of(session), table, tuple(conflict_columns), returning)
+    dialect = dialect_of(session)
+    if dialect == "postgresql":
+        columns = tuple(rows[0])
+        stmt = _insert_unnest_ignoring_returning(table, columns, tuple(conflict_columns), returning)
+        arrays = {name: [row[name] for row in rows] for name in columns}
+        return set((await session.execute(stmt, arrays)).scalars())
+    stmt = _insert_ignoring_returning(dialect, table, tuple(conflict_columns), returning)
     return set((await session.execute(stmt, rows)).scalars())
 
 
@@ -249,10 +260,32 @@ def _insert_ignoring_returning(
     return insert_ignoring(dialect, table, conflict_columns).returning(table.c[returning])
 
 
+def _unbounded(type_: Any) -> Any:
+    """A bounded string's type without its length: an explicit cast to ``VARCHAR(n)`` would cut a
+    longer value silently, where the insert into the column refuses it."""
+    return String() if isinstance(type_, String) and type(type_) in (String, VARCHAR) else type_
+
+
+@functools.cache
+def _insert_unnest_ignoring_returning(
+    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...], returning: str
+) -> Any:
+    """``INSERT INTO table (columns) SELECT … FROM unnest(:c1, :c2, …) AS anon(columns) ON CONFLICT
+    DO NOTHING RETURNING returning``: one array parameter per column, in the rows' order."""
+    arrays = [bindparam(name, type_=postgresql.ARRAY(_unbounded(table.c[name].type))) for name in columns]
+    source = func.unnest(*arrays).table_valued(*columns).render_derived()
+    return (
+        pg_insert(table)
+        .from_select(list(columns), select(*source.c))
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c[returning])
+    )
+
+
 class Database:
     """One service's database: an async engine and its session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -270,7 +303,10 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 kwargs.update(pool_size=1, max_overflow=0)
         else:
-            kwargs.update(pool_size=5, max_overflow=5)
+            # A fixed pool (HikariCP's advice): a connection opened beyond the pool and closed after
+            # the peak costs a connect, authentication and every statement prepared again on it —
+            # under load ~2 of each case's ~110 round trips on assessment (ADR 0029).
+            kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

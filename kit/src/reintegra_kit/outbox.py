@@ -18,7 +18,8 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from reintegra_contracts import Event, encode
-from sqlalchemy import BigInteger, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock, as_utc
@@ -172,10 +173,16 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         t = self._table
         self._pending = select(t).where(t.c.published_at.is_(None)).order_by(t.c.id).limit(batch_size)
-        self._published = (  # built once: planned (ADR 0025)
-            update(t)
-            .where(t.c.id.in_(bindparam("ids", expanding=True)))
-            .values(published_at=bindparam("now"), attempts=t.c.attempts + 1)
+        # built once: planned (ADR 0025); on PostgreSQL the ids go as one array (``= ANY($3)``), so
+        # that the statement's text does not change with the batch's size and each connection
+        # prepares it once (ADR 0029)
+        ids = (
+            t.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+            if db.dialect == "postgresql"
+            else t.c.id.in_(bindparam("ids", expanding=True))
+        )
+        self._published = (
+            update(t).where(ids).values(published_at=bindparam("now"), attempts=t.c.attempts + 1)
         )
 
     def wake(self) -> None:

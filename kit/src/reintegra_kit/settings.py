@@ -41,6 +41,13 @@ class ServiceSettings(BaseSettings):
         default="",
         description="SQLAlchemy async URL; empty means a SQLite file under REINTEGRA_DATA_DIR.",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Connections each process keeps to PostgreSQL: a fixed pool, none opened beyond it, "
+        "none closed after a peak (ADR 0029).",
+    )
     data_dir: Path = Field(default=Path(".local/data"), description="Folder for the embedded SQLite files.")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
     consumer_group: str = Field(default="", description="Consumer group; empty means reintegra-<service>.")

@@ -81,7 +81,7 @@ class ServiceRuntime(Generic[U]):
         self.tracer_provider: TracerProvider = configure_tracing(
             settings.service_name, settings.otlp_endpoint, list(span_processors)
         )
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
         self.topics = TopicAdmin(settings)
         self.kafka = KafkaConnection(settings, self.tracer_provider)
         self.outbox = Outbox(tables, settings.event_source, self.clock, declared=spec.emitted_types)
