@@ -665,3 +665,44 @@ async def test_partitions_that_share_a_case_in_a_batch_are_handled_in_one_transa
         assert seen[("t1", 2)] != seen[("t1", 0)]  # case B's: its own
     finally:
         await db.dispose()
+
+
+class PreparingUow(UnitOfWork):
+    """Records what the consumer asks it to prepare, and when (before or after a handler ran)."""
+
+    calls: list[tuple[list[str], int]] = []
+    handled = 0
+
+    async def prepare_cases(self, case_ids: Any) -> None:
+        PreparingUow.calls.append(([str(c) for c in case_ids], PreparingUow.handled))
+
+
+async def test_a_batch_prepares_the_cases_of_its_new_events_before_any_handler_runs(
+    db: Database, schema: Schema
+) -> None:
+    """The consumer tells the unit of work which cases its batch's new events are about, once, after
+    the claims and before the handlers (a service locks them and reads their erasures then: ADR
+    0031); duplicates are not new."""
+    PreparingUow.calls, PreparingUow.handled = [], 0
+    outbox = Outbox(schema.kit, "/test")
+
+    async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
+        PreparingUow.handled += 1
+
+    consumer: EventConsumer[UnitOfWork] = EventConsumer(
+        group="g",
+        uow_factory=lambda: PreparingUow(db, outbox),
+        inbox=Inbox(schema.kit, "g"),
+        handlers={FollowupDue: [handler]},
+        publish_raw=DeadLetters(),
+        policy=ConsumerPolicy(attempts=1, backoff_s=0.0, infrastructure_pause_s=0.0),
+        sleep=no_sleep,
+    )
+    done = record_of(due_event())
+    assert await consumer.process(done) is Outcome.PROCESSED  # alone: no batch to prepare
+    assert PreparingUow.calls == []
+    PreparingUow.handled = 0
+    events = [due_event() for _ in range(3)]
+    outcomes = await consumer.process_batch([*(record_of(e) for e in events), done])
+    assert outcomes == [Outcome.PROCESSED] * 3 + [Outcome.DUPLICATE]
+    assert PreparingUow.calls == [([str(e.case_id) for e in events], 0)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -52,3 +54,49 @@ async def test_an_erased_case_is_recorded_once_and_read_back(database_url: str, 
     finally:
         await db.dispose()
     assert table.comment == "why this service keeps them"
+
+
+async def test_erasures_remembered_for_a_batch_answer_without_reading_and_a_new_one_is_seen(
+    database_url: str, schema: Schema
+) -> None:
+    """``remember`` (a consumer batch's cases, ADR 0031) reads every case's erasure in one statement;
+    ``get`` answers from it, except for what ``add`` changed since and after a savepoint rolled back."""
+    db: Database = await open_db(database_url, schema)
+    table = schema.metadata.tables["erased_cases"]
+    now = datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+    def erasure(case_id: Any) -> ErasedCase:
+        return ErasedCase(case_id, uuid4(), ErasureReason.SUBJECT_REQUEST, now, now)
+
+    erased_before, fresh, later = erasure(uuid4()), uuid4(), erasure(uuid4())
+    try:
+        async with UnitOfWork(db, Outbox(schema.kit, "/test")) as uow:
+            await ErasedCaseRepository(uow, table).add(erased_before)
+            await uow.commit()
+        async with UnitOfWork(db, Outbox(schema.kit, "/test")) as uow:
+            repo = ErasedCaseRepository(uow, table)
+            await repo.remember([erased_before.case_id, fresh, later.case_id, fresh])
+            reads: list[Any] = []
+            real = uow.session.execute
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                reads.append(args[0])
+                return await real(*args, **kwargs)
+
+            uow.session.execute = counted  # type: ignore[method-assign]
+            assert await repo.get(erased_before.case_id) == erased_before
+            assert await repo.get(fresh) is None
+            assert await repo.get(later.case_id) is None
+            assert reads == []  # all three from what was remembered
+            assert await repo.add(later)  # erased in this transaction: read again, and seen
+            assert await repo.get(later.case_id) == later
+            with contextlib.suppress(RuntimeError):
+                async with uow.savepoint():
+                    raise RuntimeError("rolled back")
+            before = len(reads)
+            assert await repo.get(fresh) is None  # forgotten with the savepoint: read again
+            assert len(reads) == before + 1
+            unknown = uuid4()
+            assert await repo.get(unknown) is None  # never remembered: read
+    finally:
+        await db.dispose()

@@ -5,6 +5,7 @@ Each test runs on SQLite and on PostgreSQL (the ``db`` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,14 +14,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from reintegra_kit.db import Database, delete_by, lock_case, plain_insert, select_by, update_by
+from reintegra_kit.db import Database, delete_by, lock_case, lock_cases, plain_insert, select_by, update_by
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from .conftest import Schema
+from .conftest import Schema, open_db
 
 
 @contextmanager
@@ -187,3 +188,69 @@ async def test_on_sqlite_a_transaction_s_statements_run_without_a_greenlet_each_
         # statements run again ran on asyncpg directly, the savepoint's first too (ADR 0025)
         assert len(executes) == 1
     assert statements_after_first >= len(executes)
+
+
+async def test_cases_locked_together_hold_until_the_transaction_ends_and_lock_case_is_then_free(
+    postgres_url: str, schema: Schema
+) -> None:
+    """``lock_cases`` (a consumer batch's cases, ADR 0031): one statement holds every case; a
+    ``lock_case`` of one of them in the same transaction sends nothing; the next transaction locks
+    anew."""
+    db = await open_db(postgres_url, schema)
+    other = Database(postgres_url)
+    a, b, c = uuid4(), uuid4(), uuid4()
+
+    async def taken_elsewhere(case_id: UUID) -> bool:
+        key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
+        async with other.session() as s, s.begin():
+            got = await s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+            return not got.scalar_one()
+
+    try:
+        async with db.session() as s:
+            async with s.begin():
+                await lock_cases(s, [b, a, b])
+                assert await taken_elsewhere(a)
+                assert await taken_elsewhere(b)
+                assert not await taken_elsewhere(c)
+                sent: list[Any] = []
+                real = s.execute
+
+                async def counted(*args: Any, **kwargs: Any) -> Any:
+                    sent.append(args[0])
+                    return await real(*args, **kwargs)
+
+                s.execute = counted  # type: ignore[method-assign]
+                await lock_case(s, a)
+                await lock_case(s, b)
+                assert sent == []  # both held since lock_cases
+                await lock_case(s, c)
+                assert len(sent) == 1  # not among them: locked now
+                assert await taken_elsewhere(c)
+            assert not await taken_elsewhere(a)  # released with the transaction
+            async with s.begin():  # the same session, a new transaction: nothing is held any more
+                await lock_case(s, a)
+                assert len(sent) == 2
+                assert await taken_elsewhere(a)
+    finally:
+        await other.dispose()
+        await db.dispose()
+
+
+async def test_transactions_locking_the_same_cases_in_any_order_wait_for_each_other_without_deadlock(
+    postgres_url: str, schema: Schema
+) -> None:
+    """The locks are taken in the order of their keys, whatever the order of the cases given."""
+    db = await open_db(postgres_url, schema)
+    cases = [uuid4() for _ in range(6)]
+
+    async def lock_all(order: list[UUID]) -> None:
+        async with db.session() as s, s.begin():
+            await lock_cases(s, order)
+            await asyncio.sleep(0.02)
+
+    try:
+        for _ in range(5):
+            await asyncio.gather(lock_all(cases), lock_all(cases[::-1]), lock_all(cases[2:] + cases[:2]))
+    finally:
+        await db.dispose()

@@ -30,11 +30,12 @@ import asyncio
 import enum
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from uuid import UUID
 
 from opentelemetry import trace
 from reintegra_contracts import (
@@ -363,6 +364,9 @@ class EventConsumer(Generic[U]):
                 uow.session,
                 [(d.attributes.id, d.attributes.type, record.topic) for _, record, d, _ in ready],
             )
+            await uow.prepare_cases(
+                _case_ids(d.attributes.subject for _, _, d, _ in ready if d.attributes.id in claimed)
+            )
             for _, record, decoded, handlers in ready:
                 first = decoded.attributes.id in claimed
                 claimed.discard(decoded.attributes.id)
@@ -531,3 +535,17 @@ def _header_text(value: bytes | str | None) -> str:
     if isinstance(value, str):
         return value
     return value.decode("utf-8", errors="replace")
+
+
+def _case_ids(subjects: Iterable[str | None]) -> list[UUID]:
+    """The case ids among events' subjects (``ce_subject``), in order; a subject that is not one is
+    left out (its handler locks and reads what it needs itself)."""
+    ids = []
+    for subject in subjects:
+        if not subject:
+            continue
+        try:
+            ids.append(UUID(subject))
+        except ValueError:
+            continue
+    return ids

@@ -9,7 +9,7 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
     bindparam,
     delete,
     event,
@@ -181,6 +182,21 @@ def select_by(table: Table, *keys: str, columns: tuple[str, ...] = (), order_by:
 
 
 @functools.cache
+def select_among(table: Table, key: str, dialect: str) -> Any:
+    """``SELECT * FROM table WHERE key`` among the values of ``:values`` (a list), built once per
+    dialect: on PostgreSQL ``= ANY`` of one array, so that the statement's text does not change with
+    the number of values and each connection prepares it once (ADR 0029); on SQLite an expanded
+    ``IN``."""
+    column = table.c[key]
+    among = (
+        column == any_(bindparam("values", type_=postgresql.ARRAY(_unbounded(column.type))))
+        if dialect == "postgresql"
+        else column.in_(bindparam("values", expanding=True))
+    )
+    return select(table).where(among)
+
+
+@functools.cache
 def update_by(table: Table, *keys: str) -> Any:
     """``UPDATE table SET … WHERE key = :key_<key> AND …``, built once: execute it with
     ``{"key_<key>": value, …, column: new value, …}`` — the other parameters are the columns set."""
@@ -195,6 +211,13 @@ def delete_by(table: Table, *keys: str) -> Any:
 
 # a SELECT built once, not textual SQL: planned like the rest (ADR 0025), one round trip
 _CASE_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+_KEYS = (
+    func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger))).table_valued("key").render_derived()
+)
+# one lock per row, taken in the array's order as the function scan produces the rows
+_CASE_LOCKS = select(func.pg_advisory_xact_lock(_KEYS.c.key)).select_from(_KEYS)
+_LOCKED = "reintegra.locked_cases"
+"""``session.info`` key: the transaction the cases were locked in by :func:`lock_cases`, and their keys."""
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -202,12 +225,42 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
+def _case_key(case_id: UUID) -> int:
+    return int.from_bytes(case_id.bytes[:8], "big", signed=True)
+
+
+def _locked_here(session: AsyncSession) -> set[int]:
+    """The case keys :func:`lock_cases` locked in the session's current transaction."""
+    transaction, keys = session.info.get(_LOCKED, (None, set()))
+    return (
+        keys if transaction is not None and transaction is session.sync_session.get_transaction() else set()
+    )
+
+
 async def lock_case(session: AsyncSession, case_id: UUID) -> None:
     """Hold ``case_id`` until the transaction ends (ADR 0060): on PostgreSQL a transaction-level
-    advisory lock keyed by the case id's first 8 bytes; SQLite already runs one writer at a time."""
+    advisory lock keyed by the case id's first 8 bytes; SQLite already runs one writer at a time.
+    Free when :func:`lock_cases` locked the case with the others of a consumer batch."""
     if dialect_of(session) == "postgresql":
-        key = int.from_bytes(case_id.bytes[:8], "big", signed=True)
-        await session.execute(_CASE_LOCK, {"key": key})
+        key = _case_key(case_id)
+        if key not in _locked_here(session):
+            await session.execute(_CASE_LOCK, {"key": key})
+
+
+async def lock_cases(session: AsyncSession, case_ids: Iterable[UUID]) -> None:
+    """Hold every one of ``case_ids`` until the transaction ends, as :func:`lock_case` does, in one
+    statement: at the start of a consumer batch's transaction, before anything about the cases is
+    read (a read after a lock sees what the lock's previous holder committed). The locks are taken in
+    the order of their keys, so that two transactions locking overlapping cases this way never wait
+    for each other in a circle. :func:`lock_case` of one of them is then free (ADR 0031)."""
+    if dialect_of(session) != "postgresql":
+        return
+    held = _locked_here(session)
+    keys = sorted({_case_key(case_id) for case_id in case_ids} - held)
+    if not keys:
+        return
+    await session.execute(_CASE_LOCKS, {"keys": keys})
+    session.info[_LOCKED] = (session.sync_session.get_transaction(), held | set(keys))
 
 
 async def insert_or_ignore(

@@ -14,6 +14,7 @@ extra columns, so that each service's DDL stays its own) and its repository
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from reintegra_contracts.events.reception import ReturneeErased
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
 
 from .clock import as_utc
-from .db import insert_or_ignore, select_by
+from .db import dialect_of, insert_or_ignore, select_among, select_by
 from .repository import Repository
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ class ErasedCaseRepository(Repository):
         unknown = extra.keys() - self._table.c.keys()
         if unknown:
             raise ValueError(f"{self._table.name} has no column {', '.join(sorted(unknown))}")
+        memo = self._uow.remembered.get(self._memo_key)
+        if memo is not None:
+            memo.pop(erased.case_id, None)  # read again if asked: what this changed
         return await insert_or_ignore(
             self.session,
             self._table,
@@ -92,13 +96,39 @@ class ErasedCaseRepository(Repository):
         )
 
     async def get(self, case_id: UUID) -> ErasedCase | None:
+        """The case's erasure, or None; from what :meth:`remember` read for this transaction if it
+        read the case."""
+        memo = self._uow.remembered.get(self._memo_key)
+        if memo is not None and case_id in memo:
+            return memo[case_id]  # type: ignore[no-any-return]
         row = (await self.session.execute(select_by(self._table, "case_id"), {"case_id": case_id})).first()
-        if row is None:
-            return None
-        return ErasedCase(
-            case_id=UUID(str(row.case_id)),
-            returnee_id=UUID(str(row.returnee_id)),
-            reason=ErasureReason(row.reason),
-            erased_at=as_utc(row.erased_at),
-            recorded_at=as_utc(row.recorded_at),
-        )
+        return _erased(row) if row is not None else None
+
+    async def remember(self, case_ids: Iterable[UUID]) -> None:
+        """Read whether each of ``case_ids`` was erased, in one statement, for :meth:`get` to answer
+        from for the rest of the transaction (a consumer batch's: ADR 0031). Call it after locking the
+        cases, so that an erasure committed by the lock's previous holder is seen; :meth:`add` forgets
+        what it changes, and a savepoint rolled back forgets everything."""
+        wanted = set(case_ids)
+        if not wanted:
+            return
+        statement = select_among(self._table, "case_id", dialect_of(self.session))
+        rows = await self.session.execute(statement, {"values": list(wanted)})
+        found = {UUID(str(row.case_id)): _erased(row) for row in rows}
+        memo = self._uow.remembered.setdefault(self._memo_key, {})
+        for case_id in wanted:
+            memo[case_id] = found.get(case_id)
+
+    @property
+    def _memo_key(self) -> tuple[str, str]:
+        return ("erased_cases", self._table.name)
+
+
+def _erased(row: Any) -> ErasedCase:
+    return ErasedCase(
+        case_id=UUID(str(row.case_id)),
+        returnee_id=UUID(str(row.returnee_id)),
+        reason=ErasureReason(row.reason),
+        erased_at=as_utc(row.erased_at),
+        recorded_at=as_utc(row.recorded_at),
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+from uuid import UUID
 
 from reintegra_contracts import Event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,6 +164,13 @@ class UnitOfWork:
             self._db.known_case_traces,
             self._traces_seen,
         )
+
+    async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
+        """Called by the consumer at the start of a batch's transaction, after the inbox claims, with
+        the cases its new events are about (in order, maybe repeated), before any handler runs. A
+        service whose handlers begin by locking the case and reading something of it overrides this
+        to do it for the whole batch in one statement each (:func:`reintegra_kit.db.lock_cases`,
+        :meth:`reintegra_kit.erasure.ErasedCaseRepository.remember`; ADR 0031). Nothing by default."""
 
     @contextmanager
     def handler_scope(self) -> Iterator[None]:

@@ -11,13 +11,19 @@ from reintegra_contracts.codelists import (
     ConsentGiver,
     ConsentMethod,
     ConsentPurpose,
+    ErasureReason,
     FollowupCancellationReason,
     StaffRole,
 )
 from reintegra_contracts.events.followup import FollowupCancelled, FollowupScheduled
-from reintegra_contracts.events.reception import ConsentRecorded, ConsentScope, ConsentWithdrawn
+from reintegra_contracts.events.reception import (
+    ConsentRecorded,
+    ConsentScope,
+    ConsentWithdrawn,
+    ReturneeErased,
+)
 from reintegra_followup.domain import DUE_TIMER, FollowupStatus
-from reintegra_followup.handlers import record_contact_consent, withdraw_contact_consent
+from reintegra_followup.handlers import erase_case, record_contact_consent, withdraw_contact_consent
 from reintegra_followup.repository import FollowupUnitOfWork
 from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome
@@ -153,3 +159,40 @@ async def test_a_withdrawal_and_a_referral_of_one_case_handled_at_once_never_lea
             contacts = await uow.followups.for_case(case_id)
         assert len(contacts) == 3
         assert {f.status for f in contacts} == {FollowupStatus.CANCELLED}
+
+
+async def test_in_one_consumer_batch_a_consent_withdrawn_or_an_erasure_is_seen_by_the_events_after_it(
+    service: Harness,  # noqa: F811
+) -> None:
+    """A batch locks its cases and reads their consents and erasures once, up front (ADR 0031): what
+    an event of the batch changes must still be seen by the events after it, as if one by one."""
+    handlers = {**CONSENTS, ReturneeErased: [erase_case]}
+    withdrawn, erased, kept = arrival(), arrival(), arrival()
+    given = consent(withdrawn.case_id)
+    for before in (withdrawn, given):  # read up front by the batch: a consent that allows contact
+        assert await service.deliver(handlers, before) is Outcome.PROCESSED
+    batch = [
+        erased,
+        kept,
+        withdrawal(given),
+        referral_requested().model_copy(update={"case_id": withdrawn.case_id}),
+        ReturneeErased(
+            case_id=erased.case_id, returnee_id=uuid4(), erased_at=START, reason=ErasureReason.SUBJECT_REQUEST
+        ),
+        referral_requested().model_copy(update={"case_id": erased.case_id}),
+        referral_requested().model_copy(update={"case_id": kept.case_id}),
+    ]
+    outcomes = await service.consumer(handlers).process_batch([record_of(e) for e in batch])
+    assert outcomes == [Outcome.PROCESSED] * len(batch)
+    async with service.uow() as uow:
+        checks = {
+            case_id: [f for f in await uow.followups.for_case(case_id) if f.reason.value == "referral_check"]
+            for case_id in (withdrawn.case_id, erased.case_id, kept.case_id)
+        }
+    assert [(f.status, f.cancellation_reason) for f in checks[withdrawn.case_id]] == [
+        (FollowupStatus.CANCELLED, FollowupCancellationReason.CONSENT_WITHDRAWN)
+    ]
+    assert [(f.status, f.cancellation_reason) for f in checks[erased.case_id]] == [
+        (FollowupStatus.CANCELLED, FollowupCancellationReason.RETURNEE_ERASED)
+    ]
+    assert [f.status for f in checks[kept.case_id]] == [FollowupStatus.SCHEDULED]

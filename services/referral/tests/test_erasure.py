@@ -19,12 +19,19 @@ from reintegra_contracts.events.partner import PartnerReferralCancelled
 from reintegra_contracts.events.reception import ConsentRecorded, ReturneeErased
 from reintegra_contracts.events.referral import ReferralCancelled
 from reintegra_kit.consumer import Outcome
+from reintegra_kit.testing.handlers import record_of
 from reintegra_referral.directory_io import load_samples
 from reintegra_referral.domain import ANSWER_TIMER, ConsentPolicy
 from reintegra_referral.domain.commands import ImportDirectory
 from reintegra_referral.erasure import erase_case
 from reintegra_referral.handlers import record_consent, seed_directory
-from reintegra_referral.orm import case_profiles, erased_cases, referral_history, referrals
+from reintegra_referral.orm import (
+    case_profiles,
+    erased_cases,
+    pending_assessments,
+    referral_history,
+    referrals,
+)
 
 from .test_consent import consent, rows_of, scope
 from .test_handlers import EVENTS, START, Harness, arrival, assessed, harness, need, of
@@ -117,3 +124,22 @@ async def test_a_resent_erasure_changes_nothing_and_later_events_refer_nothing(s
     assert len(await service.emitted()) == emitted
     assert case_id not in {r.case_id for r in await service.rows(case_profiles)}
     assert len([r for r in await service.rows(referrals) if r.case_id == case_id]) == 2
+
+
+async def test_in_one_consumer_batch_an_erasure_is_seen_by_the_events_after_it(service: Harness) -> None:
+    """A batch locks its cases and reads their erasures once, up front (ADR 0031): an erasure handled
+    in the batch must still stop the later events of its case, as one by one; other cases refer."""
+    case_id, other = uuid4(), uuid4()
+    batch = [
+        arrival(case_id),
+        arrival(other),
+        erased(case_id),
+        assessed(case_id, need(ServiceCategory.LEGAL_AID)),
+        assessed(other, need(ServiceCategory.LEGAL_AID)),
+    ]
+    outcomes = await service.consumer(ERASURE).process_batch([record_of(e) for e in batch])
+    assert outcomes == [Outcome.PROCESSED] * len(batch)
+    assert [r.case_id for r in await service.rows(referrals)] == [other]
+    assert case_id not in {r.case_id for r in await service.rows(case_profiles)}
+    assert await service.rows(pending_assessments) == []  # not kept to wait for an arrival either
+    assert len(await service.rows(erased_cases)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,15 @@ from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import insert_or_ignore, lock_case, select_by, update_by
+from reintegra_kit.db import (
+    dialect_of,
+    insert_or_ignore,
+    lock_case,
+    lock_cases,
+    select_among,
+    select_by,
+    update_by,
+)
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -96,6 +105,10 @@ class FollowupRepository(Repository):
         await self.publish_events(f)
 
 
+_CONSENTS_MEMO = "followup.contact_consents_of_case"
+"""``uow.remembered`` key: the consents of the cases a consumer batch is about, by case."""
+
+
 class ContactConsentRepository(Repository):
     async def get(self, consent_id: UUID) -> ContactConsent | None:
         row = (
@@ -104,21 +117,49 @@ class ContactConsentRepository(Repository):
         return _consent(row) if row else None
 
     async def of_case(self, case_id: UUID) -> list[ContactConsent]:
+        """The case's consents; from what :meth:`remember` read for this transaction if it read the
+        case."""
+        memo = self._uow.remembered.get(_CONSENTS_MEMO)
+        if memo is not None and case_id in memo:
+            return list(memo[case_id])
         rows = await self.session.execute(select_by(contact_consents, "case_id"), {"case_id": case_id})
         return [_consent(r) for r in rows]
 
+    async def remember(self, case_ids: Sequence[UUID]) -> None:
+        """Read the consents of every one of ``case_ids`` in one statement, for :meth:`of_case` to
+        answer from for the rest of the transaction (a consumer batch's, after its cases were
+        locked: ADR 0031). A write forgets what it changes."""
+        wanted = set(case_ids)
+        if not wanted:
+            return
+        statement = select_among(contact_consents, "case_id", dialect_of(self.session))
+        memo: dict[UUID, list[ContactConsent]] = {case_id: [] for case_id in wanted}
+        for row in await self.session.execute(statement, {"values": list(wanted)}):
+            consent = _consent(row)
+            memo[consent.case_id].append(consent)
+        self._uow.remembered.setdefault(_CONSENTS_MEMO, {}).update(memo)
+
+    def _forget(self, *case_ids: UUID) -> None:
+        memo = self._uow.remembered.get(_CONSENTS_MEMO)
+        if memo is not None:
+            for case_id in case_ids:
+                memo.pop(case_id, None)
+
     async def add(self, c: ContactConsent) -> bool:
         """Record a consent once (a re-sent ``consent_recorded`` changes nothing)."""
+        self._forget(c.case_id)
         return await insert_or_ignore(self.session, contact_consents, _consent_row(c), ["consent_id"])
 
     async def replace(self, c: ContactConsent) -> None:
         values = _consent_row(c)
         key = values.pop("consent_id")
+        self._uow.remembered.pop(_CONSENTS_MEMO, None)  # the consent's case may be another one now
         await self.session.execute(
             update_by(contact_consents, "consent_id"), {"key_consent_id": key, **values}
         )
 
     async def rekey(self, from_case: UUID, to_case: UUID) -> None:
+        self._forget(from_case, to_case)
         await self.session.execute(
             update(contact_consents).where(contact_consents.c.case_id == from_case).values(case_id=to_case)
         )
@@ -165,6 +206,14 @@ class CaseScopeRepository(Repository):
 
 
 class FollowupUnitOfWork(UnitOfWork):
+    async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
+        """A consumer batch's cases, before its handlers run: every case locked and every erasure
+        read, one statement each (ADR 0031); each handler then locks its case and checks its
+        erasure without a round trip."""
+        await lock_cases(self.session, case_ids)
+        await self.erasures.remember(case_ids)
+        await self.consents.remember(case_ids)  # read by every handler but the erasure's
+
     @property
     def case_scopes(self) -> CaseScopeRepository:
         return CaseScopeRepository(self)

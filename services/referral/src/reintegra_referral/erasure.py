@@ -22,6 +22,9 @@ async def erase_case(event: ReturneeErased, uow: ReferralUnitOfWork, clock: Cloc
     ``Referral.erase`` — an open one cancelled as ``returnee_erased`` (its agency told on every
     channel, its clocks stopped), every contact reference revoked, the history's words erased. A
     re-sent erasure changes nothing."""
+    await uow.cases.lock_case(
+        event.case_id
+    )  # an event of the case handled at this moment is seen, or sees this
     now = clock.now()
     scope = await uow.cases.scope(event.case_id)
     erased = ErasedCase.of(event, now)

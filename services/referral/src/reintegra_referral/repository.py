@@ -34,7 +34,7 @@ from reintegra_contracts.codelists import (
 from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, plain_insert, select_by
+from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, lock_cases, plain_insert, select_by
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -1173,6 +1173,13 @@ def _grant(row: Any) -> Grant:
 
 
 class ReferralUnitOfWork(UnitOfWork):
+    async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
+        """A consumer batch's cases, before its handlers run: every case locked and every erasure
+        read, one statement each (ADR 0031); each handler then locks its case and checks its
+        erasure without a round trip."""
+        await lock_cases(self.session, case_ids)
+        await self.erasures.remember(case_ids)
+
     @property
     def consents(self) -> ConsentRepository:
         return ConsentRepository(self)
