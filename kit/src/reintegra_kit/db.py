@@ -358,7 +358,7 @@ class Database:
         else:
             # A fixed pool (HikariCP's advice): a connection opened beyond the pool and closed after
             # the peak costs a connect, authentication and every statement prepared again on it —
-            # under load ~2 of each case's ~110 round trips on assessment (ADR 0029).
+            # under the benchmark's load assessment prepared ~2 statements per case that way (ADR 0029).
             kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
@@ -602,10 +602,13 @@ def _same_names(rows: list[Any]) -> bool:
 
 def _watched(connection: Any) -> bool:
     """Whether a listener or echo wants to see each statement of ``connection`` (then SQLAlchemy runs it)."""
+    if connection._echo:
+        return True
+    if not (connection._has_events or connection.engine._has_events):
+        return False  # no listener was ever added (SQLAlchemy's own test before it dispatches)
     dispatch = connection.dispatch
     return bool(
-        connection._echo
-        or dispatch.before_cursor_execute
+        dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or dispatch.before_execute
         or dispatch.after_execute
