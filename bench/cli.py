@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from . import hooks
+from . import hooks, round_trips
 from ._auth import BenchIssuer
 from .bare import BareResult, bare_loop
 from .driver import EVENTS_PER_CASE, Driver, Observer, PhaseResult, percentiles, steady, throughput
@@ -62,6 +62,7 @@ class DbResult:
     other_load_pct: float = 0.0
     kafka_cpu_ms_per_case: float | None = 0.0
     driver_cpu_ms_per_case: float = 0.0
+    round_trips_per_case: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -104,6 +105,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--spy", action="append", default=[], choices=SERVICES, help="py-spy profile of the throughput phase"
     )
     p.add_argument("--keep-infra", action="store_true", help="leave the private broker and database running")
+    p.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="count the services' PostgreSQL round trips in the throughput phase (bench/round_trips)",
+    )
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra service setting")
     args = p.parse_args(argv)
     for name, value in (
@@ -239,6 +245,9 @@ async def platform_run(
         **issuer.env(),
         **dict(item.split("=", 1) for item in args.env),
     }
+    counted = log_dir / "round-trips" if args.round_trips and db == "postgres" else None
+    if counted is not None:
+        env.update(round_trips.env(counted))
     result = DbResult(db, args.replicas)
     plat = Platform(
         env=env, database_urls=urls, log_dir=log_dir, replicas=args.replicas, profile=args.profile
@@ -265,6 +274,8 @@ async def platform_run(
         kafka_proc = kafka_process(kafka)
         cpu0, me0, k0, sys0, t0 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
         threads0 = {p.name: p.thread_cpu() for p in plat.all()}
+        if counted is not None:
+            round_trips.mark(plat.all())
         spies = [
             Spy(p.ps.pid, log_dir / f"spy-{p.name}.txt") for n in args.spy for p in plat.processes[n][:1]
         ]
@@ -274,6 +285,11 @@ async def platform_run(
             (spy.out.with_suffix(".summary.txt")).write_text(summarise(spy.out))
         cpu1, me1, k1, sys1, t1 = plat.cpu(), _cpu(me), _cpu(kafka_proc), _busy(), time.time()
         result.throughput = phase
+        if counted is not None:
+            round_trips.mark(plat.all())
+            result.round_trips_per_case = await round_trips.per_case(
+                counted, plat.all(), max(phase.complete, 1)
+            )
         for proc in plat.all():
             before_t, after_t = threads0.get(proc.name, {}), proc.thread_cpu()
             main = after_t.get(proc.ps.pid, 0) - before_t.get(proc.ps.pid, 0)
@@ -473,6 +489,12 @@ def render(
         ],
     )
     row("(benchmark driver CPU ms per case)", [f"{r.driver_cpu_ms_per_case:.1f}" for r in results])
+    if any(r.round_trips_per_case for r in results):
+        for name in SERVICES:
+            row(
+                f"(PostgreSQL round trips per case: {name})",
+                [round_trips.describe(r.round_trips_per_case.get(name)) for r in results],
+            )
     row("(other load on the machine)", [f"{r.other_load_pct:.0f} % of its CPU" for r in results])
     for name in SERVICES:
         row(f"RSS MB: {name}", [f"{r.rss_mb.get(name, 0):.0f}" for r in results], f"≤ {TARGET_RSS_MB:g}")

@@ -59,3 +59,31 @@ def test_a_tiny_benchmark_runs_end_to_end(kafka_bootstrap: str) -> None:
     assert "| correctness | ok |" in result.stdout
     assert "with first referral 4.0" in result.stdout  # consent recorded: the referrals were shared
     assert "9 events per case" in result.stdout
+
+
+@pytest.mark.connected
+@pytest.mark.processes
+@pytest.mark.timeout(240)
+def test_a_tiny_benchmark_on_postgresql_counts_each_services_round_trips(
+    kafka_bootstrap: str, postgres_server: str
+) -> None:
+    command = [
+        sys.executable, "-m", "bench", "--kafka", kafka_bootstrap, "--pg-url", postgres_server,
+        "--only-postgres", "--round-trips", "--bare-messages", "0", "--warmup", "1", "--cases", "3",
+        "--concurrency", "2", "--seconds", "0", "--manifest-size", "1",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=220, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| correctness | ok |" in result.stdout
+    counted = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in result.stdout.splitlines()
+        if "(PostgreSQL round trips per case:" in line
+    }
+    assert sorted(counted) == [
+        f"(PostgreSQL round trips per case: {name})"
+        for name in ("assessment", "followup", "reception", "referral")
+    ]
+    for cell in counted.values():  # "all (s statements, b simple, p prepares, m executemany)"
+        statements = float(cell.split("(")[1].split(" statements")[0])
+        assert statements > 1, cell  # every service reads and writes its database for each case
