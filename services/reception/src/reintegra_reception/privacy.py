@@ -42,6 +42,7 @@ from .domain.contact import (
 from .repository import ReceptionUnitOfWork
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 PERSONAL_FIELDS = ("given_names", "family_names", "date_of_birth", "document_number", "phone")
 CONTACT_FIELDS = ("given_names", "family_names", "phone")
@@ -77,6 +78,26 @@ async def _audited(
     return Audited(value)
 
 
+async def _decided(
+    uow: ReceptionUnitOfWork,
+    now: datetime,
+    entry: Callable[[Outcome, str | None], AuditEntry],
+    decide: Callable[[], Awaitable[D]],
+    apply: Callable[[D], Awaitable[T]],
+) -> Audited[T]:
+    """As :func:`_audited`, without the savepoint, for work whose every refusal comes from ``decide``:
+    reads and the domain's decision, which write nothing, so a refusal has nothing to roll back and
+    its audit row goes into the same transaction. Then ``apply`` writes what was decided. That spares
+    SAVEPOINT and RELEASE (two round trips on PostgreSQL) on the request every case makes: its
+    consent."""
+    try:
+        decided = await decide()
+    except DomainError as error:
+        await uow.audit.append(entry(Outcome.REFUSED, str(error)), now)
+        return Audited(refusal=error)
+    return Audited(await apply(decided))
+
+
 async def _case(uow: ReceptionUnitOfWork, case_id: UUID) -> Case:
     case = await uow.cases.get(case_id, with_history=False)  # consent rules need no assistance
     if case is None:
@@ -105,10 +126,13 @@ async def record_consent(cmd: RecordConsent, uow: ReceptionUnitOfWork, clock: Cl
     """Record a consent (``consent_recorded``); a refusal says why and is audited."""
     now = clock.now()
 
-    async def work() -> CaseConsent:
+    async def decide() -> CaseConsent:
         case = await _case(uow, cmd.case_id)
         consent = await _consent_of(uow, case)
-        consent.record_consent(cmd, subject_of(case), now)
+        consent.record_consent(cmd, subject_of(case), now)  # refuses before it changes anything
+        return consent
+
+    async def apply(consent: CaseConsent) -> CaseConsent:
         await uow.consents.save(consent)
         return consent
 
@@ -117,7 +141,7 @@ async def record_consent(cmd: RecordConsent, uow: ReceptionUnitOfWork, clock: Cl
             AuditAction.CONSENT_RECORD, outcome, cmd.actor, "consent", case_id=cmd.case_id, reason=reason
         )
 
-    return await _audited(uow, now, entry, work)
+    return await _decided(uow, now, entry, decide, apply)
 
 
 async def record_override(
