@@ -182,18 +182,18 @@ def select_by(table: Table, *keys: str, columns: tuple[str, ...] = (), order_by:
 
 
 @functools.cache
-def select_among(table: Table, key: str, dialect: str) -> Any:
-    """``SELECT * FROM table WHERE key`` among the values of ``:values`` (a list), built once per
-    dialect: on PostgreSQL ``= ANY`` of one array, so that the statement's text does not change with
-    the number of values and each connection prepares it once (ADR 0029); on SQLite an expanded
-    ``IN``."""
+def select_among(table: Table, key: str, dialect: str, columns: tuple[str, ...] = ()) -> Any:
+    """``SELECT columns (all by default) FROM table WHERE key`` among the values of ``:values`` (a
+    list), built once per dialect: on PostgreSQL ``= ANY`` of one array, so that the statement's text
+    does not change with the number of values and each connection prepares it once (ADR 0029); on
+    SQLite an expanded ``IN``."""
     column = table.c[key]
     among = (
         column == any_(bindparam("values", type_=postgresql.ARRAY(_unbounded(column.type))))
         if dialect == "postgresql"
         else column.in_(bindparam("values", expanding=True))
     )
-    return select(table).where(among)
+    return select(*([table.c[name] for name in columns] if columns else [table])).where(among)
 
 
 @functools.cache

@@ -32,6 +32,7 @@ from reintegra_kit.db import (
     insert_ignoring,
     insert_many_or_ignore,
     plain_insert,
+    select_among,
     select_by,
 )
 from reintegra_kit.outbox import Outbox
@@ -112,6 +113,10 @@ class _Bulk(Repository):
             await self.session.execute(statement, chunk)
 
 
+_KNOWN_CASES = "reception.known_cases"
+"""``uow.remembered`` key: the cases of a consumer batch that reception registered."""
+
+
 class CaseRepository(_Bulk):
     async def claim_manifest_lines(self, claims: dict[str, UUID]) -> set[str]:
         """Claim manifest lines for new cases; return the refs claimed now. A line registered before
@@ -141,10 +146,25 @@ class CaseRepository(_Bulk):
 
     async def exists(self, case_id: UUID) -> bool:
         """Whether reception registered ``case_id`` (erased or merged cases included: their rows stay)."""
+        known = self._uow.remembered.get(_KNOWN_CASES)
+        if known is not None and case_id in known:
+            return True  # a case's row is never deleted: known once, known for the transaction
         found = await self.session.execute(
             select_by(cases, "case_id", columns=("case_id",)), {"case_id": case_id}
         )
         return found.first() is not None
+
+    async def remember_known(self, case_ids: Sequence[UUID]) -> None:
+        """Read which of ``case_ids`` reception registered, in one statement, for :meth:`exists` to
+        answer from for the rest of the transaction (a consumer batch's: ADR 0031). Only the cases
+        found are remembered: a case's row is never deleted, so a case found stays known, while one
+        not found may be registered meanwhile and is read again when asked."""
+        wanted = list(set(case_ids))
+        if not wanted:
+            return
+        statement = select_among(cases, "case_id", dialect_of(self.session), ("case_id",))
+        found = {UUID(str(row.case_id)) for row in await self.session.execute(statement, {"values": wanted})}
+        self._uow.remembered.setdefault(_KNOWN_CASES, set()).update(found)
 
     async def scope(self, case_id: UUID) -> RecordScope | None:
         """Whose record the case is (its reception centre and country), without loading the case."""
@@ -723,6 +743,12 @@ class ReceptionUnitOfWork(UnitOfWork):
         self.keys = keys
         self.ciphers: dict[UUID, FieldCipher] = {}
         """Data keys unwrapped in this unit of work (forgotten with it)."""
+
+    async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
+        """A consumer batch's cases, before its handlers run: which of them reception registered,
+        in one statement (ADR 0031); each handler then checks its case without a round trip.
+        Nothing is locked: a case's row, once there, stays, so what is remembered stays true."""
+        await self.cases.remember_known(case_ids)
 
     @classmethod
     def factory(
