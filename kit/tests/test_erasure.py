@@ -13,6 +13,7 @@ from reintegra_contracts.events.reception import ReturneeErased
 from reintegra_kit.db import Database
 from reintegra_kit.erasure import ErasedCase, ErasedCaseRepository, define_erased_cases
 from reintegra_kit.outbox import Outbox
+from reintegra_kit.testing.statements import statements_sent
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import Column, String, select
 
@@ -76,27 +77,20 @@ async def test_erasures_remembered_for_a_batch_answer_without_reading_and_a_new_
         async with UnitOfWork(db, Outbox(schema.kit, "/test")) as uow:
             repo = ErasedCaseRepository(uow, table)
             await repo.remember([erased_before.case_id, fresh, later.case_id, fresh])
-            reads: list[Any] = []
-            real = uow.session.execute
-
-            async def counted(*args: Any, **kwargs: Any) -> Any:
-                reads.append(args[0])
-                return await real(*args, **kwargs)
-
-            uow.session.execute = counted  # type: ignore[method-assign]
-            assert await repo.get(erased_before.case_id) == erased_before
-            assert await repo.get(fresh) is None
-            assert await repo.get(later.case_id) is None
-            assert reads == []  # all three from what was remembered
-            assert await repo.add(later)  # erased in this transaction: read again, and seen
-            assert await repo.get(later.case_id) == later
-            with contextlib.suppress(RuntimeError):
-                async with uow.savepoint():
-                    raise RuntimeError("rolled back")
-            before = len(reads)
-            assert await repo.get(fresh) is None  # forgotten with the savepoint: read again
-            assert len(reads) == before + 1
-            unknown = uuid4()
-            assert await repo.get(unknown) is None  # never remembered: read
+            with statements_sent(uow.session) as reads:
+                assert await repo.get(erased_before.case_id) == erased_before
+                assert await repo.get(fresh) is None
+                assert await repo.get(later.case_id) is None
+                assert reads == []  # all three from what was remembered
+                assert await repo.add(later)  # erased in this transaction: read again, and seen
+                assert await repo.get(later.case_id) == later
+                with contextlib.suppress(RuntimeError):
+                    async with uow.savepoint():
+                        raise RuntimeError("rolled back")
+                before = len(reads)
+                assert await repo.get(fresh) is None  # forgotten with the savepoint: read again
+                assert len(reads) == before + 1
+                unknown = uuid4()
+                assert await repo.get(unknown) is None  # never remembered: read
     finally:
         await db.dispose()

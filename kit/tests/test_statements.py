@@ -17,6 +17,7 @@ import pytest
 from reintegra_kit.db import Database, delete_by, lock_case, lock_cases, plain_insert, select_by, update_by
 from reintegra_kit.inbox import Inbox
 from reintegra_kit.outbox import Outbox
+from reintegra_kit.testing.statements import statements_sent
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
@@ -213,24 +214,18 @@ async def test_cases_locked_together_hold_until_the_transaction_ends_and_lock_ca
                 assert await taken_elsewhere(a)
                 assert await taken_elsewhere(b)
                 assert not await taken_elsewhere(c)
-                sent: list[Any] = []
-                real = s.execute
-
-                async def counted(*args: Any, **kwargs: Any) -> Any:
-                    sent.append(args[0])
-                    return await real(*args, **kwargs)
-
-                s.execute = counted  # type: ignore[method-assign]
-                await lock_case(s, a)
-                await lock_case(s, b)
-                assert sent == []  # both held since lock_cases
-                await lock_case(s, c)
-                assert len(sent) == 1  # not among them: locked now
+                with statements_sent(s) as sent:
+                    await lock_case(s, a)
+                    await lock_case(s, b)
+                    assert sent == []  # both held since lock_cases
+                    await lock_case(s, c)
+                    assert len(sent) == 1  # not among them: locked now
                 assert await taken_elsewhere(c)
             assert not await taken_elsewhere(a)  # released with the transaction
             async with s.begin():  # the same session, a new transaction: nothing is held any more
-                await lock_case(s, a)
-                assert len(sent) == 2
+                with statements_sent(s) as sent:
+                    await lock_case(s, a)
+                assert len(sent) == 1
                 assert await taken_elsewhere(a)
     finally:
         await other.dispose()

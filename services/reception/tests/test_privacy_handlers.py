@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -32,6 +31,7 @@ from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome as Delivery
 from reintegra_kit.domain import ConflictError, NotFoundError
 from reintegra_kit.testing.handlers import HandlerHarness, record_of
+from reintegra_kit.testing.statements import statements_sent
 from reintegra_reception.audit import AuditAction, verify_chain
 from reintegra_reception.bootstrap import EVENTS, SPEC
 from reintegra_reception.crypto import (
@@ -638,18 +638,11 @@ async def test_a_consumer_batch_checks_its_cases_once_and_an_unknown_case_is_sti
     known, invented = await arrive(service), uuid4()
     async with service.uow() as uow:
         await uow.prepare_cases([known, invented, known])
-        reads: list[object] = []
-        real = uow.session.execute
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            reads.append(args[0])
-            return await real(*args, **kwargs)
-
-        uow.session.execute = counted  # type: ignore[method-assign]
-        assert await uow.cases.exists(known)
-        assert reads == []
-        assert not await uow.cases.exists(invented)
-        assert len(reads) == 1
+        with statements_sent(uow.session) as reads:
+            assert await uow.cases.exists(known)
+            assert reads == []
+            assert not await uow.cases.exists(invented)
+            assert len(reads) == 1
     batch = [referral(known, "ref-A"), referral(invented, "ref-B"), referral(known, "ref-C")]
     outcomes = await service.consumer(EVENTS).process_batch([record_of(e) for e in batch])
     assert outcomes == [Delivery.PROCESSED, Delivery.REFUSED, Delivery.PROCESSED]
