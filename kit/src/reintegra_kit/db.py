@@ -181,19 +181,31 @@ def select_by(table: Table, *keys: str, columns: tuple[str, ...] = (), order_by:
     return query.order_by(*(table.c[name] for name in order_by)) if order_by else query
 
 
+def among(column: Any, name: str, dialect: str) -> Any:
+    """``column`` among the values of the list parameter ``:name``: on PostgreSQL ``= ANY`` of one
+    array, so that the statement's text does not change with the number of values and each
+    connection prepares it once (ADR 0029); on SQLite an expanded ``IN``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(_unbounded(column.type))))
+    return column.in_(bindparam(name, expanding=True))
+
+
+async def rows_among(
+    session: AsyncSession, table: Table, key: str, values: Iterable[Any], columns: tuple[str, ...] = ()
+) -> list[Any]:
+    """The rows (``columns``, all by default) of ``table`` whose ``key`` is among ``values``, in one
+    statement built once per dialect (:func:`among`); none without values."""
+    wanted = list(values)
+    if not wanted:
+        return []
+    statement = _select_among(table, key, dialect_of(session), columns)
+    return list(await session.execute(statement, {"values": wanted}))
+
+
 @functools.cache
-def select_among(table: Table, key: str, dialect: str, columns: tuple[str, ...] = ()) -> Any:
-    """``SELECT columns (all by default) FROM table WHERE key`` among the values of ``:values`` (a
-    list), built once per dialect: on PostgreSQL ``= ANY`` of one array, so that the statement's text
-    does not change with the number of values and each connection prepares it once (ADR 0029); on
-    SQLite an expanded ``IN``."""
-    column = table.c[key]
-    among = (
-        column == any_(bindparam("values", type_=postgresql.ARRAY(_unbounded(column.type))))
-        if dialect == "postgresql"
-        else column.in_(bindparam("values", expanding=True))
-    )
-    return select(*([table.c[name] for name in columns] if columns else [table])).where(among)
+def _select_among(table: Table, key: str, dialect: str, columns: tuple[str, ...]) -> Any:
+    chosen = [table.c[name] for name in columns] if columns else [table]
+    return select(*chosen).where(among(table.c[key], "values", dialect))
 
 
 @functools.cache
@@ -316,7 +328,7 @@ def _insert_ignoring_returning(
 def _unbounded(type_: Any) -> Any:
     """A bounded string's type without its length: an explicit cast to ``VARCHAR(n)`` would cut a
     longer value silently, where the insert into the column refuses it."""
-    return String() if isinstance(type_, String) and type(type_) in (String, VARCHAR) else type_
+    return String() if type(type_) in (String, VARCHAR) else type_
 
 
 @functools.cache

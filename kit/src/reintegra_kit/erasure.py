@@ -25,7 +25,7 @@ from reintegra_contracts.events.reception import ReturneeErased
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
 
 from .clock import as_utc
-from .db import dialect_of, insert_or_ignore, select_among, select_by
+from .db import insert_or_ignore, rows_among, select_by
 from .repository import Repository
 
 if TYPE_CHECKING:
@@ -110,10 +110,7 @@ class ErasedCaseRepository(Repository):
         cases, so that an erasure committed by the lock's previous holder is seen; :meth:`add` forgets
         what it changes, and a savepoint rolled back forgets everything."""
         wanted = set(case_ids)
-        if not wanted:
-            return
-        statement = select_among(self._table, "case_id", dialect_of(self.session))
-        rows = await self.session.execute(statement, {"values": list(wanted)})
+        rows = await rows_among(self.session, self._table, "case_id", wanted)
         found = {UUID(str(row.case_id)): _erased(row) for row in rows}
         memo = self._uow.remembered.setdefault(self._memo_key, {})
         for case_id in wanted:

@@ -18,12 +18,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from reintegra_contracts import Event, encode
-from sqlalchemy import BigInteger, any_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock, as_utc
-from .db import Database, KitTables
+from .db import Database, KitTables, among
 from .logging import get_logger
 from .telemetry import context_from_traceparent, current_traceparent
 
@@ -176,13 +175,10 @@ class OutboxRelay:
         # built once: planned (ADR 0025); on PostgreSQL the ids go as one array (``= ANY($3)``), so
         # that the statement's text does not change with the batch's size and each connection
         # prepares it once (ADR 0029)
-        ids = (
-            t.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
-            if db.dialect == "postgresql"
-            else t.c.id.in_(bindparam("ids", expanding=True))
-        )
         self._published = (
-            update(t).where(ids).values(published_at=bindparam("now"), attempts=t.c.attempts + 1)
+            update(t)
+            .where(among(t.c.id, "ids", db.dialect))
+            .values(published_at=bindparam("now"), attempts=t.c.attempts + 1)
         )
 
     def wake(self) -> None:

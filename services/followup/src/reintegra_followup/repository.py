@@ -11,11 +11,10 @@ from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import (
-    dialect_of,
     insert_or_ignore,
     lock_case,
     lock_cases,
-    select_among,
+    rows_among,
     select_by,
     update_by,
 )
@@ -130,11 +129,8 @@ class ContactConsentRepository(Repository):
         answer from for the rest of the transaction (a consumer batch's, after its cases were
         locked: ADR 0031). A write forgets what it changes."""
         wanted = set(case_ids)
-        if not wanted:
-            return
-        statement = select_among(contact_consents, "case_id", dialect_of(self.session))
         memo: dict[UUID, list[ContactConsent]] = {case_id: [] for case_id in wanted}
-        for row in await self.session.execute(statement, {"values": list(wanted)}):
+        for row in await rows_among(self.session, contact_consents, "case_id", wanted):
             consent = _consent(row)
             memo[consent.case_id].append(consent)
         self._uow.remembered.setdefault(_CONSENTS_MEMO, {}).update(memo)

@@ -32,7 +32,7 @@ from reintegra_kit.db import (
     insert_ignoring,
     insert_many_or_ignore,
     plain_insert,
-    select_among,
+    rows_among,
     select_by,
 )
 from reintegra_kit.outbox import Outbox
@@ -159,12 +159,8 @@ class CaseRepository(_Bulk):
         answer from for the rest of the transaction (a consumer batch's: ADR 0031). Only the cases
         found are remembered: a case's row is never deleted, so a case found stays known, while one
         not found may be registered meanwhile and is read again when asked."""
-        wanted = list(set(case_ids))
-        if not wanted:
-            return
-        statement = select_among(cases, "case_id", dialect_of(self.session), ("case_id",))
-        found = {UUID(str(row.case_id)) for row in await self.session.execute(statement, {"values": wanted})}
-        self._uow.remembered.setdefault(_KNOWN_CASES, set()).update(found)
+        rows = await rows_among(self.session, cases, "case_id", set(case_ids), ("case_id",))
+        self._uow.remembered.setdefault(_KNOWN_CASES, set()).update(UUID(str(row.case_id)) for row in rows)
 
     async def scope(self, case_id: UUID) -> RecordScope | None:
         """Whose record the case is (its reception centre and country), without loading the case."""
