@@ -98,21 +98,32 @@ class CaseTraceScope:
         case_id: str,
         known: KnownCaseTraces | None = None,
         seen: dict[str, str | None] | None = None,
+        later: list[dict[str, Any]] | None = None,
     ) -> None:
         """Remember the case's trace if it has none; when following, continue the case's trace.
 
         ``known``: what the process saw committed (no statement for a case in it); ``seen``: where
-        this transaction notes what it learns, for ``known`` once it commits."""
+        this transaction notes what it learns, for ``known`` once it commits; ``later``: where it
+        keeps the rows of the cases it remembers, written together when it commits
+        (:meth:`UnitOfWork.commit <reintegra_kit.uow.UnitOfWork.commit>`, which then notes in ``seen``
+        those another transaction had written first) — without it, each is written at once."""
         if case_id in self._seen:
             return
         self._seen.add(case_id)
         current = current_traceparent()
-        note = seen if seen is not None and not session.in_nested_transaction() else {}
+        nested = session.in_nested_transaction()
+        note = seen if seen is not None and not nested else {}
         if not self.follow:
-            if current is not None and (known is None or case_id not in known):
-                await _remember(session, table, clock, case_id, current, note)
+            if current is not None and case_id not in note and (known is None or case_id not in known):
+                if later is not None and not nested:
+                    later.append({"case_id": case_id, "traceparent": current, "recorded_at": clock.now()})
+                    note[case_id] = current
+                else:
+                    await _remember(session, table, clock, case_id, current, note)
             return
         stored = known.traceparent(case_id) if known is not None else None
+        if stored is None:
+            stored = note.get(case_id)  # this transaction's, remembered or read
         if stored is None:
             stored = (
                 await session.execute(

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import EMPTY_DICT, immutabledict
 from sqlalchemy.util.concurrency import in_greenlet
 
+from .deferred import KeepingWrites
 from .direct import Plan, Plans
 
 if TYPE_CHECKING:
@@ -488,7 +489,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 _BUFFERED = immutabledict({"prebuffer_rows": True})  # what AsyncSession.execute asks for
 
 
-class _InlineSession(AsyncSession):
+class _InlineSession(KeepingWrites):
     """A SQLite session whose statements, once its transaction holds the connection, run right away.
 
     ``AsyncSession.execute`` runs each statement in a new greenlet, so that a driver that awaits can
@@ -515,6 +516,7 @@ class _InlineSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
+        await self._before(statement)  # writes kept for the commit that this statement touches
         planned = await _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
         if planned is not None:
             plan, connection, values, many = planned
@@ -533,7 +535,7 @@ class _InlineSession(AsyncSession):
         )
 
 
-class _PostgresSession(AsyncSession):
+class _PostgresSession(KeepingWrites):
     """A PostgreSQL session whose statements seen before (its transaction's first too, once the
     connection is checked out) run on asyncpg directly from a plan compiled once (:mod:`.direct`,
     ADR 0025): no greenlet, no execution context; the adapter's transaction and prepared-statement
@@ -550,6 +552,7 @@ class _PostgresSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
+        await self._before(statement)  # writes kept for the commit that this statement touches
         planned = await _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
         if planned is not None:
             plan, connection, values, many = planned

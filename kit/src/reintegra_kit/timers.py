@@ -29,7 +29,8 @@ from sqlalchemy import Table, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock, SystemClock, as_utc
-from .db import insert_or_ignore
+from .db import dialect_of, insert_ignoring, insert_or_ignore
+from .deferred import write_later
 from .logging import bound, get_logger
 from .telemetry import TRACER_NAME, context_from_traceparent, current_traceparent
 from .uow import UnitOfWork
@@ -76,21 +77,44 @@ class Timers:
 
         The current trace context is kept, so the firing continues the trace of what scheduled it.
         """
-        return await insert_or_ignore(
-            self._session,
-            self._table,
-            {
-                "kind": kind,
-                "timer_key": key,
-                "case_id": str(case_id) if case_id is not None else None,
-                "due_at": due_at,
-                "payload": json.dumps(dict(payload or {}), default=str),
-                "traceparent": current_traceparent(),
-                "status": SCHEDULED,
-                "created_at": self._clock.now(),
-            },
-            ["kind", "timer_key"],
-        )
+        row = self._row(kind, key, due_at, case_id, payload)
+        return await insert_or_ignore(self._session, self._table, row, ["kind", "timer_key"])
+
+    async def schedule_later(
+        self,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        *,
+        case_id: object | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`schedule`, for a caller that does not ask whether the timer was new: the row is
+        written with the transaction's commit, with the other timers of the transaction in one
+        statement (:mod:`reintegra_kit.deferred`). Reading, moving or cancelling a timer in the same
+        transaction writes it first."""
+        row = self._row(kind, key, due_at, case_id, payload)
+        statement = insert_ignoring(dialect_of(self._session), self._table, ("kind", "timer_key"))
+        await write_later(self._session, statement, row)
+
+    def _row(
+        self,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        case_id: object | None,
+        payload: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "timer_key": key,
+            "case_id": str(case_id) if case_id is not None else None,
+            "due_at": due_at,
+            "payload": json.dumps(dict(payload or {}), default=str),
+            "traceparent": current_traceparent(),
+            "status": SCHEDULED,
+            "created_at": self._clock.now(),
+        }
 
     async def reschedule(self, kind: str, key: str, due_at: datetime) -> bool:
         """Move a scheduled timer to ``due_at``; False if it is not scheduled (fired, cancelled, absent)."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_trace import CaseTraceScope
 from .clock import Clock
-from .db import Database
+from .db import Database, insert_many_or_ignore
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class UnitOfWork:
         self._trace: CaseTraceScope | None = None
         self._remembered: dict[Hashable, Any] = {}
         self._traces_seen: dict[str, str | None] = {}  # for db.known_case_traces, at commit
+        self._trace_rows: list[dict[str, Any]] = []  # case traces to write at commit
         self._read_only = False
 
     @property
@@ -163,6 +164,7 @@ class UnitOfWork:
             str(case_id),
             self._db.known_case_traces,
             self._traces_seen,
+            self._trace_rows,
         )
 
     async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
@@ -185,8 +187,15 @@ class UnitOfWork:
         if self._in_handler:
             raise HandlerCommitError("handlers never commit; the bus, consumer or timer runner does")
         self._writable()
-        staged, traces = self._staged, self._traces_seen
+        staged, traces, trace_rows = self._staged, self._traces_seen, self._trace_rows
         self._forget_transaction()
+        if trace_rows:  # the cases' traces remembered in this transaction, in one statement
+            written = await insert_many_or_ignore(
+                self.session, self._outbox.tables.case_traces, trace_rows, ["case_id"], "case_id"
+            )
+            for row in trace_rows:
+                if row["case_id"] not in written:
+                    traces[row["case_id"]] = None  # another transaction's came first: not ours
         await self._outbox.write(self.session, staged)
         await self.session.commit()
         self._db.known_case_traces.learn(traces)  # committed: true from now on
@@ -199,7 +208,8 @@ class UnitOfWork:
 
     def _forget_transaction(self) -> None:
         """What a unit of work keeps for one transaction only: events to write, reads remembered,
-        case traces seen (learned by the process at commit)."""
+        case traces seen (learned by the process at commit) and to write."""
         self._staged = []
         self._remembered = {}
         self._traces_seen = {}
+        self._trace_rows = []
