@@ -67,7 +67,7 @@ async def _save_new(
 async def _save(uow: FollowupUnitOfWork, followup: Followup) -> None:
     await uow.followups.save(followup)
     if followup.status is FollowupStatus.SCHEDULED:
-        await uow.timers.schedule(
+        await uow.timers.schedule_later(
             DUE_TIMER, str(followup.followup_id), followup.due_at, case_id=followup.case_id
         )
 

@@ -11,6 +11,8 @@ from reintegra_contracts.events.followup import FollowupReason
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import (
+    dialect_of,
+    insert_ignoring,
     insert_or_ignore,
     lock_case,
     lock_cases,
@@ -18,6 +20,7 @@ from reintegra_kit.db import (
     select_by,
     update_by,
 )
+from reintegra_kit.deferred import write_later
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -198,7 +201,8 @@ class CaseScopeRepository(Repository):
 
     async def record(self, case_id: UUID, reception_centre: str, country: str) -> None:
         row = {"case_id": case_id, "reception_centre": reception_centre, "country": country}
-        await insert_or_ignore(self.session, case_scopes, row, ["case_id"])
+        statement = insert_ignoring(dialect_of(self.session), case_scopes, ("case_id",))
+        await write_later(self.session, statement, row)  # with the commit (reintegra_kit.deferred)
 
 
 class FollowupUnitOfWork(UnitOfWork):

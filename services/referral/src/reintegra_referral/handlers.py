@@ -278,7 +278,7 @@ async def _route(
     )
     await uow.referrals.save(referral)
     if referral.respond_by is not None and referral.status.value == "requested":
-        await uow.timers.schedule(
+        await uow.timers.schedule_later(
             ANSWER_TIMER, str(referral.referral_id), referral.respond_by, case_id=referral.case_id
         )
     if referral.unmatched_reason is not None:
@@ -354,7 +354,7 @@ async def record_consent(
         if r.release(agency.facts, service.facts, sharing, consent, now):
             await uow.referrals.save(r)
             assert r.respond_by is not None
-            await uow.timers.schedule(ANSWER_TIMER, str(r.referral_id), r.respond_by, case_id=r.case_id)
+            await uow.timers.schedule_later(ANSWER_TIMER, str(r.referral_id), r.respond_by, case_id=r.case_id)
 
 
 async def withdraw_consent(
@@ -575,7 +575,7 @@ async def answer_time_passed(
     if r.overdue(now, escalate_to=escalate_to, reroute_at=reroute_at):
         await uow.referrals.save(r)
         await uow.partner.open_escalation(r, escalate_to)
-        await uow.timers.schedule(REROUTE_TIMER, str(r.referral_id), reroute_at, case_id=r.case_id)
+        await uow.timers.schedule_later(REROUTE_TIMER, str(r.referral_id), reroute_at, case_id=r.case_id)
 
 
 async def grace_passed(
@@ -642,7 +642,7 @@ async def assign_referral(
     )
     await uow.referrals.save(r)
     if r.respond_by is not None and r.status.value == "requested":
-        await uow.timers.schedule(ANSWER_TIMER, str(r.referral_id), r.respond_by, case_id=r.case_id)
+        await uow.timers.schedule_later(ANSWER_TIMER, str(r.referral_id), r.respond_by, case_id=r.case_id)
     return r
 
 

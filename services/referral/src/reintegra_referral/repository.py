@@ -35,6 +35,7 @@ from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, lock_cases, plain_insert, select_by
+from reintegra_kit.deferred import write_later
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
@@ -534,7 +535,7 @@ class ReferralRepository(Repository):
             )
         history = [_history_row(r.referral_id, entry) for entry in r.pull_history()]
         if history:
-            await self.session.execute(plain_insert(referral_history), history)
+            await write_later(self.session, plain_insert(referral_history), history)
 
     async def history(self, referral_id: UUID) -> list[HistoryEntry]:
         from .domain.model import Actor, Channel
@@ -842,8 +843,9 @@ class PartnerRepository(Repository):
             },
         )
         seq = int(result.scalar_one())
-        # queued for the agency's webhook, if it has one (one statement: INSERT … SELECT FROM agencies)
-        await self.session.execute(_NEW_DELIVERY, {"agency_id": agency_id, "seq": seq, "now": now})
+        # queued for the agency's webhook, if it has one (one statement: INSERT … SELECT FROM agencies),
+        # with the transaction's commit, the batch's deliveries together (reintegra_kit.deferred)
+        await write_later(self.session, _NEW_DELIVERY, {"agency_id": agency_id, "seq": seq, "now": now})
         return seq
 
     async def messages(self, agency_id: str, *, since: int, limit: int) -> list[PartnerMessage]:
