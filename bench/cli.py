@@ -290,6 +290,9 @@ async def platform_run(
             result.round_trips_per_case = await round_trips.per_case(
                 counted, plat.all(), max(phase.complete, 1)
             )
+            detail = log_dir / "round-trips-by-statement.md"
+            detail.write_text(round_trips.by_statement(counted, plat.all(), max(phase.complete, 1)))
+            say(f"[{db}] round trips by statement: {detail}")
         for proc in plat.all():
             before_t, after_t = threads0.get(proc.name, {}), proc.thread_cpu()
             main = after_t.get(proc.ps.pid, 0) - before_t.get(proc.ps.pid, 0)

@@ -20,6 +20,7 @@ from typing import Any
 
 SITE = Path(__file__).resolve().parent / "round_trips_site"
 KINDS = ("statements", "simple", "prepares", "executemany")
+STATEMENT = "sql:"  # a count by statement: this prefix, then the first 90 characters of its SQL
 
 
 def env(folder: Path) -> dict[str, str]:
@@ -50,6 +51,26 @@ async def per_case(folder: Path, processes: Iterable[Any], cases: int) -> dict[s
     for mine in totals.values():
         mine["all"] = sum(mine[k] for k in KINDS)
     return totals
+
+
+def by_statement(folder: Path, processes: Iterable[Any], cases: int, top: int = 20) -> str:
+    """Each service's most frequent statements per case between the last two marks (Markdown), the
+    first 90 characters of their SQL: where the round trips of ``per_case`` come from."""
+    lines = ["# PostgreSQL round trips per case, by statement", ""]
+    for process in processes:
+        text = (folder / f"{process.ps.pid}.jsonl").read_text().splitlines()
+        before, after = json.loads(text[-2]), json.loads(text[-1])
+        counts = {
+            key[len(STATEMENT) :]: (after[key] - before.get(key, 0)) / cases
+            for key in after
+            if key.startswith(STATEMENT)
+        }
+        lines += [f"## {process.name}", "", "| per case | statement |", "|---|---|"]
+        for sql, n in sorted(counts.items(), key=lambda item: -item[1])[:top]:
+            if n >= 0.005:
+                lines.append(f"| {n:.2f} | `{' '.join(sql.split())}` |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def describe(counts: Mapping[str, float] | None) -> str:

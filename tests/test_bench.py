@@ -87,3 +87,9 @@ def test_a_tiny_benchmark_on_postgresql_counts_each_services_round_trips(
     for cell in counted.values():  # "all (s statements, b simple, p prepares, m executemany)"
         statements = float(cell.split("(")[1].split(" statements")[0])
         assert statements > 1, cell  # every service reads and writes its database for each case
+    said = (result.stdout + result.stderr).splitlines()
+    detail = Path(next(line for line in said if "round trips by statement:" in line).split(": ")[-1])
+    text = detail.read_text()
+    for name in ("assessment", "followup", "reception", "referral"):
+        assert f"## {name}" in text
+    assert "INSERT INTO outbox" in text  # every service stages events: its statements are named

@@ -9,7 +9,8 @@ SQLAlchemy's and the kit's plans alike:
 * ``statements`` — an extended-protocol execution (Bind, Execute, Sync) of a prepared statement;
 * ``prepares`` — a statement parsed on the server because the connection had not prepared it;
 * ``simple`` — a simple query without parameters: BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE;
-* ``executemany`` — one ``executemany`` (asyncpg pipelines its parameter sets and waits once).
+* ``executemany`` — one ``executemany`` (asyncpg pipelines its parameter sets and waits once);
+* ``sql:<the first 90 characters of its SQL>`` — the same, by statement (every kind but ``prepares``).
 
 On SIGUSR1 the process appends its counts so far, as one JSON line, to
 ``<folder>/<pid>.jsonl``; the benchmark signals before and after the throughput phase and prints the
@@ -41,18 +42,21 @@ def _install() -> None:
     async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
         if not args:
             counts["simple"] += 1  # with arguments it goes through _execute, counted there
+            counts["sql:" + query[:90]] += 1
         return await real_execute(self, query, *args, **kwargs)
 
     real_internal = Connection._execute
 
     async def internal(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts["statements"] += 1
+        counts["sql:" + str(args[0] if args else kwargs.get("query"))[:90]] += 1
         return await real_internal(self, *args, **kwargs)
 
     real_many = Connection._executemany
 
     async def many(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts["executemany"] += 1
+        counts["sql:" + str(args[0] if args else kwargs.get("query"))[:90]] += 1
         return await real_many(self, *args, **kwargs)
 
     real_get = Connection._get_statement
@@ -68,6 +72,7 @@ def _install() -> None:
 
     async def bind(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts["statements"] += 1
+        counts["sql:" + self._query[:90]] += 1
         return await real_bind(self, *args, **kwargs)
 
     Connection.execute = execute
