@@ -671,10 +671,15 @@ class PreparingUow(UnitOfWork):
     """Records what the consumer asks it to prepare, and when (before or after a handler ran)."""
 
     calls: list[tuple[list[str], int]] = []
+    events: list[tuple[list[str], int]] = []
     handled = 0
 
     async def prepare_cases(self, case_ids: Any) -> None:
         PreparingUow.calls.append(([str(c) for c in case_ids], PreparingUow.handled))
+
+    async def prepare_events(self, events: Any) -> None:
+        assert len(PreparingUow.calls) == len(PreparingUow.events) + 1  # after prepare_cases
+        PreparingUow.events.append(([str(e.followup_id) for e in events], PreparingUow.handled))
 
 
 async def test_a_batch_prepares_the_cases_of_its_new_events_before_any_handler_runs(
@@ -683,7 +688,7 @@ async def test_a_batch_prepares_the_cases_of_its_new_events_before_any_handler_r
     """The consumer tells the unit of work which cases its batch's new events are about, once, after
     the claims and before the handlers (a service locks them and reads their erasures then: ADR
     0031); duplicates are not new."""
-    PreparingUow.calls, PreparingUow.handled = [], 0
+    PreparingUow.calls, PreparingUow.events, PreparingUow.handled = [], [], 0
     outbox = Outbox(schema.kit, "/test")
 
     async def handler(event: FollowupDue, uow: UnitOfWork) -> None:
@@ -701,8 +706,10 @@ async def test_a_batch_prepares_the_cases_of_its_new_events_before_any_handler_r
     done = record_of(due_event())
     assert await consumer.process(done) is Outcome.PROCESSED  # alone: no batch to prepare
     assert PreparingUow.calls == []
+    assert PreparingUow.events == []
     PreparingUow.handled = 0
     events = [due_event() for _ in range(3)]
     outcomes = await consumer.process_batch([*(record_of(e) for e in events), done])
     assert outcomes == [Outcome.PROCESSED] * 3 + [Outcome.DUPLICATE]
     assert PreparingUow.calls == [([str(e.case_id) for e in events], 0)]
+    assert PreparingUow.events == [([str(e.followup_id) for e in events], 0)]  # the events themselves

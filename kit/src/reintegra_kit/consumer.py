@@ -364,9 +364,9 @@ class EventConsumer(Generic[U]):
                 uow.session,
                 [(d.attributes.id, d.attributes.type, record.topic) for _, record, d, _ in ready],
             )
-            await uow.prepare_cases(
-                _case_ids(d.attributes.subject for _, _, d, _ in ready if d.attributes.id in claimed)
-            )
+            fresh = [d for _, _, d, _ in ready if d.attributes.id in claimed]
+            await uow.prepare_cases(_case_ids(d.attributes.subject for d in fresh))
+            await uow.prepare_events([d.event for d in fresh])
             for _, record, decoded, handlers in ready:
                 first = decoded.attributes.id in claimed
                 claimed.discard(decoded.attributes.id)

@@ -174,6 +174,14 @@ class UnitOfWork:
         to do it for the whole batch in one statement each (:func:`reintegra_kit.db.lock_cases`,
         :meth:`reintegra_kit.erasure.ErasedCaseRepository.remember`; ADR 0031). Nothing by default."""
 
+    async def prepare_events(self, events: Sequence[Event]) -> None:
+        """Called by the consumer right after :meth:`prepare_cases`, with the batch's new events (in
+        order, maybe repeated), before any handler runs. A service whose handlers look rows up by
+        keys the events name (a referral's id, a business key) overrides this to read them for the
+        whole batch in one statement, and to remember what it read, found or not, in
+        :attr:`remembered` — updated by its own writes, so that later events of the batch see the
+        earlier ones' (ADR 0031). Nothing by default."""
+
     @contextmanager
     def handler_scope(self) -> Iterator[None]:
         """While a handler runs, :meth:`commit` refuses (the contract says handlers never commit)."""
