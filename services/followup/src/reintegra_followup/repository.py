@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from reintegra_contracts import Event
 from reintegra_contracts.codelists import FollowupCancellationReason
 from reintegra_contracts.events.followup import FollowupReason
+from reintegra_contracts.events.reception import ArrivalRegistered
+from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import (
+    among,
     dialect_of,
     insert_ignoring,
     insert_or_ignore,
@@ -24,9 +29,9 @@ from reintegra_kit.deferred import write_later
 from reintegra_kit.erasure import ErasedCaseRepository
 from reintegra_kit.repository import Repository
 from reintegra_kit.uow import UnitOfWork
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
-from .domain import ContactConsent, Followup, FollowupStatus
+from .domain import ContactConsent, Followup, FollowupStatus, business_key
 from .orm import case_scopes, contact_consents, erased_cases, followups
 
 _BY_BUSINESS_KEYS = select(followups).where(followups.c.business_key.in_(bindparam("keys", expanding=True)))
@@ -40,6 +45,9 @@ class FollowupRepository(Repository):
         return _entity(row) if row else None
 
     async def by_business_key(self, key: str) -> Followup | None:
+        memo: dict[str, Followup | None] | None = self._uow.remembered.get(_KEYS_MEMO)
+        if memo is not None and key in memo:
+            return memo[key]
         row = (
             await self.session.execute(select_by(followups, "business_key"), {"business_key": key})
         ).first()
@@ -47,8 +55,55 @@ class FollowupRepository(Repository):
 
     async def by_business_keys(self, keys: list[str]) -> dict[str, Followup]:
         """The follow-ups of those ``keys`` that exist, by key (one statement)."""
+        memo = self._uow.remembered.get(_KEYS_MEMO)
+        if memo is not None and all(key in memo for key in keys):
+            return {key: found for key in keys if (found := memo[key]) is not None}
         rows = await self.session.execute(_BY_BUSINESS_KEYS, {"keys": keys})
         return {f.business_key: f for f in (_entity(r) for r in rows)}
+
+    async def remember(self, events: Sequence[Event]) -> None:
+        """For a consumer batch, after its cases are locked (ADR 0031): in one statement, the
+        follow-ups its events' handlers look up — by the business keys of its arrivals and referrals,
+        and those waiting for its arrivals' cases. Found or not, each answer is remembered for the
+        transaction (``uow.remembered``), and :meth:`save` keeps it true, so a later event of the
+        batch sees what an earlier one wrote."""
+        keys: list[str] = []
+        arrivals: list[UUID] = []
+        for event in events:
+            if isinstance(event, ArrivalRegistered):
+                keys.append(business_key(FollowupReason.POST_ARRIVAL, event.case_id, None))
+                arrivals.append(event.case_id)
+            elif isinstance(event, ReferralRequested):
+                keys.append(business_key(FollowupReason.POST_ARRIVAL, event.case_id, None))
+                keys.append(business_key(FollowupReason.REFERRAL_CHECK, event.case_id, event.referral_id))
+        if not keys:
+            return
+        keys, arrivals = list(dict.fromkeys(keys)), list(dict.fromkeys(arrivals))
+        rows = await self.session.execute(
+            _looked_up(dialect_of(self.session)),
+            {"keys": keys, "cases": arrivals, "waiting": FollowupStatus.WAITING_FOR_CASE.value},
+        )
+        loaded = [_entity(r) for r in rows]
+        by_key = {f.business_key: f for f in loaded}
+        remembered = self._uow.remembered
+        remembered.setdefault(_KEYS_MEMO, {}).update({key: by_key.get(key) for key in keys})
+        waiting: dict[UUID, list[Followup]] = {case_id: [] for case_id in arrivals}
+        for f in sorted(loaded, key=_waiting_order):  # as waiting_for_case orders them
+            if f.status is FollowupStatus.WAITING_FOR_CASE and f.case_id in waiting:
+                waiting[f.case_id].append(f)
+        remembered.setdefault(_WAITING_MEMO, {}).update(waiting)
+
+    def _saved(self, f: Followup) -> None:
+        """Keep what :meth:`remember` remembered true after ``f`` was written."""
+        keys = self._uow.remembered.get(_KEYS_MEMO)
+        if keys is not None:
+            keys[f.business_key] = f
+        waiting: dict[UUID, list[Followup]] | None = self._uow.remembered.get(_WAITING_MEMO)
+        if waiting is not None:
+            for case_id, listed in waiting.items():
+                waiting[case_id] = [w for w in listed if w.followup_id != f.followup_id]
+            if f.status is FollowupStatus.WAITING_FOR_CASE and f.case_id in waiting:
+                waiting[f.case_id] = sorted([*waiting[f.case_id], f], key=_waiting_order)
 
     async def lock_case(self, case_id: UUID) -> None:
         """Hold the case until the transaction ends, so that an arrival and a referral of one case,
@@ -58,6 +113,9 @@ class FollowupRepository(Repository):
 
     async def waiting_for_case(self, case_id: UUID) -> list[Followup]:
         """The follow-ups that wait for ``case_id`` to become known."""
+        waiting: dict[UUID, list[Followup]] | None = self._uow.remembered.get(_WAITING_MEMO)
+        if waiting is not None and case_id in waiting:
+            return list(waiting[case_id])
         rows = await self.session.execute(
             select_by(followups, "case_id", "status", order_by=("scheduled_at", "followup_id")),
             {"case_id": case_id, "status": FollowupStatus.WAITING_FOR_CASE.value},
@@ -104,7 +162,29 @@ class FollowupRepository(Repository):
         else:
             key = {"followup_id": values.pop("followup_id")}
             await self.update_versioned(followups, key, f, values)
+        self._saved(f)
         await self.publish_events(f)
+
+
+_KEYS_MEMO = "followup.by_business_key"
+"""``uow.remembered`` key: a consumer batch's follow-ups by business key (``None``: none exists)."""
+_WAITING_MEMO = "followup.waiting_for_case"
+"""``uow.remembered`` key: the follow-ups waiting for each of a consumer batch's arrivals' cases."""
+
+
+def _waiting_order(f: Followup) -> tuple[Any, str]:
+    return (f.scheduled_at, str(f.followup_id))
+
+
+@functools.cache
+def _looked_up(dialect: str) -> Any:
+    """The follow-ups of a batch's business keys, and those waiting for its arrivals' cases."""
+    return select(followups).where(
+        or_(
+            among(followups.c.business_key, "keys", dialect),
+            and_(among(followups.c.case_id, "cases", dialect), followups.c.status == bindparam("waiting")),
+        )
+    )
 
 
 _CONSENTS_MEMO = "followup.contact_consents_of_case"
@@ -213,6 +293,10 @@ class FollowupUnitOfWork(UnitOfWork):
         await lock_cases(self.session, case_ids)
         await self.erasures.remember(case_ids)
         await self.consents.remember(case_ids)  # read by every handler but the erasure's
+
+    async def prepare_events(self, events: Sequence[Event]) -> None:
+        """The follow-ups a batch's arrivals and referrals look up, in one statement (ADR 0031)."""
+        await self.followups.remember(events)
 
     @property
     def case_scopes(self) -> CaseScopeRepository:
