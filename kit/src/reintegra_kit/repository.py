@@ -14,6 +14,7 @@ from sqlalchemy import Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import plain_insert, update_by
+from .deferred import write_later
 from .domain import AggregateRoot
 
 if TYPE_CHECKING:
@@ -47,9 +48,18 @@ class Repository:
         if events:
             await self._uow.emit_many(events)
 
-    async def insert_versioned(self, table: Table, aggregate: AggregateRoot, values: dict[str, Any]) -> None:
-        """Insert the first row of a new aggregate (version 1)."""
-        await self.session.execute(plain_insert(table), {**values, "version": 1})
+    async def insert_versioned(
+        self, table: Table, aggregate: AggregateRoot, values: dict[str, Any], *, later: bool = False
+    ) -> None:
+        """Insert the first row of a new aggregate (version 1). ``later``: written with the
+        transaction's commit, in one statement with the table's other rows kept so
+        (:mod:`reintegra_kit.deferred`; a statement on the table sends it first); a duplicate key then
+        fails the commit rather than this call."""
+        row = {**values, "version": 1}
+        if later:
+            await write_later(self.session, plain_insert(table), row)
+        else:
+            await self.session.execute(plain_insert(table), row)
         aggregate.version = 1
 
     async def update_versioned(
