@@ -59,6 +59,7 @@ from reintegra_reception.domain.contact import (
     ContactReferenceGoneError,
     ContactReferenceOfAnotherAgencyError,
     UnknownContactReferenceError,
+    reference_hash,
 )
 from reintegra_reception.domain.matching import MatchPolicy
 from reintegra_reception.erasure import (
@@ -91,6 +92,7 @@ from reintegra_reception.privacy import (
     withdraw_consent,
 )
 from reintegra_reception.repository import ReceptionUnitOfWork
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from .test_domain import facts
@@ -647,3 +649,44 @@ async def test_a_consumer_batch_checks_its_cases_once_and_an_unknown_case_is_sti
     outcomes = await service.consumer(EVENTS).process_batch([record_of(e) for e in batch])
     assert outcomes == [Delivery.PROCESSED, Delivery.REFUSED, Delivery.PROCESSED]
     assert sorted(r.case_id for r in await service.rows(contact_references)) == [known, known]
+
+
+async def test_a_consumer_batch_looks_its_contact_references_up_once_and_sees_its_own_writes(
+    service: Harness,
+) -> None:
+    """A batch reads the contact references its referrals look up in one statement (ADR 0031),
+    remembered found or not; what an event of the batch writes is seen by the events after it: a
+    referral announced again reissues the reference written earlier in the batch, and a reference
+    another referral of the batch took is refused as a conflict."""
+    case_id, other = await arrive(service), await arrive(service, OTHER)
+    before = await with_reference(service, case_id, "ref-Before")  # committed before the batch
+    first, second = referral(case_id, "ref-A"), referral(case_id, "ref-B")
+    again = first.model_copy(update={"contact_reference": "ref-A2"})  # first, announced again
+    batch = [first, second, again, before]  # and `before` re-sent as it was
+    looked_up: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM contact_references" in statement:
+            looked_up.append(statement)
+
+    engine = service.db.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        outcomes = await service.consumer(EVENTS).process_batch([record_of(e) for e in batch])
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert outcomes == [Delivery.PROCESSED] * len(batch)
+    assert len(looked_up) == 1  # the batch's look-ups, in one statement
+    rows = {r.referral_id: r for r in await service.rows(contact_references)}
+    assert sorted(rows) == sorted([first.referral_id, second.referral_id, before.referral_id])
+    assert rows[first.referral_id].reference_hash == reference_hash("ref-A2")  # reissued in the batch
+    assert rows[first.referral_id].version == 2
+    assert rows[second.referral_id].reference_hash == reference_hash("ref-B")
+
+    # a reference taken earlier in the same batch by another referral: a conflict, refused
+    taken, thief = referral(case_id, "ref-C"), referral(other, "ref-C")
+    outcomes = await service.consumer(EVENTS).process_batch([record_of(e) for e in (taken, thief)])
+    assert outcomes == [Delivery.PROCESSED, Delivery.REFUSED]
+    rows = {r.referral_id: r for r in await service.rows(contact_references)}
+    assert taken.referral_id in rows
+    assert thief.referral_id not in rows

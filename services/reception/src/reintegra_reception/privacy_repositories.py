@@ -6,6 +6,7 @@ data key like the rest of their personal data, so erasing the person makes them 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,7 +22,7 @@ from reintegra_contracts.codelists import (
     ServiceCategory,
 )
 from reintegra_kit.clock import as_utc
-from reintegra_kit.db import select_by
+from reintegra_kit.db import among, dialect_of, select_by
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from .crypto import FieldCipher
@@ -222,7 +223,42 @@ _OF_REFERRAL_OR_HASH = select(contact_references).where(
 )
 
 
+_REFERENCES_MEMO = "reception.contact_references_looked_up"
+"""``uow.remembered`` key: a consumer batch's contact references, by referral id and by hash
+(``None``: none), for the look-ups of its ``referral_requested`` events."""
+
+
+@functools.cache
+def _of_referrals_or_hashes(dialect: str) -> Any:
+    return select(contact_references).where(
+        or_(
+            among(contact_references.c.referral_id, "referral_ids", dialect),
+            among(contact_references.c.reference_hash, "hashes", dialect),
+        )
+    )
+
+
 class ContactReferenceRepository(_Bulk):
+    async def remember(self, looked_up: Sequence[tuple[UUID, str]]) -> None:
+        """For a consumer batch: the references of these ``(referral id, hash)`` pairs, as
+        :meth:`of_referral_or_hash` reads them, all in one statement. Found or not, each answer is
+        remembered for the transaction (``uow.remembered``), and :meth:`save` keeps it true, so a
+        later event of the batch sees what an earlier one wrote."""
+        if not looked_up:
+            return
+        referral_ids = list(dict.fromkeys(referral_id for referral_id, _ in looked_up))
+        hashes = list(dict.fromkeys(digest for _, digest in looked_up))
+        rows = await self.session.execute(
+            _of_referrals_or_hashes(dialect_of(self.session)),
+            {"referral_ids": referral_ids, "hashes": hashes},
+        )
+        found = [_reference(r) for r in rows]
+        by_referral = {ref.referral_id: ref for ref in found}
+        by_hash = {ref.reference_hash: ref for ref in found}
+        memo = self._uow.remembered.setdefault(_REFERENCES_MEMO, ({}, {}))
+        memo[0].update({referral_id: by_referral.get(referral_id) for referral_id in referral_ids})
+        memo[1].update({digest: by_hash.get(digest) for digest in hashes})
+
     async def by_hash(self, digest: str) -> ContactReference | None:
         row = (
             await self.session.execute(
@@ -235,7 +271,10 @@ class ContactReferenceRepository(_Bulk):
         self, referral_id: UUID, digest: str
     ) -> tuple[ContactReference | None, ContactReference | None]:
         """In one statement: the reference of ``referral_id`` and the one whose hash is ``digest``
-        (the same one, another referral's, or none)."""
+        (the same one, another referral's, or none). None when the batch read them (:meth:`remember`)."""
+        memo = self._uow.remembered.get(_REFERENCES_MEMO)
+        if memo is not None and referral_id in memo[0] and digest in memo[1]:
+            return memo[0][referral_id], memo[1][digest]
         rows = [
             _reference(r)
             for r in await self.session.execute(
@@ -289,11 +328,19 @@ class ContactReferenceRepository(_Bulk):
             "issued_at": ref.issued_at,
             "updated_at": ref.updated_at,
         }
-        if ref.version == 0:
-            await self.insert_versioned(contact_references, ref, values)
+        if ref.version == 0:  # with the commit: a batch's new references in one statement
+            await self.insert_versioned(contact_references, ref, values, later=True)
         else:
             values.pop("referral_id")
             await self.update_versioned(contact_references, {"referral_id": ref.referral_id}, ref, values)
+        memo = self._uow.remembered.get(_REFERENCES_MEMO)
+        if memo is not None:  # what remember() read stays true: this reference, under its hash now
+            by_referral, by_hash = memo
+            by_referral[ref.referral_id] = ref
+            for digest, other in list(by_hash.items()):
+                if other is not None and other.referral_id == ref.referral_id:
+                    by_hash[digest] = None
+            by_hash[ref.reference_hash] = ref
 
 
 def _reference(r: Any) -> ContactReference:

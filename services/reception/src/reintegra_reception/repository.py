@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
+from reintegra_contracts import Event
 from reintegra_contracts.codelists import (
     AgeGroup,
     ConcernType,
@@ -24,6 +25,7 @@ from reintegra_contracts.codelists import (
     Urgency,
     Vulnerability,
 )
+from reintegra_contracts.events.referral import ReferralRequested
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import (
@@ -52,6 +54,7 @@ from .domain import (
     Returnee,
     ReviewStatus,
 )
+from .domain.contact import reference_hash
 from .domain.model import AnnouncedPersonRecord
 from .orm import (
     announced_person_keys,
@@ -745,6 +748,19 @@ class ReceptionUnitOfWork(UnitOfWork):
         in one statement (ADR 0031); each handler then checks its case without a round trip.
         Nothing is locked: a case's row, once there, stays, so what is remembered stays true."""
         await self.cases.remember_known(case_ids)
+
+    async def prepare_events(self, events: Sequence[Event]) -> None:
+        """A consumer batch's events, before its handlers run: the contact references its
+        ``referral_requested`` events look up, in one statement (ADR 0031)."""
+        await self.contact_references.remember(
+            [
+                (event.referral_id, reference_hash(event.contact_reference))
+                for event in events
+                if isinstance(event, ReferralRequested)
+                and event.contact_reference
+                and event.contact_reference_expires_at is not None
+            ]
+        )
 
     @classmethod
     def factory(
