@@ -8,17 +8,69 @@ the outbox of the same transaction, in the order they were recorded.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from uuid import UUID
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import plain_insert, update_by
+from .db import plain_insert, rows_among, update_by
 from .deferred import write_later
 from .domain import AggregateRoot
 
 if TYPE_CHECKING:
     from .uow import UnitOfWork
+
+
+T = TypeVar("T")
+
+
+class RememberedByCase(Generic[T]):
+    """Rows of one table read for many cases in one statement — a consumer batch's cases, after
+    their locks (``UnitOfWork.prepare_cases``, ADR 0031) — and answered from for the rest of the
+    transaction (``uow.remembered[name]``). A repository that writes those rows forgets what its write
+    changes, so that the transaction reads its own writes; a savepoint rolled back forgets all."""
+
+    def __init__(self, uow: UnitOfWork, name: str) -> None:
+        self._uow = uow
+        self._name = name
+
+    async def read(
+        self,
+        table: Table,
+        case_ids: Iterable[UUID],
+        convert: Callable[[Any], T],
+        *,
+        key: str = "case_id",
+        order: Callable[[T], Any] | None = None,
+    ) -> None:
+        """Read the rows of ``table`` whose ``key`` is among ``case_ids``, converted; each case's in
+        ``order`` if given. A case without rows is remembered too (as none)."""
+        wanted = set(case_ids)
+        found: dict[UUID, list[T]] = {case_id: [] for case_id in wanted}
+        for row in await rows_among(self._uow.session, table, key, wanted):
+            found[UUID(str(getattr(row, key)))].append(convert(row))
+        if order is not None:
+            for rows in found.values():
+                rows.sort(key=order)
+        self._uow.remembered.setdefault(self._name, {}).update(found)
+
+    def of(self, case_id: UUID) -> list[T] | None:
+        """The case's rows as read (a copy), or ``None`` if they were not read: read them then."""
+        memo = self._uow.remembered.get(self._name)
+        if memo is None or case_id not in memo:
+            return None
+        return list(memo[case_id])
+
+    def forget(self, *case_ids: UUID) -> None:
+        memo = self._uow.remembered.get(self._name)
+        if memo is not None:
+            for case_id in case_ids:
+                memo.pop(case_id, None)
+
+    def forget_all(self) -> None:
+        self._uow.remembered.pop(self._name, None)
 
 
 class StaleAggregateError(Exception):
