@@ -21,13 +21,12 @@ from reintegra_kit.db import (
     insert_or_ignore,
     lock_case,
     lock_cases,
-    rows_among,
     select_by,
     update_by,
 )
 from reintegra_kit.deferred import write_later
 from reintegra_kit.erasure import ErasedCaseRepository
-from reintegra_kit.repository import Repository
+from reintegra_kit.repository import RememberedByCase, Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import and_, bindparam, or_, select, update
 
@@ -158,7 +157,7 @@ class FollowupRepository(Repository):
             "cancelled_at": f.cancelled_at,
         }
         if f.version == 0:
-            await self.insert_versioned(followups, f, values)
+            await self.insert_versioned(followups, f, values, later=True)  # with the commit (ADR 0032)
         else:
             key = {"followup_id": values.pop("followup_id")}
             await self.update_versioned(followups, key, f, values)
@@ -198,12 +197,16 @@ class ContactConsentRepository(Repository):
         ).first()
         return _consent(row) if row else None
 
+    @property
+    def _remembered(self) -> RememberedByCase[ContactConsent]:
+        return RememberedByCase(self._uow, _CONSENTS_MEMO)
+
     async def of_case(self, case_id: UUID) -> list[ContactConsent]:
         """The case's consents; from what :meth:`remember` read for this transaction if it read the
         case."""
-        memo = self._uow.remembered.get(_CONSENTS_MEMO)
-        if memo is not None and case_id in memo:
-            return list(memo[case_id])
+        remembered = self._remembered.of(case_id)
+        if remembered is not None:
+            return remembered
         rows = await self.session.execute(select_by(contact_consents, "case_id"), {"case_id": case_id})
         return [_consent(r) for r in rows]
 
@@ -211,34 +214,23 @@ class ContactConsentRepository(Repository):
         """Read the consents of every one of ``case_ids`` in one statement, for :meth:`of_case` to
         answer from for the rest of the transaction (a consumer batch's, after its cases were
         locked: ADR 0031). A write forgets what it changes."""
-        wanted = set(case_ids)
-        memo: dict[UUID, list[ContactConsent]] = {case_id: [] for case_id in wanted}
-        for row in await rows_among(self.session, contact_consents, "case_id", wanted):
-            consent = _consent(row)
-            memo[consent.case_id].append(consent)
-        self._uow.remembered.setdefault(_CONSENTS_MEMO, {}).update(memo)
-
-    def _forget(self, *case_ids: UUID) -> None:
-        memo = self._uow.remembered.get(_CONSENTS_MEMO)
-        if memo is not None:
-            for case_id in case_ids:
-                memo.pop(case_id, None)
+        await self._remembered.read(contact_consents, case_ids, _consent)
 
     async def add(self, c: ContactConsent) -> bool:
         """Record a consent once (a re-sent ``consent_recorded`` changes nothing)."""
-        self._forget(c.case_id)
+        self._remembered.forget(c.case_id)
         return await insert_or_ignore(self.session, contact_consents, _consent_row(c), ["consent_id"])
 
     async def replace(self, c: ContactConsent) -> None:
         values = _consent_row(c)
         key = values.pop("consent_id")
-        self._uow.remembered.pop(_CONSENTS_MEMO, None)  # the consent's case may be another one now
+        self._remembered.forget_all()  # the consent's case may be another one now
         await self.session.execute(
             update_by(contact_consents, "consent_id"), {"key_consent_id": key, **values}
         )
 
     async def rekey(self, from_case: UUID, to_case: UUID) -> None:
-        self._forget(from_case, to_case)
+        self._remembered.forget(from_case, to_case)
         await self.session.execute(
             update(contact_consents).where(contact_consents.c.case_id == from_case).values(case_id=to_case)
         )
