@@ -56,6 +56,7 @@ from reintegra_referral.immediate import refer_immediate_needs
 from reintegra_referral.merges import rekey_merged_cases
 from reintegra_referral.orm import partner_messages, referral_history, referrals
 from reintegra_referral.settings import ReferralSettings
+from sqlalchemy import event as sa_event
 
 from .test_handlers import (
     EVENTS,
@@ -460,3 +461,44 @@ async def test_an_agency_sees_a_referral_only_once_it_was_sent_there(service: Ha
         assert shared.status is ReferralStatus.REQUESTED
         other = RecordFilter(unrestricted=False, agencies=frozenset({"hn-sesal"}))
         assert await uow.referrals.for_case(case_id, visible_to=other) == []
+
+
+async def test_in_one_consumer_batch_a_consent_recorded_or_withdrawn_is_seen_by_the_events_after_it(
+    service: Harness,
+) -> None:
+    """A batch reads its cases' consents once, up front (ADR 0031): a consent recorded, and one
+    withdrawn, in the batch must still decide the later referrals of their case, as one by one."""
+    given, withdrawn, first, second = uuid4(), uuid4(), uuid4(), uuid4()
+    for case_id in (given, withdrawn, first, second):
+        assert await service.deliver(EVENTS, arrival(case_id)) is Outcome.PROCESSED
+    before = consent(withdrawn, scope(ConsentPurpose.REFERRAL))
+    for recorded in (before, consent(first, scope(ConsentPurpose.REFERRAL)), consent(second)):
+        assert await service.deliver(CONSENT, recorded) is Outcome.PROCESSED
+    handlers = {**EVENTS, **CONSENT}
+    read: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM consents" in statement:
+            read.append(statement)
+
+    engine = service.db.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:  # two cases' referrals checked against consents read once
+        batch = [
+            assessed(first, need(ServiceCategory.HEALTH)),
+            assessed(second, need(ServiceCategory.HEALTH)),
+        ]
+        outcomes = await service.consumer(handlers).process_batch([record_of(e) for e in batch])
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert outcomes == [Outcome.PROCESSED] * 2
+    assert len(read) == 1
+    for batch in (
+        [consent(given, scope(ConsentPurpose.REFERRAL)), assessed(given, need(ServiceCategory.HEALTH))],
+        [withdrawal(before), assessed(withdrawn, need(ServiceCategory.HEALTH))],
+    ):
+        outcomes = await service.consumer(handlers).process_batch([record_of(e) for e in batch])
+        assert outcomes == [Outcome.PROCESSED] * 2
+    for case_id in (given, first, second):
+        assert [r.status for r in (await rows_of(service, case_id)).values()] == ["requested"]
+    assert [r.status for r in (await rows_of(service, withdrawn)).values()] == ["awaiting_consent"]

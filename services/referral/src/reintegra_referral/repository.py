@@ -37,7 +37,7 @@ from reintegra_kit.clock import as_utc
 from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, lock_cases, plain_insert, select_by
 from reintegra_kit.deferred import write_later
 from reintegra_kit.erasure import ErasedCaseRepository
-from reintegra_kit.repository import Repository
+from reintegra_kit.repository import RememberedByCase, Repository
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, update
 
@@ -1112,6 +1112,14 @@ class PartnerRepository(Repository):
 # -- consents (a read model of reception's events) ---------------------------------------------------
 
 
+_CONSENTS_MEMO = "referral.consents_of_case"
+"""``uow.remembered`` key: the consents of the cases a consumer batch is about, by case."""
+
+
+def _recorded(grant: Grant) -> Any:
+    return grant.recorded_at
+
+
 class ConsentRepository(Repository):
     async def get(self, consent_id: UUID) -> Grant | None:
         row = (
@@ -1119,22 +1127,40 @@ class ConsentRepository(Repository):
         ).first()
         return _grant(row) if row else None
 
+    @property
+    def _remembered(self) -> RememberedByCase[Grant]:
+        return RememberedByCase(self._uow, _CONSENTS_MEMO)
+
     async def of_case(self, case_id: UUID) -> CaseConsent:
+        """The case's consents, in the order recorded; from what :meth:`remember` read for this
+        transaction if it read the case."""
+        remembered = self._remembered.of(case_id)
+        if remembered is not None:
+            return CaseConsent(case_id, tuple(remembered))
         rows = await self.session.execute(
             select_by(consents, "case_id", order_by=("recorded_at",)), {"case_id": case_id}
         )
         return CaseConsent(case_id, tuple(_grant(r) for r in rows))
 
+    async def remember(self, case_ids: Sequence[UUID]) -> None:
+        """Read the consents of every one of ``case_ids`` in one statement, for :meth:`of_case` to
+        answer from for the rest of the transaction (a consumer batch's, after its cases were
+        locked: ADR 0031). A write forgets what it changes."""
+        await self._remembered.read(consents, case_ids, _grant, order=_recorded)
+
     async def add(self, grant: Grant) -> bool:
         """Record a consent once (a re-sent ``consent_recorded`` changes nothing)."""
+        self._remembered.forget(grant.case_id)
         return await insert_or_ignore(self.session, consents, _grant_row(grant), ["consent_id"])
 
     async def replace(self, grant: Grant) -> None:
         values = _grant_row(grant)
         key = values.pop("consent_id")
+        self._remembered.forget_all()  # the consent's case may be another one now
         await self.session.execute(update(consents).where(consents.c.consent_id == key).values(**values))
 
     async def rekey(self, from_case: UUID, to_case: UUID) -> None:
+        self._remembered.forget(from_case, to_case)
         await self.session.execute(
             update(consents).where(consents.c.case_id == from_case).values(case_id=to_case)
         )
@@ -1181,6 +1207,7 @@ class ReferralUnitOfWork(UnitOfWork):
         erasure without a round trip."""
         await lock_cases(self.session, case_ids)
         await self.erasures.remember(case_ids)
+        await self.consents.remember(case_ids)  # every referral checks its case's consents
 
     @property
     def consents(self) -> ConsentRepository:
