@@ -55,6 +55,7 @@ class RememberedByCase(Generic[T]):
             for rows in found.values():
                 rows.sort(key=order)
         self._uow.remembered.setdefault(self._name, {}).update(found)
+        self._uow.remembered.setdefault((self._name, "cases"), set()).update(wanted)
 
     def of(self, case_id: UUID) -> list[T] | None:
         """The case's rows as read (a copy), or ``None`` if they were not read: read them then."""
@@ -62,6 +63,13 @@ class RememberedByCase(Generic[T]):
         if memo is None or case_id not in memo:
             return None
         return list(memo[case_id])
+
+    def keep(self, case_id: UUID, rows: list[T]) -> None:
+        """Remember ``rows`` read again for one of the cases :meth:`read` read (after a write forgot
+        them): read after the case's lock, they stay true until the next write."""
+        memo = self._uow.remembered.get(self._name)
+        if memo is not None and case_id in self._uow.remembered.get((self._name, "cases"), ()):
+            memo[case_id] = list(rows)
 
     def forget(self, *case_ids: UUID) -> None:
         memo = self._uow.remembered.get(self._name)
@@ -71,6 +79,7 @@ class RememberedByCase(Generic[T]):
 
     def forget_all(self) -> None:
         self._uow.remembered.pop(self._name, None)
+        self._uow.remembered.pop((self._name, "cases"), None)
 
 
 class StaleAggregateError(Exception):

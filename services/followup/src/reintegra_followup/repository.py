@@ -208,7 +208,9 @@ class ContactConsentRepository(Repository):
         if remembered is not None:
             return remembered
         rows = await self.session.execute(select_by(contact_consents, "case_id"), {"case_id": case_id})
-        return [_consent(r) for r in rows]
+        found = [_consent(r) for r in rows]
+        self._remembered.keep(case_id, found)
+        return found
 
     async def remember(self, case_ids: Sequence[UUID]) -> None:
         """Read the consents of every one of ``case_ids`` in one statement, for :meth:`of_case` to

@@ -1140,7 +1140,9 @@ class ConsentRepository(Repository):
         rows = await self.session.execute(
             select_by(consents, "case_id", order_by=("recorded_at",)), {"case_id": case_id}
         )
-        return CaseConsent(case_id, tuple(_grant(r) for r in rows))
+        grants = [_grant(r) for r in rows]
+        self._remembered.keep(case_id, grants)
+        return CaseConsent(case_id, tuple(grants))
 
     async def remember(self, case_ids: Sequence[UUID]) -> None:
         """Read the consents of every one of ``case_ids`` in one statement, for :meth:`of_case` to
