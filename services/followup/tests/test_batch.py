@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from reintegra_followup.domain import FollowupStatus
 from reintegra_followup.repository import FollowupUnitOfWork
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.testing.handlers import HandlerHarness, record_of
-from sqlalchemy import event
+from reintegra_kit.testing.statements import reads_of
 
 from .test_handlers import HANDLERS, arrival, referral_requested, service  # noqa: F401
 
@@ -28,18 +26,8 @@ async def test_a_batch_looks_its_followups_up_once_and_each_event_sees_the_ones_
         late,  # the same arrival again: its follow-up exists
         referral_requested(late.case_id),  # a second referral of a case now known: not waiting
     ]
-    looked_up: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM followups" in statement:
-            looked_up.append(statement)
-
-    engine = service.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with reads_of(service.db.engine, "followups") as looked_up:
         outcomes = await service.consumer(HANDLERS).process_batch([record_of(e) for e in batch])
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert outcomes == [Outcome.PROCESSED] * len(batch)
     assert len(looked_up) == 1  # every look-up of the batch in one statement
 

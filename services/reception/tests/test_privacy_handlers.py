@@ -31,7 +31,7 @@ from reintegra_kit.clock import ManualClock
 from reintegra_kit.consumer import Outcome as Delivery
 from reintegra_kit.domain import ConflictError, NotFoundError
 from reintegra_kit.testing.handlers import HandlerHarness, record_of
-from reintegra_kit.testing.statements import statements_sent
+from reintegra_kit.testing.statements import reads_of, statements_sent
 from reintegra_reception.audit import AuditAction, verify_chain
 from reintegra_reception.bootstrap import EVENTS, SPEC
 from reintegra_reception.crypto import (
@@ -92,7 +92,6 @@ from reintegra_reception.privacy import (
     withdraw_consent,
 )
 from reintegra_reception.repository import ReceptionUnitOfWork
-from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from .test_domain import facts
@@ -663,18 +662,8 @@ async def test_a_consumer_batch_looks_its_contact_references_up_once_and_sees_it
     first, second = referral(case_id, "ref-A"), referral(case_id, "ref-B")
     again = first.model_copy(update={"contact_reference": "ref-A2"})  # first, announced again
     batch = [first, second, again, before]  # and `before` re-sent as it was
-    looked_up: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM contact_references" in statement:
-            looked_up.append(statement)
-
-    engine = service.db.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
+    with reads_of(service.db.engine, "contact_references") as looked_up:
         outcomes = await service.consumer(EVENTS).process_batch([record_of(e) for e in batch])
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
     assert outcomes == [Delivery.PROCESSED] * len(batch)
     assert len(looked_up) == 1  # the batch's look-ups, in one statement
     rows = {r.referral_id: r for r in await service.rows(contact_references)}

@@ -39,6 +39,7 @@ from reintegra_kit.auth import RecordFilter
 from reintegra_kit.consumer import Outcome
 from reintegra_kit.settings import SettingsError, load_settings
 from reintegra_kit.testing.handlers import record_of
+from reintegra_kit.testing.statements import reads_of
 from reintegra_referral.bootstrap import sharing_policy
 from reintegra_referral.directory_io import load_samples
 from reintegra_referral.domain import (
@@ -56,7 +57,6 @@ from reintegra_referral.immediate import refer_immediate_needs
 from reintegra_referral.merges import rekey_merged_cases
 from reintegra_referral.orm import partner_messages, referral_history, referrals
 from reintegra_referral.settings import ReferralSettings
-from sqlalchemy import event as sa_event
 
 from .test_handlers import (
     EVENTS,
@@ -475,22 +475,12 @@ async def test_in_one_consumer_batch_a_consent_recorded_or_withdrawn_is_seen_by_
     for recorded in (before, consent(first, scope(ConsentPurpose.REFERRAL)), consent(second)):
         assert await service.deliver(CONSENT, recorded) is Outcome.PROCESSED
     handlers = {**EVENTS, **CONSENT}
-    read: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM consents" in statement:
-            read.append(statement)
-
-    engine = service.db.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:  # two cases' referrals checked against consents read once
+    with reads_of(service.db.engine, "consents") as read:  # two cases' referrals, consents read once
         batch = [
             assessed(first, need(ServiceCategory.HEALTH)),
             assessed(second, need(ServiceCategory.HEALTH)),
         ]
         outcomes = await service.consumer(handlers).process_batch([record_of(e) for e in batch])
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
     assert outcomes == [Outcome.PROCESSED] * 2
     assert len(read) == 1
     for batch in (

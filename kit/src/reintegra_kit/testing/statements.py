@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 
 @contextmanager
@@ -25,3 +26,21 @@ def statements_sent(session: AsyncSession) -> Iterator[list[Any]]:
         yield sent
     finally:
         del session.execute  # the class's method again
+
+
+@contextmanager
+def reads_of(engine: AsyncEngine, table: str) -> Iterator[list[str]]:
+    """While inside, the SQL of every ``SELECT … FROM <table>`` any session of ``engine`` runs (a
+    listener sees each statement: the kit's sessions then run them on SQLAlchemy's path, not from
+    plans), for tests that count a batch's look-ups."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and f"FROM {table}" in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
