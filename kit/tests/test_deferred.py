@@ -176,3 +176,27 @@ async def test_the_case_traces_of_a_transaction_are_written_at_its_commit_in_one
     assert all(db.known_case_traces.traceparent(c) == stored[c] for c in cases[1:])
     assert first in db.known_case_traces
     assert db.known_case_traces.traceparent(first) is None
+
+
+async def test_a_case_created_by_a_command_takes_its_trace_without_a_read(
+    db: Database, schema: Schema
+) -> None:
+    """A command (which follows a case's stored trace) that creates the case: no trace can be
+    stored yet, so none is read; the current one is written with the commit and learned."""
+    tracer = TracerProvider().get_tracer("test")
+    uow = UnitOfWork(db, Outbox(schema.kit, "/test"))
+    created, existing = str(uuid4()), str(uuid4())
+    with tracer.start_as_current_span("POST /v1/arrivals") as span:
+        async with uow:
+            with statements_sent(uow.session) as sent, uow.trace_scope("RegisterArrival", follow=True):
+                uow.case_is_new(created)
+                await uow.track_case(created)
+                assert sent == []  # not read
+                await uow.track_case(existing)  # not new: read, then (none stored) written at once
+                assert len(sent) == 2
+            await uow.commit()
+    async with db.session() as s:
+        stored = {r.case_id: r.traceparent for r in await s.execute(select(schema.kit.case_traces))}
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert stored[created].split("-")[1] == trace_id
+    assert db.known_case_traces.traceparent(created) == stored[created]

@@ -99,6 +99,7 @@ class CaseTraceScope:
         known: KnownCaseTraces | None = None,
         seen: dict[str, str | None] | None = None,
         later: list[dict[str, Any]] | None = None,
+        new: set[str] | None = None,
     ) -> None:
         """Remember the case's trace if it has none; when following, continue the case's trace.
 
@@ -106,14 +107,15 @@ class CaseTraceScope:
         this transaction notes what it learns, for ``known`` once it commits; ``later``: where it
         keeps the rows of the cases it remembers, written together when it commits
         (:meth:`UnitOfWork.commit <reintegra_kit.uow.UnitOfWork.commit>`, which then notes in ``seen``
-        those another transaction had written first) — without it, each is written at once."""
+        those another transaction had written first) — without it, each is written at once;
+        ``new``: the cases this transaction creates, whose trace is the current one without a read."""
         if case_id in self._seen:
             return
         self._seen.add(case_id)
         current = current_traceparent()
         nested = session.in_nested_transaction()
         note = seen if seen is not None and not nested else {}
-        if not self.follow:
+        if not self.follow or (new is not None and case_id in new):  # a new case has no trace yet
             if current is not None and case_id not in note and (known is None or case_id not in known):
                 if later is not None and not nested:
                     later.append({"case_id": case_id, "traceparent": current, "recorded_at": clock.now()})

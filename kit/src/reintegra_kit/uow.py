@@ -47,6 +47,7 @@ class UnitOfWork:
         self._remembered: dict[Hashable, Any] = {}
         self._traces_seen: dict[str, str | None] = {}  # for db.known_case_traces, at commit
         self._trace_rows: list[dict[str, Any]] = []  # case traces to write at commit
+        self._new_cases: set[str] = set()  # cases created in this transaction (case_is_new)
         self._read_only = False
 
     @property
@@ -165,7 +166,13 @@ class UnitOfWork:
             self._db.known_case_traces,
             self._traces_seen,
             self._trace_rows,
+            self._new_cases,
         )
+
+    def case_is_new(self, *case_ids: object) -> None:
+        """Called by a repository that creates these cases in this transaction: their trace is the
+        current one, remembered without reading whether they have one (:mod:`.case_trace`)."""
+        self._new_cases.update(str(case_id) for case_id in case_ids)
 
     async def prepare_cases(self, case_ids: Sequence[UUID]) -> None:
         """Called by the consumer at the start of a batch's transaction, after the inbox claims, with
@@ -221,3 +228,4 @@ class UnitOfWork:
         self._remembered = {}
         self._traces_seen = {}
         self._trace_rows = []
+        self._new_cases = set()
