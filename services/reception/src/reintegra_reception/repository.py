@@ -280,6 +280,7 @@ class CaseRepository(_Bulk):
         await self._children(new)
         for case in new:
             case.version = 1
+        self._uow.case_is_new(*(case.case_id for case in new))  # their trace: this one, unread
         await self.publish_events(*new)
 
     async def save(self, case: Case) -> None:
