@@ -17,7 +17,10 @@ a timestamp) four ways, in alternating rounds so that the load of a shared machi
 * ``driver`` — the DB-API connection underneath (sqlite3; asyncpg's prepared statement) with the
   SQL text: the baseline.
 
-It prints microseconds per statement (median of the rounds) and the ratio to the driver.
+It also times whole transactions — ``BEGIN``, a ``SELECT`` by key, ``COMMIT`` — as a request or a
+consumer batch has one, through the kit's session (taking its connection from the pool, closing) and
+on the driver: what a transaction costs beyond its statements. It prints microseconds per statement
+and per transaction (median of the rounds) and the ratio to the driver.
 """
 
 from __future__ import annotations
@@ -145,7 +148,49 @@ async def _ways(db: Database, ids: list[uuid.UUID], n: int) -> dict[str, dict[st
         }
         out["driver"] = {"select": await timed(driver_select), "insert": await timed(driver_insert)}
         await s.rollback()
+    # a whole transaction as a request or a consumer batch has one: begin, a SELECT by key, commit
+    # (and, for the session, taking the connection from the pool and closing)
+    out["session"]["transaction"] = await timed(_session_transactions(db, select_one, ids, n))
+    async with db.engine.connect() as held:
+        raw = (await held.get_raw_connection()).driver_connection
+        out["driver"]["transaction"] = await timed(_driver_transactions(db.dialect, raw, ids, n))
     return out
+
+
+def _session_transactions(
+    db: Database, select_one: Any, ids: list[uuid.UUID], n: int
+) -> Callable[[], Awaitable[None]]:
+    async def transactions() -> None:
+        for i in range(n):
+            async with db.session() as s, s.begin():
+                (await s.execute(select_one, {"id": ids[i % len(ids)]})).first()
+
+    return transactions
+
+
+def _driver_transactions(
+    dialect: str, raw: Any, ids: list[uuid.UUID], n: int
+) -> Callable[[], Awaitable[None]]:
+    if dialect == "sqlite":
+        sqlite = raw._conn
+
+        async def sqlite_transactions() -> None:
+            for i in range(n):
+                sqlite.execute("BEGIN IMMEDIATE")
+                sqlite.execute(
+                    "SELECT id, label, at FROM statement_cost WHERE id = ?", (ids[i % len(ids)].hex,)
+                ).fetchone()
+                sqlite.commit()
+
+        return sqlite_transactions
+
+    async def pg_transactions() -> None:
+        prepared = await raw.prepare("SELECT id, label, at FROM statement_cost WHERE id = $1")
+        for i in range(n):
+            async with raw.transaction():
+                await prepared.fetchrow(ids[i % len(ids)])
+
+    return pg_transactions
 
 
 def _driver(
@@ -186,16 +231,24 @@ def _driver(
 def render(results: dict[str, dict[str, float]], dialect: str) -> str:
     base = results["driver"]
     lines = [
-        f"## One statement's cost ({dialect}; µs per statement, median of the rounds)",
+        f"## One statement's cost ({dialect}; µs per statement or transaction, median of the rounds)",
         "",
-        "| way | SELECT by key | x driver | INSERT | x driver |",
-        "|---|---|---|---|---|",
+        "| way | SELECT by key | x driver | INSERT | x driver | transaction | x driver |",
+        "|---|---|---|---|---|---|---|",
     ]
     for way, kinds in results.items():
-        lines.append(
-            f"| {way} | {kinds['select']:.1f} | {kinds['select'] / base['select']:.1f} | "
-            f"{kinds['insert']:.1f} | {kinds['insert'] / base['insert']:.1f} |"
-        )
+        cells = [way]
+        for kind in ("select", "insert", "transaction"):
+            if kind in kinds:
+                cells += [f"{kinds[kind]:.1f}", f"{kinds[kind] / base[kind]:.1f}"]
+            else:
+                cells += ["-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "transaction: BEGIN, a SELECT by key and COMMIT, through the kit's session (taking its "
+        "connection from the pool, closing) or on the driver.",
+    ]
     return "\n".join(lines)
 
 

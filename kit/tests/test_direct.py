@@ -216,6 +216,23 @@ async def test_python_side_defaults_and_listeners_take_sqlalchemy_s_path(db: Dat
         assert planned(db) <= before + 1
 
 
+async def test_a_listener_on_the_transaction_s_own_connection_sees_its_statements(db: Database) -> None:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    async with db.session() as s, s.begin():
+        for _ in range(2):  # planned: it runs from its plan from here on
+            await s.execute(COUNT_ACTIVE, {"active": False})
+        connection = (await s.connection()).sync_connection
+        assert connection is not None
+        event.listen(connection, "before_cursor_execute", record)  # this connection's, not the engine's
+        for _ in range(3):
+            await s.execute(COUNT_ACTIVE, {"active": False})
+    assert len(seen) == 3
+
+
 async def test_many_parameter_sets_run_on_the_driver_as_sqlalchemy_runs_them(db: Database) -> None:
     """``executemany`` (a list of dicts naming the same columns) of DML returning nothing: the rows,
     the types read back, the conflicts ignored, and the errors are those of SQLAlchemy's path."""
