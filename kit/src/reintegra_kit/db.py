@@ -499,18 +499,27 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 _BUFFERED = immutabledict({"prebuffer_rows": True})  # what AsyncSession.execute asks for
 
 
-class _InlineLifecycle(AsyncSession):
-    """A SQLite session whose transaction begins, takes the connection, commits, rolls back and closes
-    right away, without a greenlet, whenever nothing in it can await.
+class _Lifecycle(AsyncSession):
+    """The kit's sessions: a transaction's begin, end and close run right away, without a greenlet,
+    whenever nothing in them can await.
 
-    ``AsyncSession`` runs each of these in a greenlet of its own (and closes in a task of its own), so
-    that a driver that awaits can suspend inside SQLAlchemy's synchronous code. On SQLite the kit's
-    connection answers in the process (:class:`_InlineConnection`): its ``BEGIN``, ``COMMIT``,
-    ``ROLLBACK`` and its return to the pool never await. Only two things can: taking a connection that
-    the pool does not hold free and connected (another transaction has it, or it must connect anew),
-    and closing an invalidated one. Those take SQLAlchemy's path. The rest saves ~4 greenlet switches
-    and a task per transaction: ~40 % of an empty transaction's CPU (``bench/statement_cost.py``).
+    ``AsyncSession`` runs each of them in a greenlet of its own (and closes in a task of its own), so
+    that a driver that awaits can suspend inside SQLAlchemy's synchronous code. Some never do I/O:
+
+    * beginning (the ORM transaction; the database's begins with its first statement);
+    * ending or closing a session that holds no connection (a unit of work after its commit);
+    * on SQLite, whose connection answers in the process (:class:`_InlineConnection`), ending a
+      transaction and taking the pool's connection when it is free and connected
+      (:class:`InlineCheckout`).
+
+    What can await takes SQLAlchemy's path: on PostgreSQL ``COMMIT`` and ``ROLLBACK`` and taking a
+    connection; on SQLite taking the connection another transaction holds or that must connect anew,
+    and ending on an invalidated one. A SQLite transaction saves ~4 greenlet switches and a task,
+    ~40 % of its CPU besides its statements; a PostgreSQL one 2 and a task (``bench/statement_cost.py``).
     """
+
+    _checkout: InlineCheckout | None = None  # a SQLite file's (set on the subclass Database makes)
+    _inline_connections = False  # whether the connections end in the process (SQLite's)
 
     def begin(self) -> AsyncSessionTransaction:
         return _InlineTransaction(self)
@@ -522,20 +531,24 @@ class _InlineLifecycle(AsyncSession):
             return AsyncConnection._retrieve_proxy_for_target(self.sync_session.connection())
         return await super().connection(bind_arguments, execution_options, **kw)
 
-    _checkout: InlineCheckout | None = None  # a file database's (set on the subclass Database makes)
-
     def _checks_out_inline(self) -> bool:
         """Whether taking the connection for this session's transaction cannot await: the pool holds
         it free and connected (:class:`InlineCheckout`)."""
         return self._checkout is not None and self._checkout.ready()
 
     def _ends_inline(self) -> bool:
-        """Whether this session's transaction can end here: every connection it holds is a valid inline
-        SQLite connection (its commit, rollback and return to the pool run in the process)."""
+        """Whether this session's transaction can end here: it holds no connection, or (SQLite) every
+        one it holds is a valid inline connection (its commit, rollback and return to the pool run
+        in the process)."""
         transaction = self.sync_session._transaction
         if transaction is None:
             return True
-        for connection, *_ in transaction._connections_boundary._connections.values():
+        connections = transaction._connections_boundary._connections
+        if not connections:
+            return True
+        if not self._inline_connections:
+            return False
+        for connection, *_ in connections.values():
             fairy = connection._dbapi_connection
             if connection.invalidated or fairy is None:
                 return False
@@ -569,8 +582,8 @@ class _InlineLifecycle(AsyncSession):
 
 
 class _InlineTransaction(AsyncSessionTransaction):
-    """``async with session.begin()`` of :class:`_InlineLifecycle`: a root transaction begun (no I/O)
-    and ended right away when nothing can await; a savepoint takes SQLAlchemy's path."""
+    """``async with session.begin()`` of the kit's sessions (:class:`_Lifecycle`): a root transaction
+    begun (no I/O) and ended right away when nothing can await; a savepoint takes SQLAlchemy's path."""
 
     async def start(self, is_ctxmanager: bool = False) -> AsyncSessionTransaction:
         if self.nested:
@@ -582,7 +595,7 @@ class _InlineTransaction(AsyncSessionTransaction):
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
         session = self.session
-        if not self.nested and isinstance(session, _InlineLifecycle) and session._ends_inline():
+        if not self.nested and isinstance(session, _Lifecycle) and session._ends_inline():
             self._sync_transaction().__exit__(type_, value, traceback)
         else:
             await super().__aexit__(type_, value, traceback)
@@ -615,7 +628,7 @@ class InlineCheckout:
         event.listen(pool, "checkin", checked_in)
 
 
-class _InlineSession(KeepingWrites, _InlineLifecycle):
+class _InlineSession(KeepingWrites, _Lifecycle):
     """A SQLite session whose statements, once its transaction holds the connection, run right away.
 
     ``AsyncSession.execute`` runs each statement in a new greenlet, so that a driver that awaits can
@@ -632,6 +645,7 @@ class _InlineSession(KeepingWrites, _InlineLifecycle):
     """
 
     _plans: Plans  # the database's (set on the subclass Database makes)
+    _inline_connections = True
 
     async def execute(
         self,
@@ -667,7 +681,7 @@ class _InlineSession(KeepingWrites, _InlineLifecycle):
         )
 
 
-class _PostgresSession(KeepingWrites):
+class _PostgresSession(KeepingWrites, _Lifecycle):
     """A PostgreSQL session whose statements seen before (its transaction's first too, once the
     connection is checked out) run on asyncpg directly from a plan compiled once (:mod:`.direct`,
     ADR 0025): no greenlet, no execution context; the adapter's transaction and prepared-statement

@@ -1,7 +1,7 @@
-"""A SQLite file database's transactions begin, take the connection, commit, roll back and close
-without a greenlet whenever nothing can await (``reintegra_kit.db._InlineLifecycle``), and take
-SQLAlchemy's path when something can: the connection held by another transaction, or to be connected
-anew."""
+"""The kit's sessions begin, end and close transactions without a greenlet whenever nothing can await
+(``reintegra_kit.db._Lifecycle``), and take SQLAlchemy's path when something can. On SQLite (a file
+database) that is all of a transaction but taking a connection another transaction holds or that must
+connect anew; on PostgreSQL, beginning and closing (taking a connection, COMMIT and ROLLBACK await)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy.ext.asyncio.engine as async_engine
 import sqlalchemy.ext.asyncio.session as async_session
-from reintegra_kit.db import Database
-from sqlalchemy import text
+from reintegra_kit.db import Database, select_by
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 
 
 @pytest.fixture
@@ -120,3 +120,52 @@ async def test_an_invalidated_connection_is_connected_anew_on_sqlalchemy_s_path(
         await s.execute(text("INSERT INTO notes (body) VALUES ('again')"))
     assert greenlets == []
     assert await bodies(db) == ["after", "again"]
+
+
+PG_METADATA = MetaData()
+PG_NOTES = Table(
+    "lifecycle_notes",
+    PG_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("body", String(40), nullable=False),
+)
+
+
+@pytest.mark.connected
+async def test_on_postgresql_only_taking_the_connection_and_its_commit_or_rollback_await(
+    postgres_url: str, greenlets: list[str]
+) -> None:
+    db = Database(postgres_url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(PG_METADATA.drop_all)
+            await conn.run_sync(PG_METADATA.create_all)
+            await conn.execute(PG_NOTES.insert(), [{"id": 1, "body": "one"}])
+        read = select_by(PG_NOTES, "id")
+        for _ in range(2):  # a statement run twice runs from its plan (no greenlet of its own)
+            async with db.session() as s, s.begin():
+                assert (await s.execute(read, {"id": 1})).one().body == "one"
+        greenlets.clear()
+
+        async with db.session() as s, s.begin():  # as the relay reads: async with session.begin()
+            assert (await s.execute(read, {"id": 1})).one().body == "one"
+        assert greenlets == ["Session.connection", "TransactionalContext.__exit__"]  # and COMMIT
+        greenlets.clear()
+
+        s = db.session()  # as a unit of work: begin, statements, commit, close
+        await s.begin()
+        assert (await s.execute(read, {"id": 1})).one().body == "one"
+        await s.commit()
+        await s.close()
+        assert greenlets == ["Session.connection", "Session.commit"]
+        greenlets.clear()
+
+        s = db.session()  # a unit of work that ran nothing: no I/O at all
+        await s.begin()
+        await s.rollback()
+        await s.close()
+        assert greenlets == []
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(PG_METADATA.drop_all)
+        await db.dispose()
