@@ -275,3 +275,47 @@ async def test_a_commit_wakes_the_relay_at_once_even_during_a_pass(db: Database,
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_after_a_pass_of_less_than_a_batch_the_relay_looks_again_only_when_woken(
+    db: Database, schema: Schema
+) -> None:
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    recorder = Recorder()
+    relay = OutboxRelay(db, schema.kit, recorder, interval_s=60.0, batch_size=10)
+    passes: list[int] = []
+    real_pass = relay.publish_pending
+
+    async def counted() -> int:
+        published = await real_pass()
+        passes.append(published)
+        return published
+
+    relay.publish_pending = counted  # type: ignore[method-assign]
+
+    async def commit_one() -> None:
+        async with UnitOfWork(db, outbox, relay.wake) as uow:
+            await uow.emit(due_event())
+            await uow.commit()
+
+    async def until(sent: int) -> None:
+        for _ in range(200):
+            if len(recorder.sent) >= sent:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{len(recorder.sent)} sent, not {sent}")
+
+    await commit_one()
+    task = asyncio.create_task(relay.run())
+    try:
+        await until(1)
+        await asyncio.sleep(0.3)
+        assert passes == [1]  # not a second pass to find nothing: no commit woke it since
+        await commit_one()
+        await until(2)
+        await asyncio.sleep(0.3)
+        assert passes == [1, 1]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

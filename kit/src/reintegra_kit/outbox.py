@@ -286,7 +286,12 @@ class OutboxRelay:
                 delay = min(delay * 2, 5.0)
                 await asyncio.sleep(delay)
                 continue
-            if published == 0:
+            # A pass that published less than a batch left nothing pending that a wake-up would not
+            # announce: a row committed since it looked has woken it (wake() after the commit). So it
+            # looks again at once only after a full batch or a wake-up, not to find nothing (one
+            # transaction less per burst; rows of another process are found at the poll interval, and
+            # a failed send is retried there).
+            if published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
