@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
@@ -93,9 +94,7 @@ class UnitOfWork:
     @property
     def timers(self) -> Timers:
         """Durable timers scheduled in this transaction (see :mod:`reintegra_kit.timers`)."""
-        from .timers import Timers
-
-        return Timers(self.session, self._outbox.tables.timers, self._outbox.clock)
+        return _timers_class()(self.session, self._outbox.tables.timers, self._outbox.clock)
 
     @property
     def remembered(self) -> dict[Hashable, Any]:
@@ -229,3 +228,12 @@ class UnitOfWork:
         self._traces_seen = {}
         self._trace_rows = []
         self._new_cases = set()
+
+
+@functools.cache
+def _timers_class() -> type[Timers]:
+    """:class:`reintegra_kit.timers.Timers`, imported once (its module imports this one): an import
+    statement run at each ``uow.timers`` costs importlib's relative-name resolution every time."""
+    from .timers import Timers
+
+    return Timers
