@@ -17,7 +17,7 @@ from reintegra_kit.outbox import Outbox, OutboxMessage, OutboxRelay, UndeclaredE
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import select
 
-from .conftest import Schema
+from .conftest import Schema, open_db
 
 
 def due_event() -> FollowupDue:
@@ -319,3 +319,56 @@ async def test_after_a_pass_of_less_than_a_batch_the_relay_looks_again_only_when
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_on_sqlite_rows_committed_while_a_batch_is_sent_are_read_as_it_is_marked(
+    tmp_path: Any, schema: Schema
+) -> None:
+    # (PostgreSQL relays a batch in one transaction already: read, send and mark under its lock)
+    db = await open_db(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", schema)
+    outbox = Outbox(schema.kit, "/reintegra/test")
+    recorder = Recorder()
+    relay = OutboxRelay(db, schema.kit, recorder, interval_s=60.0, batch_size=10)
+
+    async def commit_one() -> None:
+        async with UnitOfWork(db, outbox, relay.wake) as uow:
+            await uow.emit(due_event())
+            await uow.commit()
+
+    async def publish(message: OutboxMessage) -> Any:
+        if not recorder.sent:  # the first batch: another row commits while it is sent
+            await asyncio.create_task(commit_one())
+        return await recorder(message)
+
+    relay._publish = publish
+    relay_task: asyncio.Task[None] | None = None
+    relay_transactions = 0
+    sessions = db.session
+
+    def counted() -> Any:
+        nonlocal relay_transactions
+        if relay_task is not None and asyncio.current_task() is relay_task:
+            relay_transactions += 1
+        return sessions()
+
+    db.session = counted  # type: ignore[method-assign]
+    await commit_one()
+    relay_task = asyncio.create_task(relay.run())
+    try:
+        for _ in range(200):
+            if len(recorder.sent) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert len(recorder.sent) == 2
+        # read; mark the first and read the second; mark the second (nothing woke it since)
+        assert relay_transactions == 3
+        async with db.session() as s:
+            outbox_rows = schema.kit.outbox
+            pending = (await s.execute(select(outbox_rows).where(outbox_rows.c.published_at.is_(None)))).all()
+        assert pending == []
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+        await db.dispose()

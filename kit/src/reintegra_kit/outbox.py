@@ -210,17 +210,26 @@ class OutboxRelay:
         # would stop every handler of the service meanwhile. So: read in one short transaction, send
         # with no lock held, mark in another; replicas sharing the file take turns with a lock file
         # beside the database (one machine, as SQLite requires).
+        # Under load, the rows committed while a batch was sent are read in the transaction that
+        # marks it: one transaction per batch, not two.
         with self._db.relay_lock() as ours:
             if not ours:
                 return 0  # another process is relaying this outbox
             async with self._db.session() as session, session.begin():
                 rows = (await session.execute(self._pending)).all()
-            if not rows:
-                return 0
-            sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
-            async with self._db.session() as session, session.begin():
-                await self._mark(session, sent, failed)
-            return len(sent)
+            published = 0
+            while rows:
+                sent, failed = await self._send_in_waves([_to_message(row) for row in rows])
+                published += len(sent)
+                more = not failed and (len(rows) == self._batch_size or self._wake.is_set())
+                async with self._db.session() as session, session.begin():
+                    await self._mark(session, sent, failed)
+                    if more:
+                        self._wake.clear()  # what woke it is read now
+                        rows = (await session.execute(self._pending)).all()
+                    else:
+                        rows = []
+            return published
 
     async def _mark(
         self, session: AsyncSession, sent: list[int], failed: list[tuple[OutboxMessage, BaseException]]
