@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -247,6 +248,33 @@ async def test_events_emitted_in_a_rolled_back_savepoint_are_not_published(
     assert [m.key.decode() for m in recorder.sent] == [str(kept.case_id)]
 
 
+async def commit_one(db: Database, outbox: Outbox, relay: OutboxRelay) -> None:
+    """Commit one event, waking ``relay`` as the services' units of work do."""
+    async with UnitOfWork(db, outbox, relay.wake) as uow:
+        await uow.emit(due_event())
+        await uow.commit()
+
+
+async def until_sent(recorder: Recorder, count: int) -> None:
+    for _ in range(200):
+        if len(recorder.sent) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{len(recorder.sent)} sent, not {count}")
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
+    """``relay.run()`` in a task for the block, cancelled after it."""
+    task = asyncio.create_task(relay.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def test_a_commit_wakes_the_relay_at_once_even_during_a_pass(db: Database, schema: Schema) -> None:
     outbox = Outbox(schema.kit, "/reintegra/test")
     first_pass_running = asyncio.Event()
@@ -257,24 +285,12 @@ async def test_a_commit_wakes_the_relay_at_once_even_during_a_pass(db: Database,
         return await recorder(message)
 
     relay = OutboxRelay(db, schema.kit, publish, interval_s=60.0)  # only a wake-up can make it look again
-    async with UnitOfWork(db, outbox, relay.wake) as uow:
-        await uow.emit(due_event())
-        await uow.commit()
-    task = asyncio.create_task(relay.run())
-    try:
+    await commit_one(db, outbox, relay)
+    async with running(relay):
         await asyncio.wait_for(first_pass_running.wait(), timeout=10)
-        async with UnitOfWork(db, outbox, relay.wake) as uow:  # commits while (or right after) it sends
-            await uow.emit(due_event())
-            await uow.commit()
-        for _ in range(100):
-            if len(recorder.sent) == 2:
-                break
-            await asyncio.sleep(0.05)
+        await commit_one(db, outbox, relay)  # commits while (or right after) it sends
+        await until_sent(recorder, 2)
         assert len(recorder.sent) == 2
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_after_a_pass_of_less_than_a_batch_the_relay_looks_again_only_when_woken(
@@ -292,33 +308,15 @@ async def test_after_a_pass_of_less_than_a_batch_the_relay_looks_again_only_when
         return published
 
     relay.publish_pending = counted  # type: ignore[method-assign]
-
-    async def commit_one() -> None:
-        async with UnitOfWork(db, outbox, relay.wake) as uow:
-            await uow.emit(due_event())
-            await uow.commit()
-
-    async def until(sent: int) -> None:
-        for _ in range(200):
-            if len(recorder.sent) >= sent:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{len(recorder.sent)} sent, not {sent}")
-
-    await commit_one()
-    task = asyncio.create_task(relay.run())
-    try:
-        await until(1)
+    await commit_one(db, outbox, relay)
+    async with running(relay):
+        await until_sent(recorder, 1)
         await asyncio.sleep(0.3)
         assert passes == [1]  # not a second pass to find nothing: no commit woke it since
-        await commit_one()
-        await until(2)
+        await commit_one(db, outbox, relay)
+        await until_sent(recorder, 2)
         await asyncio.sleep(0.3)
         assert passes == [1, 1]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_on_sqlite_rows_committed_while_a_batch_is_sent_are_read_as_it_is_marked(
@@ -330,14 +328,9 @@ async def test_on_sqlite_rows_committed_while_a_batch_is_sent_are_read_as_it_is_
     recorder = Recorder()
     relay = OutboxRelay(db, schema.kit, recorder, interval_s=60.0, batch_size=10)
 
-    async def commit_one() -> None:
-        async with UnitOfWork(db, outbox, relay.wake) as uow:
-            await uow.emit(due_event())
-            await uow.commit()
-
     async def publish(message: OutboxMessage) -> Any:
         if not recorder.sent:  # the first batch: another row commits while it is sent
-            await asyncio.create_task(commit_one())
+            await asyncio.create_task(commit_one(db, outbox, relay))
         return await recorder(message)
 
     relay._publish = publish
@@ -352,23 +345,17 @@ async def test_on_sqlite_rows_committed_while_a_batch_is_sent_are_read_as_it_is_
         return sessions()
 
     db.session = counted  # type: ignore[method-assign]
-    await commit_one()
-    relay_task = asyncio.create_task(relay.run())
+    await commit_one(db, outbox, relay)
     try:
-        for _ in range(200):
-            if len(recorder.sent) == 2:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
-        assert len(recorder.sent) == 2
-        # read; mark the first and read the second; mark the second (nothing woke it since)
-        assert relay_transactions == 3
+        async with running(relay) as relay_task:
+            await until_sent(recorder, 2)
+            await asyncio.sleep(0.2)
+            assert len(recorder.sent) == 2
+            # read; mark the first and read the second; mark the second (nothing woke it since)
+            assert relay_transactions == 3
         async with db.session() as s:
             outbox_rows = schema.kit.outbox
             pending = (await s.execute(select(outbox_rows).where(outbox_rows.c.published_at.is_(None)))).all()
         assert pending == []
     finally:
-        relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay_task
         await db.dispose()
