@@ -28,6 +28,11 @@ ensure_uv() {
       || { echo "could not install uv; see https://docs.astral.sh/uv/getting-started/installation/" >&2; return 1; }
     find_uv || { echo "uv was installed but cannot be found (not on PATH, not in ~/.local/bin)" >&2; return 1; }
   fi
+  # uv (and uvx) found outside PATH: put its folder on PATH for the commands run from here, e.g. the
+  # tests' `uv run --project deploy/tools checkov` and the benchmark's `uvx py-spy`
+  if [[ "${UV[0]}" == */* ]]; then
+    export PATH="${UV[0]%/*}:$PATH"
+  fi
   export UV_PYTHON_DOWNLOADS=never
 }
 
