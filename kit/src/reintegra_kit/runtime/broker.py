@@ -175,7 +175,13 @@ class KafkaConnection:
         async def keep_raw(msg: Any) -> Any:
             return msg.body  # decoding is the consumer's job, so that bad data is parked, not looped
 
-        async def on_batch(body: Any, message: KafkaMessage) -> None:
+        context = self.broker.context
+
+        async def on_batch(body: Any) -> None:
+            # The message is read from FastStream's context, not taken as a ``Context()`` parameter:
+            # fast_depends resolves such a parameter with a synchronous function, which it runs in a
+            # worker thread, a thread hop for every batch (docs/performance.md).
+            message: KafkaMessage = context.get_local("message")
             records = message.raw_message
             batch = records if isinstance(records, tuple) else (records,)
             try:
