@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import fcntl
@@ -55,6 +56,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 
 from .deferred import KeepingWrites
 from .direct import Plan, Plans
+from .wal import WalCheckpointer
 
 if TYPE_CHECKING:
     from .case_trace import KnownCaseTraces
@@ -412,6 +414,10 @@ class Database:
             if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:")
             else None
         )
+        # A file's WAL is checkpointed in a thread, not by a commit on the event loop (ADR 0034).
+        self.checkpointer = WalCheckpointer(self._sqlite_file) if self._sqlite_file is not None else None
+        if self.checkpointer is not None:
+            event.listen(self.engine.sync_engine, "connect", self.checkpointer.on_connect)
         self._relay_lock_fd: int | None = None
 
     @contextlib.contextmanager
@@ -457,7 +463,9 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and stop checkpointing, until a connection is made again)."""
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
         await self.engine.dispose()
         if self._relay_lock_fd is not None:
             os.close(self._relay_lock_fd)
