@@ -548,10 +548,7 @@ class _Lifecycle(AsyncSession):
         """Whether this session's transaction can end here: it holds no connection, or (SQLite) every
         one it holds is a valid inline connection (its commit, rollback and return to the pool run
         in the process)."""
-        transaction = self.sync_session._transaction
-        if transaction is None:
-            return True
-        connections = transaction._connections_boundary._connections
+        connections = _held_connections(self)
         if not connections:
             return True
         if not self._inline_connections:
@@ -672,8 +669,7 @@ class _InlineSession(KeepingWrites, _Lifecycle):
             if isinstance(dbapi, _InlineConnection):
                 raw = dbapi._connection._conn
                 return plan.run_many(raw, values) if many else plan.run(raw, values)
-        transaction = self.sync_session._transaction
-        if transaction is None or not transaction._connections_boundary._connections:
+        if not _held_connections(self):
             if bind_arguments is not None or not self._checks_out_inline():
                 return await super().execute(  # the checkout may await: SQLAlchemy's greenlet
                     statement,
@@ -751,13 +747,19 @@ async def _planned(
         plan = plans.plan(statement, params)
         if plan is None:
             return None
-    transaction = session.sync_session._transaction
-    if transaction is None or not transaction._connections_boundary._connections:
+    if not _held_connections(session):
         await session.connection()  # autobegin, as execute does: the pool's checkout may await
     connection = session.sync_session.connection()  # held now: no I/O
     if _watched(connection) or connection.invalidated:
         return None
     return plan, connection, params, many
+
+
+def _held_connections(session: AsyncSession) -> Any:
+    """The connections the session's transaction holds, by engine (empty: no transaction begun, or
+    none checked out yet) — SQLAlchemy's private attributes, read in this one place."""
+    transaction = session.sync_session._transaction
+    return EMPTY_DICT if transaction is None else transaction._connections_boundary._connections
 
 
 def _same_names(rows: list[Any]) -> bool:
