@@ -14,7 +14,9 @@ from reintegra_contracts import (
     UnknownEventTypeError,
     all_event_classes,
     decode,
+    decode_data,
     encode,
+    headers_to_attributes,
 )
 from reintegra_contracts.events.partner import PartnerReferralRequested
 from reintegra_contracts.events.reception import ArrivalRegistered
@@ -132,8 +134,20 @@ def test_values_of_another_json_type_are_refused_not_converted(
 
 def test_data_that_is_not_json(examples: dict[str, Event]) -> None:
     headers, _data = _record(examples)
-    with pytest.raises(EventValidationError, match="not JSON"):
+    with pytest.raises(EventValidationError, match="not JSON") as info:
         decode(headers, b"\x00not json")
+    assert info.value.errors == ["data is not JSON: expected value at line 1 column 1"]
+    with pytest.raises(EventValidationError) as info:  # JSON, but not an object: no "not JSON"
+        decode(headers, b"[1, 2]")
+    assert info.value.errors == ["<root>: Input should be an object"]
+
+
+def test_data_decoded_with_the_attributes_already_read_is_the_same_event(examples: dict[str, Event]) -> None:
+    record = encode(examples[ARRIVAL], source=SOURCE)
+    attributes = headers_to_attributes(record.headers)
+    assert decode_data(attributes, record.value) == decode(record.headers, record.value)
+    with pytest.raises(EventValidationError, match="not JSON"):
+        decode_data(attributes, b"{")
 
 
 def test_missing_cloudevents_headers_are_named(examples: dict[str, Event]) -> None:

@@ -258,13 +258,13 @@ async def test_a_record_larger_than_max_event_bytes_is_parked_unread_with_its_si
         calls += 1
 
     decoded: list[bytes] = []
-    real_decode = consumer_module.decode
+    real_decode = consumer_module.decode_data
 
-    def counting_decode(headers: Any, value: bytes) -> Any:
+    def counting_decode(attributes: Any, value: bytes) -> Any:
         decoded.append(value)
-        return real_decode(headers, value)
+        return real_decode(attributes, value)
 
-    monkeypatch.setattr(consumer_module, "decode", counting_decode)
+    monkeypatch.setattr(consumer_module, "decode_data", counting_decode)
     dead = DeadLetters()
     consumer = make_consumer(db, schema, handler, dead, policy=ConsumerPolicy(max_event_bytes=4096))
     good = record_of(due_event())

@@ -11,6 +11,7 @@ from .envelope import (
     KafkaRecord,
     attributes_to_headers,
     decode,
+    decode_data,
     encode,
     headers_to_attributes,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "attributes_to_headers",
     "codelists",
     "decode",
+    "decode_data",
     "encode",
     "event_class",
     "events",

@@ -42,7 +42,7 @@ from reintegra_contracts import (
     ContractError,
     DecodedEvent,
     Event,
-    decode,
+    decode_data,
     event_class,
     headers_to_attributes,
 )
@@ -347,7 +347,7 @@ class EventConsumer(Generic[U]):
                 outcome = await self._park(record, None, parking, attempts=0, reason=reason, value=False)
                 return attributes.type, outcome
             try:
-                decoded = decode(record.headers, record.value or b"")
+                decoded = decode_data(attributes, record.value or b"")
             except ContractError as exc:
                 return attributes.type, await self._park(record, exc, parking, attempts=0)
             return attributes.type, (decoded, handlers)
