@@ -23,7 +23,7 @@ from reintegra_kit.db import (
     select_by,
     update_by,
 )
-from reintegra_kit.direct import DirectResult
+from reintegra_kit.direct import DirectResult, Plans
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -45,7 +45,9 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 T0 = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
 
@@ -114,6 +116,7 @@ def thing(n: int, **overrides: Any) -> dict[str, Any]:
 
 BY_ID = select_by(things, "thing_id")
 BY_IDS = select(things).where(things.c.thing_id.in_(bindparam("ids", expanding=True))).order_by(things.c.name)
+UPDATE_BY_ID = update_by(things, "thing_id")
 COUNT_ACTIVE = select(func.count(), literal("x").label("marker")).where(
     things.c.active == bindparam("active")
 )
@@ -339,3 +342,41 @@ async def test_inserts_of_a_generated_key_and_the_case_lock_run_from_plans(db: D
     assert len({r.id for r in rows}) == 9
     plans = db.sessions.class_._plans  # type: ignore[attr-defined]
     assert (id(_CASE_LOCK) in plans._plans) is (db.engine.dialect.name == "postgresql")
+
+
+@pytest.mark.parametrize("dialect", [sqlite_dialect(), asyncpg_dialect()], ids=["sqlite", "postgresql"])
+def test_a_plan_binds_the_values_sqlalchemy_s_construct_params_would(dialect: Any) -> None:
+    """The plan picks each position's value itself (the given one, else the statement's own) and
+    leaves to SQLAlchemy what it does more (a callable value, an IN list) or refuses (a missing one)."""
+    row = thing(1)
+    literal_where = select(things.c.name).where(things.c.active == True, things.c.version > 3)  # noqa: E712
+    with_default = select(things.c.name).where(things.c.version == bindparam("v", value=7))
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (plain_insert(things), row),  # every column, through its type's processor (UUID, enum, JSON…)
+        (BY_ID, {"thing_id": row["thing_id"]}),
+        (COUNT_ACTIVE, {"active": False}),  # a literal of the statement beside a given value
+        (literal_where, {"unrelated": 1}),  # only the statement's own values
+        (with_default, {"unrelated": 1}),  # a bind's default
+        (with_default, {"v": 9}),  # ... given
+        (UPDATE_BY_ID, {"key_thing_id": row["thing_id"], "version": 2, "tags": [1, "two"]}),
+    ]
+    plans = Plans(dialect)
+    for statement, params in cases:
+        plan = plans.plan(statement, params) or plans.plan(statement, params)  # from its second time on
+        assert plan is not None
+        assert plan._positions is not None  # the plan's own path
+        fast = plan._bind(params)
+        plan._positions = None  # SQLAlchemy's construct_params
+        assert plan._bind(params) == fast
+    given = with_default.params(v=5)  # values given to params(): construct_params merges them
+    plan = plans.plan(given, {"x": 1}) or plans.plan(given, {"x": 1})
+    assert plan is not None
+    assert plan._positions is None
+    assert plan._bind({"x": 1})[1] == (5,)
+    by_ids = plans.plan(BY_IDS, {"ids": [uuid4()]}) or plans.plan(BY_IDS, {"ids": [uuid4()]})
+    assert by_ids is not None
+    assert by_ids._positions is None  # an IN list is rendered per execution: construct_params
+    required = plans.plan(BY_ID, {"other": 1}) or plans.plan(BY_ID, {"other": 1})
+    assert required is not None
+    with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'thing_id'"):
+        required._bind({"other": 1})

@@ -66,6 +66,7 @@ class Plan:
         "_dialect",
         "_expanding",
         "_metadata",
+        "_positions",
         "_processors",
         "_results",
         "_types",
@@ -81,6 +82,9 @@ class Plan:
         self.positiontup: tuple[str, ...] = tuple(compiled.positiontup or ())
         self._processors: Mapping[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         self._expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        self._positions = (
+            None if self._expanding else _fast_positions(compiled, self.positiontup, self._processors)
+        )
         self._metadata = SimpleResultMetaData([column.keyname for column in compiled._result_columns])
         self._dialect = dialect
         self._types = [column.type for column in compiled._result_columns]
@@ -106,6 +110,22 @@ class Plan:
 
     def _bind(self, params: Mapping[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
         """The SQL and the driver's positional values for ``params``, as SQLAlchemy would send them."""
+        fast = self._positions
+        if fast is not None and params:
+            # what construct_params would pick for each position, without building its dict first: the
+            # value given by key (or by name), else the statement's own; a missing required one takes
+            # SQLAlchemy's path below, which names it
+            args = []
+            for key, name, value, processor in fast:
+                if key in params:
+                    value = params[key]
+                elif name in params:
+                    value = params[name]
+                elif value is _REQUIRED:
+                    break
+                args.append(value if processor is None else processor(value))
+            else:
+                return self.sql, tuple(args)
         values = self._compiled.construct_params(params, escape_names=False)
         sql, positions, processors = self.sql, self.positiontup, self._processors
         if self._expanding:  # IN (…) of a list: rendered for this many values, as SQLAlchemy does
@@ -171,6 +191,28 @@ class Plan:
 
         await _on_asyncpg(connection, sql, args, execute_many)
         return DirectResult(self._metadata, [], -1)
+
+
+_REQUIRED = object()
+
+
+def _fast_positions(
+    compiled: Any, positiontup: tuple[str, ...], processors: Mapping[str, Callable[[Any], Any]]
+) -> tuple[tuple[str, str, Any, Callable[[Any], Any] | None], ...] | None:
+    """For each position of a statement's parameters: the key a caller gives its value by, its name in
+    the SQL, the statement's own value (or ``_REQUIRED``), and its type's processor; ``None`` where
+    ``construct_params`` does more than pick values (a value computed by a callable, values given to
+    the statement's ``params()``, names it escapes)."""
+    if getattr(compiled, "_collected_params", None) or compiled.escaped_bind_names:  # .params(…) values
+        return None
+    by_name = {}
+    for bind, name in compiled.bind_names.items():
+        if bind.callable is not None:
+            return None
+        by_name[name] = (bind.key, name, _REQUIRED if bind.required else bind.value, processors.get(name))
+    if any(name not in by_name for name in positiontup):
+        return None
+    return tuple(by_name[name] for name in positiontup)
 
 
 def _on_sqlite(raw: sqlite3.Connection, sql: str, args: Any, *, many: bool) -> tuple[list[Any], int]:
