@@ -51,6 +51,8 @@ CLOUDEVENTS_TRACE_HEADERS = ("ce_traceparent", "ce_tracestate")
 """The same context as the CloudEvents distributed-tracing extension in Kafka binary mode (what the
 CloudEvents SDKs' Kafka bindings read)."""
 
+_CARRIED = frozenset(TRACE_HEADERS + CLOUDEVENTS_TRACE_HEADERS)
+
 
 def trace_headers() -> list[tuple[str, bytes]]:
     """The current trace context as Kafka headers, both as W3C ``traceparent``/``tracestate`` and as the
@@ -71,7 +73,7 @@ def context_from_headers(headers: Sequence[tuple[str, bytes | str | None]]) -> o
     found = {
         name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
         for name, value in headers
-        if value is not None and name in TRACE_HEADERS + CLOUDEVENTS_TRACE_HEADERS
+        if name in _CARRIED and value is not None
     }
     if "traceparent" in found:
         carrier = {name: found[name] for name in TRACE_HEADERS if name in found}
