@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from reintegra_kit.db import Database
-from reintegra_kit.wal import WalCheckpointer
+from reintegra_kit.wal import RESTART_WAIT_MS, WalCheckpointer
 from sqlalchemy import text
 
 ROWS = 400
@@ -116,3 +117,34 @@ async def test_dispose_stops_the_thread_and_the_next_connection_starts_it(tmp_pa
 def test_only_a_database_file_has_a_checkpointer() -> None:
     assert Database("sqlite+aiosqlite:///:memory:").checkpointer is None
     assert Database("postgresql+asyncpg://u:p@127.0.0.1:1/none").checkpointer is None
+
+
+def test_a_restart_that_a_reader_holds_up_gives_up_soon_and_the_next_interval_tries_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "held.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB)")
+    reader = sqlite3.connect(path, isolation_level=None)  # another process's long query, say
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot until it ends
+    checkpointer = WalCheckpointer(path, restart_at_bytes=100_000)
+    connection = sqlite3.connect(path, timeout=RESTART_WAIT_MS / 1000, isolation_level=None)
+    try:
+        for n in range(100):
+            writer.execute("INSERT INTO t (id, payload) VALUES (?, ?)", (n, PAYLOAD))
+        started = time.monotonic()
+        checkpointer._checkpoint(connection, 4096)
+        # gave up after its short wait (the service's writers wait while a restart waits)
+        assert time.monotonic() - started < 2.0
+        assert checkpointer.restarts == 0
+        writer.execute("INSERT INTO t (id, payload) VALUES (100, x'00')")  # writers go on
+        reader.execute("COMMIT")
+        checkpointer._checkpoint(connection, 4096)  # the next interval
+        assert checkpointer.restarts == 1
+    finally:
+        connection.close()
+        reader.close()
+        writer.close()

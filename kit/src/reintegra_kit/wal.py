@@ -39,8 +39,13 @@ all of it. Under a steady stream of commits, frames arrive during every passive 
 which waits for the writer's commit, then keeps new writers waiting while it copies the frames the
 passive ones left and syncs: the one stall of the loop that remains, 16 times rarer than before."""
 
-RESTART_WAIT_MS = 5_000
-"""How long a restart waits for the writer and the readers (the busy timeout of the thread's connection)."""
+RESTART_WAIT_MS = 200
+"""How long a restart waits for the writer and the readers (the busy timeout of the thread's connection).
+
+While a restart waits for readers it also keeps new writers waiting, and the service's writers wait
+on the event loop: a reader that holds an old snapshot (another process's long query) must not stop
+the service for long. A restart that does not get its turn in time gives up; the next interval tries
+again, and the log grows meanwhile, as it would under SQLite's own checkpoint."""
 
 
 class WalCheckpointer:
