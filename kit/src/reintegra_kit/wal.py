@@ -101,7 +101,8 @@ class WalCheckpointer:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        # A passive checkpoint never waits for a lock; the timeout is the restart's wait for the writer.
+        # A passive checkpoint never waits for a lock; the timeout bounds a restart's wait for the
+        # writer and the readers.
         connection = sqlite3.connect(self.path, timeout=RESTART_WAIT_MS / 1000, isolation_level=None)
         try:
             page_size = connection.execute("PRAGMA page_size").fetchone()[0]
@@ -119,4 +120,5 @@ class WalCheckpointer:
         if frames * page_size >= self.restart_at_bytes:
             busy, _, _ = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             self.checkpoints += 1
-            self.restarts += not busy
+            if not busy:  # busy: it gave up waiting (RESTART_WAIT_MS); the next interval tries again
+                self.restarts += 1
