@@ -23,7 +23,6 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from reintegra_contracts import Event
 from reintegra_contracts.topics import dead_letter_topic
@@ -360,6 +359,7 @@ class ServiceRuntime(Generic[U]):
             lifespan=self.running,
             dependencies=dependencies,
             on_unavailable=self.metrics.unavailable,
+            tracer_provider=self.tracer_provider,
         )
         app.add_api_route(
             "/metrics",
@@ -372,12 +372,6 @@ class ServiceRuntime(Generic[U]):
         )
         app.add_middleware(HttpMetricsMiddleware, service=self.settings.service_name)
         app.state.runtime = self
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=self.tracer_provider,
-            excluded_urls="livez,readyz,metrics",
-            exclude_spans=["receive", "send"],
-        )
         return app
 
     def serve(self, app: FastAPI) -> None:

@@ -25,6 +25,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -330,6 +332,25 @@ def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dic
     return document
 
 
+UNTRACED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+"""Paths whose requests get no span: the probes and the Prometheus scrape, every few seconds each."""
+
+
+def _untraced(scope: Any) -> bool:
+    return scope.get("path") in UNTRACED_PATHS
+
+
+HTTP_TELEMETRY: TelemetryConfig = {
+    "tracing": True,
+    "metrics": False,  # the kit's Prometheus middleware counts requests (reintegra_kit.metrics)
+    "logs": False,  # the kit logs through structlog
+    "operation_spans": False,  # no span per dependency, endpoint and serialization: the request's is enough
+    "auto_configure": False,  # the kit configures the tracer provider and its exporter (telemetry.py)
+    "exclude": _untraced,
+}
+"""FastAPI's OpenTelemetry support as the services use it (ADR 0035): a server span per request."""
+
+
 def create_app(
     *,
     title: str,
@@ -340,8 +361,14 @@ def create_app(
     authorizer: Authorizer,
     on_unavailable: OnUnavailable | None = None,
     dependencies: Sequence[Any] = (),
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """The service's FastAPI app: its routers, the error mapping and the completed OpenAPI document.
+    """The service's FastAPI app: its routers, the error mapping, its HTTP server spans and the
+    completed OpenAPI document.
+
+    The spans are FastAPI's own OpenTelemetry support (:data:`HTTP_TELEMETRY`): one server span per
+    request, ``<method> <route>``, with the semantic conventions' attributes, made with
+    ``tracer_provider`` (the global one when ``None``) and continuing the caller's ``traceparent``.
 
     ``authorizer`` guards every route of the app (an app dependency: the one place access is
     enforced); only the policy's open paths answer without a token. FastAPI's own ``/docs`` and
@@ -359,6 +386,7 @@ def create_app(
         lifespan=run,
         dependencies=[Depends(authorizer), *dependencies],
         swagger_ui_parameters={"persistAuthorization": True},
+        telemetry={**HTTP_TELEMETRY, "tracer_provider": tracer_provider},
     )
     app.state.authorizer = authorizer
     open_paths = sorted(authorizer.policy.open_paths)
