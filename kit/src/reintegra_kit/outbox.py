@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from reintegra_contracts import Event, encode
 from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import jsontext
 from .clock import Clock, SystemClock, as_utc
 from .db import Database, KitTables, among
 from .logging import get_logger
@@ -94,7 +94,7 @@ class Outbox:
             "topic": record.topic,
             "message_key": record.key.decode(),
             "payload": record.value.decode(),
-            "headers": json.dumps(headers),
+            "headers": jsontext.dumps(headers),
             "traceparent": current_traceparent(),
             "created_at": now,
         }
@@ -313,6 +313,6 @@ def _to_message(row: Any) -> OutboxMessage:
         topic=row.topic,
         key=row.message_key.encode(),
         value=row.payload.encode(),
-        headers=json.loads(row.headers),
+        headers=jsontext.loads(row.headers),
         traceparent=row.traceparent,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
 from reintegra_contracts.codelists import Priority, Vulnerability
 from reintegra_contracts.events.assessment import DimensionScores, Need
+from reintegra_kit import jsontext
 from reintegra_kit.auth import RecordFilter, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import select_by
@@ -87,13 +87,13 @@ def _row(a: Assessment) -> dict[str, Any]:
         "arrived_at": a.arrived_at,
         "age": a.age,
         "destination_municipality": a.destination_municipality,
-        "vulnerabilities": json.dumps([v.value for v in a.vulnerabilities]),
+        "vulnerabilities": jsontext.dumps([v.value for v in a.vulnerabilities]),
         "created_at": a.created_at,
         "completed_at": a.completed_at,
         "instrument": a.instrument,
         "instrument_version": a.instrument_version,
         "scores": a.scores.model_dump_json() if a.scores is not None else None,
-        "needs": json.dumps([n.model_dump(mode="json") for n in a.needs]),
+        "needs": jsontext.dumps([n.model_dump(mode="json") for n in a.needs]),
         "reception_centre": a.reception_centre,
         "country": a.country,
     }
@@ -109,13 +109,13 @@ def _entity(row: Any) -> Assessment:
         arrived_at=as_utc(row.arrived_at),
         age=row.age,
         destination_municipality=row.destination_municipality,
-        vulnerabilities=[Vulnerability(v) for v in json.loads(row.vulnerabilities)],
+        vulnerabilities=[Vulnerability(v) for v in jsontext.loads(row.vulnerabilities)],
         created_at=as_utc(row.created_at),
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         instrument=row.instrument,
         instrument_version=row.instrument_version,
         scores=DimensionScores.model_validate_json(row.scores) if row.scores else None,
-        needs=[Need.model_validate(n) for n in json.loads(row.needs or "[]")],
+        needs=[Need.model_validate(n) for n in jsontext.loads(row.needs or "[]")],
         reception_centre=row.reception_centre,
         country=row.country,
         version=row.version,

@@ -7,7 +7,6 @@ data key like the rest of their personal data, so erasing the person makes them 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ from reintegra_contracts.codelists import (
     OverrideJustification,
     ServiceCategory,
 )
+from reintegra_kit import jsontext
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import among, dialect_of, select_by
 from sqlalchemy import bindparam, func, insert, or_, select, update
@@ -34,7 +34,7 @@ from .repository import _Bulk, _chunks
 
 
 def _scopes_json(scopes: Sequence[Scope]) -> str:
-    return json.dumps(
+    return jsontext.dumps(
         [
             {
                 "purpose": s.purpose.value,
@@ -53,7 +53,7 @@ def _scopes(text: str) -> tuple[Scope, ...]:
             frozenset(ServiceCategory(c) for c in s["service_categories"]),
             frozenset(s["agencies"]),
         )
-        for s in json.loads(text)
+        for s in jsontext.loads(text)
     )
 
 
@@ -88,7 +88,7 @@ class ConsentRepository(_Bulk):
                 consent_id=UUID(str(w.consent_id)),
                 withdrawn_at=as_utc(w.withdrawn_at),
                 withdrawn_by=ConsentGiver(w.withdrawn_by),
-                purposes=frozenset(ConsentPurpose(p) for p in json.loads(w.purposes)),
+                purposes=frozenset(ConsentPurpose(p) for p in jsontext.loads(w.purposes)),
                 recorded_by=RecordedBy(w.recorded_by_role, w.recorded_by_subject, w.recorded_by_agency),
             )
             consent.apply(withdrawal)
@@ -123,7 +123,7 @@ class ConsentRepository(_Bulk):
                     "consent_id": w.consent_id,
                     "withdrawn_at": w.withdrawn_at,
                     "withdrawn_by": w.withdrawn_by.value,
-                    "purposes": json.dumps(sorted(p.value for p in w.purposes)),
+                    "purposes": jsontext.dumps(sorted(p.value for p in w.purposes)),
                     "recorded_by_role": w.recorded_by.role,
                     "recorded_by_subject": w.recorded_by.subject,
                     "recorded_by_agency": w.recorded_by.agency,

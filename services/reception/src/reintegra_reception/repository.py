@@ -6,7 +6,6 @@ Bulk operations (a manifest) use one statement per table, not one per row. Candi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -26,6 +25,7 @@ from reintegra_contracts.codelists import (
     Vulnerability,
 )
 from reintegra_contracts.events.referral import ReferralRequested
+from reintegra_kit import jsontext
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import (
@@ -296,7 +296,7 @@ class CaseRepository(_Bulk):
                 "assistance_id": a.assistance_id,
                 "case_id": c.case_id,
                 "provided_at": a.provided_at,
-                "items": json.dumps([i.value for i in a.items]),
+                "items": jsontext.dumps([i.value for i in a.items]),
                 "provided_by": a.provided_by,
             }
             for c in changed
@@ -654,7 +654,7 @@ class AnnouncementRepository(_Bulk):
                     "age_group": p.age_group.value if p.age_group else None,
                     "sex": p.sex.value if p.sex else None,
                     "travel_group_id": p.travel_group_id,
-                    "vulnerabilities": json.dumps([v.value for v in p.vulnerabilities]),
+                    "vulnerabilities": jsontext.dumps([v.value for v in p.vulnerabilities]),
                     "needs_medical_attention": p.needs_medical_attention,
                     "case_id": None,
                 }
@@ -839,8 +839,8 @@ def _row(case: Case) -> dict[str, Any]:
     for name in _CASE_ENUMS:
         if values.get(name) is not None:
             values[name] = values[name].value
-    values["vulnerabilities"] = json.dumps([v.value for v in case.vulnerabilities])
-    values["immediate_needs"] = json.dumps([n.value for n in case.immediate_needs])
+    values["vulnerabilities"] = jsontext.dumps([v.value for v in case.vulnerabilities])
+    values["immediate_needs"] = jsontext.dumps([n.value for n in case.immediate_needs])
     return values
 
 
@@ -860,8 +860,8 @@ def _case(row: Any) -> Case:
         age=row.age,
         return_type=ReturnType(row.return_type),
         transport_mode=TransportMode(row.transport_mode),
-        vulnerabilities=[Vulnerability(v) for v in json.loads(row.vulnerabilities)],
-        immediate_needs=[ServiceCategory(n) for n in json.loads(row.immediate_needs)],
+        vulnerabilities=[Vulnerability(v) for v in jsontext.loads(row.vulnerabilities)],
+        immediate_needs=[ServiceCategory(n) for n in jsontext.loads(row.immediate_needs)],
         is_repeat_return=row.is_repeat_return,
         registered_at=as_utc(row.registered_at),
         country_of_return=row.country_of_return,
@@ -881,7 +881,7 @@ def _assistance(row: Any) -> Assistance:
     return Assistance(
         assistance_id=UUID(str(row.assistance_id)),
         provided_at=as_utc(row.provided_at),
-        items=tuple(ImmediateAssistance(i) for i in json.loads(row.items)),
+        items=tuple(ImmediateAssistance(i) for i in jsontext.loads(row.items)),
         provided_by=row.provided_by,
     )
 
@@ -906,7 +906,7 @@ def _announced(row: Any, keys: frozenset[str]) -> AnnouncedPersonRecord:
         age_group=AgeGroup(row.age_group) if row.age_group else None,
         sex=Sex(row.sex) if row.sex else None,
         travel_group_id=_uuid(row.travel_group_id),
-        vulnerabilities=[Vulnerability(v) for v in json.loads(row.vulnerabilities)],
+        vulnerabilities=[Vulnerability(v) for v in jsontext.loads(row.vulnerabilities)],
         needs_medical_attention=row.needs_medical_attention,
         keys=keys,
         case_id=_uuid(row.case_id),
@@ -940,7 +940,7 @@ def _review_row(r: DuplicateReview) -> dict[str, Any]:
         "candidate_returnee_id": r.candidate_returnee_id,
         "candidate_case_id": r.candidate_case_id,
         "score": r.score,
-        "comparison": json.dumps(r.comparison),
+        "comparison": jsontext.dumps(r.comparison),
         "status": r.status.value,
         "detected_at": r.detected_at,
         "decided_at": r.decided_at,
@@ -956,7 +956,7 @@ def _review(row: Any) -> DuplicateReview:
         candidate_returnee_id=UUID(str(row.candidate_returnee_id)),
         candidate_case_id=UUID(str(row.candidate_case_id)),
         score=float(row.score),
-        comparison=json.loads(row.comparison),
+        comparison=jsontext.loads(row.comparison),
         status=ReviewStatus(row.status),
         detected_at=as_utc(row.detected_at),
         decided_at=as_utc(row.decided_at) if row.decided_at else None,

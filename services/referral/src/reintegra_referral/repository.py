@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,7 @@ from reintegra_contracts.codelists import (
     Vulnerability,
 )
 from reintegra_contracts.topics import PARTNER_TOPIC_TEMPLATE
+from reintegra_kit import jsontext
 from reintegra_kit.auth import RecordFilter, RecordScope, visible
 from reintegra_kit.clock import as_utc
 from reintegra_kit.db import delete_by, insert_or_ignore, lock_case, lock_cases, plain_insert, select_by
@@ -122,7 +122,7 @@ _NEW_DELIVERY = insert(webhook_deliveries).from_select(
 
 
 def _json(values: Iterable[Any]) -> str:
-    return json.dumps([v.value if hasattr(v, "value") else v for v in values])
+    return jsontext.dumps([v.value if hasattr(v, "value") else v for v in values])
 
 
 # -- the directory ----------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class DirectoryRepository(Repository):
             "country": f.country,
             "timezone": f.timezone,
             "contact_role": f.contact_role,
-            "office_hours": json.dumps(
+            "office_hours": jsontext.dumps(
                 [{"days": list(h.days), "opens": h.opens, "closes": h.closes} for h in f.office_hours]
             ),
             "response_time_hours": f.response_time_hours,
@@ -318,7 +318,8 @@ def _agency_row_facts(row: Mapping[str, Any]) -> AgencyFacts:
         country=row["country"],
         contact_role=row["contact_role"],
         office_hours=tuple(
-            OfficeHours(tuple(h["days"]), h["opens"], h["closes"]) for h in json.loads(row["office_hours"])
+            OfficeHours(tuple(h["days"]), h["opens"], h["closes"])
+            for h in jsontext.loads(row["office_hours"])
         ),
         response_time_hours=float(row["response_time_hours"]),
         channel=PartnerChannel(row["channel"]),
@@ -346,12 +347,12 @@ def _service_row_facts(row: Mapping[str, Any]) -> ServiceFacts:
         level=Level(row["level"]),
         dimension=Dimension(row["dimension"]),
         national=bool(row["national"]),
-        departments=tuple(json.loads(row["departments"])),
-        municipalities=tuple(json.loads(row["municipalities"])),
+        departments=tuple(jsontext.loads(row["departments"])),
+        municipalities=tuple(jsontext.loads(row["municipalities"])),
         min_age=row["min_age"],
         max_age=row["max_age"],
-        sexes=tuple(Sex(s) for s in json.loads(row["sexes"])),
-        groups=tuple(Vulnerability(g) for g in json.loads(row["groups"])),
+        sexes=tuple(Sex(s) for s in jsontext.loads(row["sexes"])),
+        groups=tuple(Vulnerability(g) for g in jsontext.loads(row["groups"])),
         weekly_capacity=row["weekly_capacity"],
         cost=CostArrangement(row["cost"]),
         response_time_hours=float(hours) if hours is not None else None,
@@ -404,7 +405,7 @@ class CaseRepository(Repository):
             age=row.age,
             sex=Sex(row.sex),
             municipality=row.municipality,
-            vulnerabilities=frozenset(Vulnerability(v) for v in json.loads(row.vulnerabilities)),
+            vulnerabilities=frozenset(Vulnerability(v) for v in jsontext.loads(row.vulnerabilities)),
             language=row.language,
         )
 
@@ -726,7 +727,7 @@ def _row(r: Referral) -> dict[str, Any]:
         "vulnerabilities": _json(r.vulnerabilities),
         "attempt": r.attempt,
         "previous_referral_id": r.previous_referral_id,
-        "candidates": json.dumps([c.as_dict() for c in r.candidates]),
+        "candidates": jsontext.dumps([c.as_dict() for c in r.candidates]),
         "match_reasons": _json(r.match_reasons),
         "unmatched_reason": r.unmatched_reason.value if r.unmatched_reason else None,
         "contact_reference": r.contact_reference,
@@ -739,7 +740,7 @@ def _row(r: Referral) -> dict[str, Any]:
         "reject_reason": r.reject_reason.value if r.reject_reason else None,
         "fail_reason": r.fail_reason.value if r.fail_reason else None,
         "outcome": r.outcome.value if r.outcome else None,
-        "deliveries": json.dumps([str(d) for d in r.deliveries]),
+        "deliveries": jsontext.dumps([str(d) for d in r.deliveries]),
     }
 
 
@@ -779,11 +780,11 @@ def _referral(row: Any) -> Referral:
         age_group=AgeGroup(row.age_group),
         sex=Sex(row.sex),
         language=row.language,
-        vulnerabilities=tuple(Vulnerability(v) for v in json.loads(row.vulnerabilities)),
+        vulnerabilities=tuple(Vulnerability(v) for v in jsontext.loads(row.vulnerabilities)),
         attempt=row.attempt,
         previous_referral_id=UUID(str(row.previous_referral_id)) if row.previous_referral_id else None,
-        candidates=tuple(Candidate.from_dict(c) for c in json.loads(row.candidates)),
-        match_reasons=tuple(MatchReason(m) for m in json.loads(row.match_reasons)),
+        candidates=tuple(Candidate.from_dict(c) for c in jsontext.loads(row.candidates)),
+        match_reasons=tuple(MatchReason(m) for m in jsontext.loads(row.match_reasons)),
         unmatched_reason=UnmatchedReason(row.unmatched_reason) if row.unmatched_reason else None,
         contact_reference=row.contact_reference,
         contact_reference_expires_at=_opt(row.contact_reference_expires_at),
@@ -795,7 +796,7 @@ def _referral(row: Any) -> Referral:
         reject_reason=RejectionReason(row.reject_reason) if row.reject_reason else None,
         fail_reason=FailureReason(row.fail_reason) if row.fail_reason else None,
         outcome=NeedOutcome(row.outcome) if row.outcome else None,
-        deliveries=tuple(UUID(d) for d in json.loads(row.deliveries)),
+        deliveries=tuple(UUID(d) for d in jsontext.loads(row.deliveries)),
         version=row.version,
     )
 
@@ -829,7 +830,7 @@ class PartnerRepository(Repository):
             "subject": str(event.case_id),
             "time": now.isoformat().replace("+00:00", "Z"),
             "datacontenttype": "application/json",
-            "data": json.loads(event.model_dump_json()),
+            "data": event.model_dump(mode="json"),
         }
         result = await self.session.execute(
             _NEW_PARTNER_MESSAGE,
@@ -838,7 +839,7 @@ class PartnerRepository(Repository):
                 "referral_id": referral_id,
                 "event_id": event_id,
                 "event_type": event.event_type,
-                "payload": json.dumps(body),
+                "payload": jsontext.dumps(body),
                 "created_at": now,
             },
         )
@@ -880,7 +881,7 @@ class PartnerRepository(Repository):
             )
             .order_by(partner_messages.c.seq)
         )
-        return {UUID(str(rid)): json.loads(payload)["data"] for rid, payload in rows}
+        return {UUID(str(rid)): jsontext.loads(payload)["data"] for rid, payload in rows}
 
     async def cursor_of(self, referral_id: UUID) -> int:
         value = (
@@ -1169,7 +1170,7 @@ class ConsentRepository(Repository):
 
 
 def _scopes(values: Iterable[Scope]) -> str:
-    return json.dumps([s.as_dict() for s in values])
+    return jsontext.dumps([s.as_dict() for s in values])
 
 
 def _grant_row(g: Grant) -> dict[str, Any]:
@@ -1192,11 +1193,11 @@ def _grant(row: Any) -> Grant:
         consent_id=UUID(str(row.consent_id)),
         case_id=UUID(str(row.case_id)),
         basis=ConsentBasis(row.basis),
-        scopes=tuple(Scope.from_dict(d) for d in json.loads(row.scopes)),
+        scopes=tuple(Scope.from_dict(d) for d in jsontext.loads(row.scopes)),
         valid_from=as_utc(row.valid_from),
         valid_until=_opt(row.valid_until),
         recorded_at=as_utc(row.recorded_at),
-        withdrawn=tuple(Scope.from_dict(d) for d in json.loads(row.withdrawn_scopes)),
+        withdrawn=tuple(Scope.from_dict(d) for d in jsontext.loads(row.withdrawn_scopes)),
         withdrawn_whole=bool(row.withdrawn_whole),
         withdrawn_at=_opt(row.withdrawn_at),
     )
