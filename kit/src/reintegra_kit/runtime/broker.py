@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -34,6 +35,22 @@ from ..telemetry import CLOUDEVENTS_TRACE_HEADERS, TRACE_HEADERS, context_from_h
 from .lifecycle import bounded
 
 log = get_logger(__name__)
+
+
+@functools.lru_cache(maxsize=8192)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_for(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """The relay producer's partitioner: aiokafka's default, the Java client's (murmur2 of the key,
+    so a case's records land where any Kafka client would put them), with the hash remembered for the
+    last 8,192 keys. aiokafka computes murmur2 in Python, ~1 % of a service's CPU under load, and a
+    case's events are sent within moments of each other (a referral's two needs, their partner
+    copies, follow-up's three contacts). A record without a key goes to a random partition, as before."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 class KafkaConnection:
@@ -226,6 +243,7 @@ class KafkaConnection:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=self._settings.relay_linger_ms,
+                    partitioner=partition_for,
                 )
                 await self._producer.start()
                 self.started.set()
