@@ -300,11 +300,13 @@ async def test_many_parameter_sets_the_plan_cannot_promise_take_sqlalchemy_s_pat
             result = await s.execute(insert(counted), [{}, {}])
             assert not isinstance(result, DirectResult)
         assert (await s.execute(select(counted.c.made_by))).scalars().all() == ["python-default"] * 4
-        # RETURNING rows of many sets: SQLAlchemy's (insertmanyvalues)
+        # RETURNING rows of many sets: on PostgreSQL SQLAlchemy's (insertmanyvalues); on SQLite, whose
+        # executemany returns no rows, the plan's statement once per set, the rows together
         returning = insert(things).returning(things.c.name)
+        sqlite = db.engine.dialect.name == "sqlite"
         for start in (30, 40):
             result = await s.execute(returning, [thing(start), thing(start + 1)])
-            assert not isinstance(result, DirectResult)
+            assert isinstance(result, DirectResult) is (sqlite and start == 40)
             assert sorted(result.scalars().all()) == [f"thing {start}", f"thing {start + 1}"]
         # … and of one set: that one INSERT, from its plan, with the same rows back
         for n in (50, 51):
@@ -380,3 +382,42 @@ def test_a_plan_binds_the_values_sqlalchemy_s_construct_params_would(dialect: An
     assert required is not None
     with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'thing_id'"):
         required._bind({"other": 1})
+
+
+async def test_many_sets_of_an_insert_returning_what_it_inserted_land_all_or_none(db: Database) -> None:
+    """An inbox's claims of a batch (``insert_many_or_ignore``): the rows inserted, not those already
+    there nor a repeat within the sets, run from the plan on SQLite as SQLAlchemy's one multi-row
+    statement would, and a set that fails leaves none of the others."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    async with db.session() as s, s.begin():
+        first = [thing(n) for n in range(3)]
+        assert await insert_many_or_ignore(s, things, first, ["thing_id"], "name") == {
+            "thing 0",
+            "thing 1",
+            "thing 2",
+        }
+        for start in (10, 20):  # planned from the second run of the statement (ADR 0025)
+            known = {**thing(start), "thing_id": first[0]["thing_id"]}
+            fresh = thing(start + 1)
+            repeated = {**thing(start + 2), "thing_id": fresh["thing_id"]}
+            claimed = await insert_many_or_ignore(
+                s, things, [known, fresh, repeated, thing(start + 3)], ["thing_id"], "name"
+            )
+            assert claimed == {f"thing {start + 1}", f"thing {start + 3}"}
+        ignoring = insert_ignoring(db.engine.dialect.name, things, ("thing_id",)).returning(things.c.name)
+        for start in (30, 32):
+            result = await s.execute(ignoring, [thing(start), thing(start + 1)])
+            assert isinstance(result, DirectResult) is (sqlite and start == 32)
+            assert sorted(result.scalars()) == [f"thing {start}", f"thing {start + 1}"]
+        # a set that breaks another constraint (the unique name): none of the sets land
+        async with s.begin_nested() as savepoint:
+            with pytest.raises(IntegrityError):
+                await s.execute(ignoring, [thing(40), thing(41, name="thing 1"), thing(42)])
+            if not sqlite:  # PostgreSQL's transaction is aborted until the savepoint rolls back
+                await savepoint.rollback()
+        names = set((await s.execute(select(things.c.name))).scalars())
+        assert not {"thing 40", "thing 42"} & names
+        assert {"thing 30", "thing 33", "thing 21", "thing 23"} <= names
+        # and the transaction goes on
+        result = await s.execute(ignoring, [thing(50), thing(51)])
+        assert sorted(result.scalars()) == ["thing 50", "thing 51"]

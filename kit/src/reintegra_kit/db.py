@@ -741,7 +741,7 @@ async def _planned(
             return None
         if len(params) == 1 and (plan.runs_many or plan.inserts):  # one set: the statement, run once
             params, many = params[0], False  # (an INSERT … RETURNING gives the same rows either way)
-        elif not plan.runs_many:
+        elif not (plan.runs_many or plan.returns_per_set):
             return None
     else:
         plan = plans.plan(statement, params)
