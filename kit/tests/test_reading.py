@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from reintegra_contracts.events.followup import FollowupDue, FollowupReason
 from reintegra_kit.db import Database
+from reintegra_kit.direct import DirectResult
 from reintegra_kit.outbox import Outbox
 from reintegra_kit.uow import UnitOfWork
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from .conftest import Schema, open_db
 
@@ -79,5 +82,37 @@ async def test_on_postgresql_its_reads_run_outside_a_transaction_and_the_pool_is
                 # not committed: leaving rolls it back, which autocommit would not
         async with db.session() as s:
             assert (await s.execute(select(func.count()).select_from(schema.effects))).scalar_one() == 0
+    finally:
+        await db.dispose()
+
+
+async def test_on_a_sqlite_file_its_reads_take_a_connection_of_their_own_that_cannot_write(
+    tmp_path: Path, schema: Schema
+) -> None:
+    """The service's one connection may be held by a consumer's batch or the relay: a record-scope
+    check reads meanwhile, without waiting for it nor taking the write lock, and sees what was
+    committed, not what that transaction has not committed yet."""
+    db = await open_db(f"sqlite+aiosqlite:///{tmp_path / 'service.db'}", schema)
+    try:
+        async with unit(db, schema) as u:
+            await u.session.execute(insert(schema.effects), {"event_id": "committed"})
+            await u.commit()
+        async with unit(db, schema) as writing:  # holds the connection and the write lock
+            await writing.session.execute(insert(schema.effects), {"event_id": "not yet"})
+            async with asyncio.timeout(5), unit(db, schema).reading() as u:
+                seen = (await u.session.execute(select(schema.effects.c.event_id))).scalars().all()
+                assert seen == ["committed"]
+                with pytest.raises(OperationalError, match="readonly database"):
+                    await u.session.execute(insert(schema.effects), {"event_id": "from a read"})
+            await writing.commit()
+        ordered = select(schema.effects.c.event_id).order_by("event_id")
+        for _ in range(2):  # SQLAlchemy's path, then the statement's plan (ADR 0025): the same rows
+            async with unit(db, schema).reading() as u:
+                result = await u.session.execute(ordered)
+                assert list(result.scalars()) == ["committed", "not yet"]
+        assert isinstance(result, DirectResult)
+        await db.dispose()  # closes the read connection; the next read connects again
+        async with unit(db, schema).reading() as u:
+            assert list((await u.session.execute(ordered)).scalars()) == ["committed", "not yet"]
     finally:
         await db.dispose()
