@@ -150,3 +150,19 @@ async def test_a_case_whose_trace_was_seen_committed_costs_no_statement_and_a_ro
     assert str(other) not in db.known_case_traces
     rows = await traceparents(db, schema)
     assert len({row.split("-")[1] for row in rows}) == 1  # both commands in the case's one trace
+
+
+def test_the_case_spans_tracer_is_made_once_per_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = TracerProvider(), TracerProvider()
+    made: list[TracerProvider] = []
+    for provider in (first, second):
+        monkeypatch.setattr(provider, "get_tracer", lambda *a, p=provider, **k: made.append(p) or object())
+    current = [first]
+    monkeypatch.setattr(case_trace_module.trace, "get_tracer_provider", lambda: current[0])
+    monkeypatch.setattr(case_trace_module, "_tracer", None)
+    a, b = case_trace_module.tracer(), case_trace_module.tracer()
+    current[0] = second  # a provider set later (OpenTelemetry's proxy gives way to the SDK's)
+    c = case_trace_module.tracer()
+    assert a is b
+    assert c is not a
+    assert made == [first, second]
