@@ -650,9 +650,9 @@ class DirectReads:
         if not execution_options and bind_arguments is None and not kw and not isinstance(params, list):
             plan = self._plans.plan(statement, params)
             if plan is not None and not _watched(connection):
-                dbapi = connection.connection.dbapi_connection
-                if isinstance(dbapi, _InlineConnection):
-                    return plan.run(dbapi._connection._conn, params)
+                raw = _inline_sqlite(connection)
+                if raw is not None:
+                    return plan.run(raw, params)
         return connection.execute(statement, params, execution_options=execution_options)
 
     def in_transaction(self) -> bool:
@@ -749,9 +749,8 @@ class _InlineSession(KeepingWrites, _Lifecycle):
         planned = await _planned(self, self._plans, statement, params, execution_options, bind_arguments, kw)
         if planned is not None:
             plan, connection, values, many = planned
-            dbapi = connection.connection.dbapi_connection
-            if isinstance(dbapi, _InlineConnection):
-                raw = dbapi._connection._conn
+            raw = _inline_sqlite(connection)
+            if raw is not None:
                 return plan.run_many(raw, values) if many else plan.run(raw, values)
         if not _held_connections(self):
             if bind_arguments is not None or not self._checks_out_inline():
@@ -844,6 +843,13 @@ def _held_connections(session: AsyncSession) -> Any:
     none checked out yet) — SQLAlchemy's private attributes, read in this one place."""
     transaction = session.sync_session._transaction
     return EMPTY_DICT if transaction is None else transaction._connections_boundary._connections
+
+
+def _inline_sqlite(connection: Any) -> sqlite3.Connection | None:
+    """The ``sqlite3`` connection under a (synchronous) SQLAlchemy connection whose statements run
+    inline (:class:`_InlineConnection`), or ``None``."""
+    dbapi = connection.connection.dbapi_connection
+    return dbapi._connection._conn if isinstance(dbapi, _InlineConnection) else None
 
 
 def _same_names(rows: list[Any]) -> bool:
