@@ -155,6 +155,11 @@ async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+OPERATIONAL_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+"""The probes and the Prometheus scrape, every few seconds each: neither counted here nor traced
+(``reintegra_kit.runtime.http``)."""
+
+
 class HttpMetricsMiddleware:
     """Counts requests and their latency by route template (``/v1/cases/{case_id}``, not the id)."""
 
@@ -180,7 +185,7 @@ class HttpMetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            if template not in ("/metrics", "/livez", "/readyz"):
+            if template not in OPERATIONAL_PATHS:
                 method = scope.get("method", "GET")
                 HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
                 HTTP_DURATION.labels(self.service, template, method).observe(time.perf_counter() - started)

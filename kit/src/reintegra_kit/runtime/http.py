@@ -36,6 +36,7 @@ from ..auth.authorizer import REALM, Authorizer, bearer_scheme
 from ..domain import DomainError
 from ..errors import is_infrastructure_error
 from ..logging import get_logger
+from ..metrics import OPERATIONAL_PATHS
 from ..repository import StaleAggregateError
 
 log = get_logger(__name__)
@@ -332,12 +333,8 @@ def complete_openapi(document: dict[str, Any], open_paths: Sequence[str]) -> dic
     return document
 
 
-UNTRACED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
-"""Paths whose requests get no span: the probes and the Prometheus scrape, every few seconds each."""
-
-
 def _untraced(scope: Any) -> bool:
-    return scope.get("path") in UNTRACED_PATHS
+    return scope.get("path") in OPERATIONAL_PATHS  # the probes and the scrape get no span
 
 
 HTTP_TELEMETRY: TelemetryConfig = {
