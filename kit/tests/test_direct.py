@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -382,6 +382,66 @@ def test_a_plan_binds_the_values_sqlalchemy_s_construct_params_would(dialect: An
     assert required is not None
     with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'thing_id'"):
         required._bind({"other": 1})
+
+
+class _Stamp(datetime):
+    """A datetime subclass: the plan leaves it to SQLAlchemy's processor."""
+
+
+def test_a_sqlite_timestamp_is_the_text_sqlalchemy_writes() -> None:
+    """On SQLite a plan writes a ``DateTime`` from a positional format instead of SQLAlchemy's dict
+    format: the same text for every datetime (naive or aware, whatever its zone, microseconds or none,
+    the first and last years), and SQLAlchemy's own processor for anything else."""
+    dialect = sqlite_dialect()
+    statement = plain_insert(things)
+    plans = Plans(dialect)
+    plan = plans.plan(statement, thing(0)) or plans.plan(statement, thing(0))
+    assert plan is not None
+    sqlalchemy_s = statement.compile(dialect=dialect, column_keys=sorted(thing(0)))._bind_processors["at"]
+    assert plan._processors["at"] is not sqlalchemy_s  # the plan's own
+    zones = [None, UTC, timezone(timedelta(hours=-6)), timezone(timedelta(hours=5, minutes=30))]
+    values: list[Any] = [
+        datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+        for year, month, day, hour, minute, second, micro in [
+            (2026, 11, 28, 11, 30, 1, 123456),
+            (2026, 1, 2, 3, 4, 5, 0),
+            (1, 1, 1, 0, 0, 0, 0),
+            (9999, 12, 31, 23, 59, 59, 999999),
+            (999, 9, 9, 9, 9, 9, 9),
+        ]
+        for zone in zones
+    ]
+    values += [
+        datetime.now(UTC),
+        datetime.now(UTC).replace(tzinfo=None),
+        date(2026, 11, 28),
+        _Stamp(2026, 11, 28, 1, 2, 3, 4),
+    ]
+    for value in values:
+        assert plan._processors["at"](value) == sqlalchemy_s(value), value
+        assert plan._bind(thing(1, at=value))[1][plan.positiontup.index("at")] == sqlalchemy_s(value)
+    with pytest.raises(TypeError, match="only accepts Python datetime and date"):
+        plan._processors["at"]("2026-11-28")  # refused as SQLAlchemy refuses it
+    assert plan._processors["at"](None) is None
+    # PostgreSQL's timestamps are asyncpg's to encode: SQLAlchemy's processors, untouched
+    pg = Plans(asyncpg_dialect())
+    pg_plan = pg.plan(statement, thing(0)) or pg.plan(statement, thing(0))
+    assert pg_plan is not None
+    assert [p.__qualname__ for p in pg_plan._processors.values()] == [
+        p.__qualname__ for p in pg_plan._compiled._bind_processors.values()
+    ]
+
+
+async def test_a_planned_timestamp_reads_back_as_sqlalchemy_s(db: Database) -> None:
+    """The text a plan wrote sorts and reads back as SQLAlchemy's: the first insert takes SQLAlchemy's
+    path, the others the plan's; the rows come back in time order, each the datetime written."""
+    written = [T0 + timedelta(days=n, microseconds=n * 7) for n in range(4)]
+    async with db.session() as s, s.begin():
+        for n, at in enumerate(written):
+            await s.execute(plain_insert(things), thing(n, at=at))
+    async with db.session() as s:
+        rows = (await s.execute(select(things.c.at).order_by(things.c.at))).all()
+    assert [r.at.replace(tzinfo=UTC) for r in rows] == written
 
 
 async def test_many_sets_of_an_insert_returning_what_it_inserted_land_all_or_none(db: Database) -> None:

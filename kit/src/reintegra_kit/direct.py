@@ -33,8 +33,10 @@ import re
 import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
@@ -82,7 +84,7 @@ class Plan:
         self._compiled = compiled
         self.sql: str = compiled.string
         self.positiontup: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self._processors: Mapping[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        self._processors: Mapping[str, Callable[[Any], Any]] = _bind_processors(compiled, dialect)
         self._expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
         self._positions = (
             None if self._expanding else _fast_positions(compiled, self.positiontup, self._processors)
@@ -218,6 +220,44 @@ class Plan:
 
 
 _REQUIRED = object()
+
+_SQLITE_DATETIME_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+"""What SQLAlchemy's SQLite ``DATETIME`` writes by default (its ``_storage_format``), positionally."""
+
+
+def _bind_processors(compiled: Any, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
+    """The statement's bind processors, SQLAlchemy's own, but for a SQLite ``DATETIME`` of the default
+    storage format: the same text from a positional format. SQLAlchemy's formats a dict of seven
+    fields per value, ~2.6 µs; this ~1 µs, and a few dozen timestamps are written per case (~1 % of a
+    service's CPU). Anything but a plain ``datetime`` (a date, ``None``, a subclass) takes SQLAlchemy's."""
+    processors = dict(compiled._bind_processors)
+    if dialect.name != "sqlite":
+        return processors
+    for name, processor in processors.items():
+        bind = compiled.binds.get(name)
+        if bind is None:
+            continue
+        impl = bind.type.dialect_impl(dialect)
+        if type(impl) is SQLITE_DATETIME and impl._storage_format == SQLITE_DATETIME._storage_format:
+            processors[name] = _sqlite_datetime_text(processor)
+    return processors
+
+
+def _sqlite_datetime_text(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any, text: str = _SQLITE_DATETIME_TEXT) -> Any:
+        if type(value) is datetime:
+            return text % (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
+        return fallback(value)
+
+    return process
 
 
 def _fast_positions(
