@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
+from sqlalchemy.orm import Session
 
 T0 = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
 
@@ -382,6 +383,43 @@ def test_a_plan_binds_the_values_sqlalchemy_s_construct_params_would(dialect: An
     assert required is not None
     with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'thing_id'"):
         required._bind({"other": 1})
+
+
+async def test_planned_statements_take_the_connection_their_transaction_holds(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once its transaction holds a connection, a planned statement runs on it without asking the
+    session for it again (``Session.connection``: a bind lookup and state checks per statement); in a
+    savepoint too, whose rows a rollback to it takes away."""
+    rows = [thing(n) for n in range(3)]
+    async with db.session() as s, s.begin():
+        for row in rows:
+            await s.execute(plain_insert(things), row)
+            await s.execute(BY_ID, {"thing_id": row["thing_id"]})  # planned from here on
+    asked: list[int] = []
+    real = Session.connection
+
+    def connection(self: Session, *args: Any, **kw: Any) -> Any:
+        asked.append(1)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Session, "connection", connection)
+    async with db.session() as s, s.begin():
+        first = await s.execute(BY_ID, {"thing_id": rows[0]["thing_id"]})  # checks the connection out
+        opened = len(asked)
+        for _ in range(5):
+            for row in rows:
+                assert (await s.execute(BY_ID, {"thing_id": row["thing_id"]})).one().name == row["name"]
+        assert len(asked) == opened  # no more asking
+        held = s.sync_session.connection()
+        async with s.begin_nested() as savepoint:
+            await s.execute(UPDATE_BY_ID, {"key_thing_id": rows[0]["thing_id"], "version": 5})
+            assert (await s.execute(BY_ID, {"thing_id": rows[0]["thing_id"]})).one().version == 5
+            await savepoint.rollback()
+        assert (await s.execute(BY_ID, {"thing_id": rows[0]["thing_id"]})).one().version == 1
+        assert s.sync_session.connection() is held
+    assert isinstance(first, DirectResult)
+    assert 1 <= opened <= 2
 
 
 class _Stamp(datetime):
