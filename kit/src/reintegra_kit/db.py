@@ -850,7 +850,7 @@ def _held_connections(session: AsyncSession) -> Any:
 
 def _held_connection(session: AsyncSession) -> Any:
     """The connection the session's active transaction holds for its engine, or ``None``: what
-    ``Session.connection()`` returns then, without its bind lookup and state checks (~15 µs per
+    ``Session.connection()`` returns then, without its bind lookup and state checks (~5 µs per
     planned statement); ``None`` sends the caller to ``Session.connection()``, which begins,
     checks out or refuses (a transaction that is not active) as SQLAlchemy does."""
     sync = session.sync_session
