@@ -843,7 +843,8 @@ async def _planned(
 
 def _held_connections(session: AsyncSession) -> Any:
     """The connections the session's transaction holds, by engine (empty: no transaction begun, or
-    none checked out yet) — SQLAlchemy's private attributes, read in this one place."""
+    none checked out yet) — SQLAlchemy's private attributes, read here (and the transaction's state
+    in :func:`_held_connection`)."""
     transaction = session.sync_session._transaction
     return EMPTY_DICT if transaction is None else transaction._connections_boundary._connections
 
@@ -857,7 +858,7 @@ def _held_connection(session: AsyncSession) -> Any:
     transaction, bind = sync._transaction, sync.bind
     if transaction is None or bind is None or transaction._state is not SessionTransactionState.ACTIVE:
         return None
-    entry = transaction._connections.get(bind)
+    entry = _held_connections(session).get(bind)  # as SessionTransaction.bound_connection looks it up
     return None if entry is None else entry[0]
 
 
@@ -1012,7 +1013,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 
 def _sqlite_read_pragmas(dbapi_connection: Any, record: Any) -> None:
-    """A SQLite file's read connection (``Database.reads``): the service's settings, and no writes."""
+    """A SQLite file's read connection (``Database.read_engine``, :class:`DirectReads`): the service's
+    settings, and no writes."""
     _sqlite_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
